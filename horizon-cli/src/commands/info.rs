@@ -1,0 +1,111 @@
+//! `horizon-container info`: the Podman service in use (endpoint, version) and the containers
+//! horizon manages there.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use horizon_core::engine::{ContainerSummary, Engine, EngineVersion, LabelFilter};
+use serde::Serialize;
+
+use super::connect_engine;
+use crate::cli::GlobalArgs;
+use crate::exit::Failure;
+
+/// Version of the `--json` document below; bumped on any incompatible change.
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct InfoReport<'a> {
+    schema_version: u32,
+    endpoint: String,
+    podman: &'a EngineVersion,
+    managed_containers: &'a [ContainerSummary],
+}
+
+pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
+    let engine = connect_engine(global).await?;
+    let version = engine.version().await?;
+    let containers = engine.list_containers(&LabelFilter::managed()).await?;
+    let report = InfoReport {
+        schema_version: SCHEMA_VERSION,
+        endpoint: engine.endpoint().to_string(),
+        podman: &version,
+        managed_containers: &containers,
+    };
+    let mut stdout = std::io::stdout().lock();
+    if global.json {
+        serde_json::to_writer_pretty(&mut stdout, &report)?;
+        writeln!(stdout)?;
+    } else {
+        render(&mut stdout, &report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(out: &mut impl Write, report: &InfoReport<'_>) -> std::io::Result<()> {
+    writeln!(out, "endpoint: {}", report.endpoint)?;
+    writeln!(
+        out,
+        "podman:   {} (API {}, {})",
+        report.podman.version, report.podman.api_version, report.podman.os_arch
+    )?;
+    if report.managed_containers.is_empty() {
+        return writeln!(out, "managed containers: none");
+    }
+    writeln!(out, "managed containers:")?;
+    for container in report.managed_containers {
+        writeln!(
+            out,
+            "  {:<30} {:<10} {}",
+            container.name, container.state, container.image
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_version_and_containers() {
+        let version = EngineVersion {
+            version: "4.3.1".into(),
+            api_version: "4.3.1".into(),
+            os_arch: "linux/amd64".into(),
+        };
+        let containers = [ContainerSummary {
+            id: "abc".into(),
+            name: "horizonos-development".into(),
+            image: "localhost/horizonos/development:1".into(),
+            state: "running".into(),
+            labels: Default::default(),
+        }];
+        let report = InfoReport {
+            schema_version: SCHEMA_VERSION,
+            endpoint: "unix:///run/podman/podman.sock".into(),
+            podman: &version,
+            managed_containers: &containers,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &report).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "endpoint: unix:///run/podman/podman.sock\n\
+             podman:   4.3.1 (API 4.3.1, linux/amd64)\n\
+             managed containers:\n  \
+             horizonos-development          running    localhost/horizonos/development:1\n"
+        );
+        let empty = InfoReport {
+            managed_containers: &[],
+            ..report
+        };
+        let mut out = Vec::new();
+        render(&mut out, &empty).unwrap();
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .ends_with("managed containers: none\n")
+        );
+    }
+}

@@ -1,0 +1,42 @@
+//! Exit statuses of `horizon-container`, documented in the README, and the failure type that
+//! carries one together with the error and an optional hint (the command that fixes it).
+
+/// The operation failed.
+pub const FAILURE: u8 = 1;
+/// The input (arguments, definition files) was invalid; nothing was changed.
+pub const INVALID_INPUT: u8 = 2;
+/// No Podman service could be reached.
+pub const NO_SERVICE: u8 = 3;
+
+/// A command's failure: what went wrong, the exit status it maps to, and how to fix it.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: anyhow::Error,
+    pub status: u8,
+    pub hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(status: u8, error: anyhow::Error) -> Self {
+        Failure {
+            error,
+            status,
+            hint: None,
+        }
+    }
+
+    pub fn other(error: anyhow::Error) -> Self {
+        Failure::new(FAILURE, error)
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::other(error.into())
+    }
+}

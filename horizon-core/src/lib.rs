@@ -1,0 +1,16 @@
+//! horizon-core: the library behind HorizonOS's container layer.
+//!
+//! It models container definitions, talks to Podman through its libpod REST API (the [`engine`]
+//! seam), and — as the issues land — installs, runs, exports, updates and rolls back system
+//! containers. It returns data and typed errors; it never prints and never exits: the binaries
+//! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
+
+pub mod endpoint;
+pub mod engine;
+pub mod labels;
+
+pub use endpoint::{Endpoint, EndpointError};
+pub use engine::{Engine, EngineError};
+
+/// The version of this library, recorded in the state horizon writes (exports, journals).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
