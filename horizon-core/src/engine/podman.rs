@@ -125,19 +125,22 @@ impl Engine for PodmanEngine {
     }
 
     async fn version(&self) -> Result<EngineVersion, EngineError> {
-        let version = self
-            .podman
-            .version()
-            .await
-            .map_err(|error| self.map_error("version", error))?;
+        // Raw, because the top-level `ApiVersion` is the Docker-compatible API's (1.41); the libpod
+        // API version is in the "Podman Engine" component's details.
+        let version: serde_json::Value = self
+            .raw
+            .json("version", Method::GET, "/version", None)
+            .await?;
+        let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+        let engine = version["Components"]
+            .as_array()
+            .and_then(|components| components.iter().find(|c| c["Name"] == "Podman Engine"));
         Ok(EngineVersion {
-            version: version.version.unwrap_or_default(),
-            api_version: version.api_version.unwrap_or_default(),
-            os_arch: format!(
-                "{}/{}",
-                version.os.unwrap_or_default(),
-                version.arch.unwrap_or_default()
-            ),
+            version: text(&version["Version"]),
+            api_version: engine
+                .map(|engine| text(&engine["Details"]["APIVersion"]))
+                .unwrap_or_default(),
+            os_arch: format!("{}/{}", text(&version["Os"]), text(&version["Arch"])),
         })
     }
 

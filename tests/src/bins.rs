@@ -1,0 +1,57 @@
+//! The workspace's binaries for end-to-end tests. Cargo only hands a test the binaries of its own
+//! package, so this builds the requested one with the same cargo and profile (a no-op when it is up
+//! to date) and returns the path cargo reports.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Mutex;
+
+use anyhow::{Result, bail};
+
+use crate::process;
+
+/// The path of binary `bin` of package `package`, built on first request.
+pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(path) = built.get(bin) {
+        return path.clone();
+    }
+    let path =
+        build(package, bin).unwrap_or_else(|error| panic!("building {bin} failed: {error:#}"));
+    built.insert(bin.to_owned(), path.clone());
+    path
+}
+
+fn build(package: &str, bin: &str) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = process::run(
+        Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--message-format=json",
+                "--package",
+                package,
+                "--bin",
+                bin,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    )?;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if message["reason"] == "compiler-artifact"
+            && message["target"]["name"] == bin
+            && let Some(executable) = message["executable"].as_str()
+        {
+            return Ok(PathBuf::from(executable));
+        }
+    }
+    bail!("cargo did not report an executable for {bin} of package {package}")
+}
