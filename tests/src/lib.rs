@@ -47,6 +47,10 @@ exit_command_delay = 5
 /// instead of /etc/containers/networks. (Rootless Podman keeps it in its own storage already.)
 const ROOTFUL_NETWORK_CONF: &str = "\n[network]\nnetwork_config_dir = \"NETWORK_DIR\"\n";
 
+/// Podman's limit on the length of a `--runroot` path ("the specified runroot is longer than 50
+/// characters").
+const PODMAN_MAX_RUNROOT_LEN: usize = 50;
+
 /// The running test bed.
 #[derive(Debug)]
 pub struct TestBed {
@@ -79,6 +83,13 @@ impl TestBed {
 
     fn start() -> Result<TestBed> {
         let base = base_dir();
+        // Podman refuses a runroot path longer than 50 bytes; say so before it does, cryptically.
+        let longest_runroot = base.join("run-4194304/rootless/runroot");
+        anyhow::ensure!(
+            longest_runroot.as_os_str().len() <= PODMAN_MAX_RUNROOT_LEN,
+            "HORIZON_TESTBED_DIR {} is too long: Podman limits the runroot path to {PODMAN_MAX_RUNROOT_LEN} bytes",
+            base.display()
+        );
         std::fs::create_dir_all(&base)?;
         sweep_stale_runs(&base);
         let dir = base.join(format!("run-{}", std::process::id()));

@@ -7,6 +7,7 @@
 
 mod cli_info;
 mod engine;
+mod testbed;
 
 /// A container name unique to this test and process, so parallel tests and reruns never collide.
 pub fn unique_name(test: &str) -> String {
