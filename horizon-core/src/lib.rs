@@ -5,10 +5,14 @@
 //! containers. It returns data and typed errors; it never prints and never exits: the binaries
 //! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
 
+pub mod definition;
 pub mod endpoint;
 pub mod engine;
 pub mod labels;
 
+pub use definition::{
+    Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,
+};
 pub use endpoint::{Endpoint, EndpointError};
 pub use engine::{Engine, EngineError};
 
