@@ -53,6 +53,24 @@ pub enum EngineError {
         /// What horizon was doing.
         operation: &'static str,
     },
+    /// Podman did not answer, or a stream made no progress, within the limit.
+    #[error("{operation}: no answer from Podman within {} s", .after.as_secs())]
+    Timeout {
+        /// What horizon was doing.
+        operation: &'static str,
+        /// The limit that was exceeded.
+        after: std::time::Duration,
+    },
+    /// Writing the process's output to the caller failed (a closed pipe, a full disk).
+    #[error("{operation}: writing output failed: {message}")]
+    Output {
+        /// What horizon was doing.
+        operation: &'static str,
+        /// The I/O error kind (`BrokenPipe` when the reader went away).
+        kind: std::io::ErrorKind,
+        /// The I/O error.
+        message: String,
+    },
     /// The response could not be understood.
     #[error("{operation}: unexpected response from Podman: {message}")]
     Protocol {

@@ -20,9 +20,21 @@ pub struct EngineVersion {
 pub struct PulledImage {
     /// The local image id.
     pub id: String,
+    /// The manifest digest it was pulled by (`sha256:…`).
+    pub digest: Option<String>,
 }
 
-/// A container to create. Fields map one to one onto libpod's create spec.
+/// A terminal's size, forwarded to TTY exec sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TerminalSize {
+    /// Rows.
+    pub rows: u16,
+    /// Columns.
+    pub columns: u16,
+}
+
+/// A container to create. Fields map one to one onto libpod's create spec; every capability is
+/// dropped and only `cap_add` is granted back.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerSpec {
     /// The container's name.
@@ -37,6 +49,70 @@ pub struct ContainerSpec {
     pub env: BTreeMap<String, String>,
     /// Seconds `stop` waits before killing the container.
     pub stop_timeout_secs: u32,
+    /// Bind mounts.
+    pub mounts: Vec<BindMount>,
+    /// Host devices made available.
+    pub devices: Vec<DeviceMapping>,
+    /// The network namespace.
+    pub network: NetworkMode,
+    /// Run privileged (all capabilities, all devices, no seccomp). Only system definitions ask.
+    pub privileged: bool,
+    /// Capabilities granted (`CAP_…` names) after dropping all of them.
+    pub cap_add: Vec<String>,
+    /// Set the no-new-privileges bit on every process.
+    pub no_new_privileges: bool,
+    /// The user namespace; `None` is Podman's default.
+    pub userns: Option<UserNamespace>,
+    /// The user processes run as; `None` is the image's.
+    pub user: Option<String>,
+    /// The container's hostname; `None` is Podman's default.
+    pub hostname: Option<String>,
+}
+
+/// A bind mount of a host path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BindMount {
+    /// Absolute host path.
+    pub source: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// A host device made available in the container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceMapping {
+    /// The device on the host, e.g. `/dev/dri`.
+    pub host: String,
+    /// Where it appears in the container.
+    pub container: String,
+    /// cgroup permissions, a subset of `rwm`.
+    pub permissions: String,
+}
+
+/// Which network namespace a container gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkMode {
+    /// Its own namespace with outbound connectivity (bridge, or slirp4netns when rootless).
+    #[default]
+    Private,
+    /// The host's network namespace.
+    Host,
+    /// A namespace with loopback only.
+    None,
+}
+
+/// The user namespace of a container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UserNamespace {
+    /// Rootless only: the calling user keeps its uid and gid inside, so files in the home keep
+    /// their owner.
+    KeepId,
+    /// The host's user namespace (rootful default).
+    Host,
 }
 
 /// Whether a start or stop changed anything.
@@ -87,6 +163,8 @@ pub struct ContainerSummary {
 /// A command to run in a container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecRequest {
+    /// Allocate a terminal (stdout and stderr then arrive merged, as on a real terminal).
+    pub tty: bool,
     /// The program and its arguments, passed as an array (never through a shell).
     pub argv: Vec<String>,
     /// Extra environment.
@@ -106,4 +184,130 @@ pub struct ExecOutput {
     pub stdout: Vec<u8>,
     /// Everything written to stderr.
     pub stderr: Vec<u8>,
+}
+
+/// One step of a pull, for progress displays.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PullEvent {
+    /// The layer (short id) the event is about, if any.
+    pub layer: Option<String>,
+    /// Podman's status word: "Pulling fs layer", "Downloading", "Download complete"…
+    pub status: String,
+    /// Bytes transferred so far, when Podman reports it.
+    pub current: Option<u64>,
+    /// Total bytes of the layer, when known.
+    pub total: Option<u64>,
+}
+
+/// What horizon needs to know about a local image.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ImageDetails {
+    /// The image id (hex, no `sha256:` prefix).
+    pub id: String,
+    /// The manifest digest it was pulled by, `sha256:…`, if it came from a registry.
+    pub digest: Option<String>,
+    /// `repository@sha256:…` references.
+    pub repo_digests: Vec<String>,
+    /// `repository:tag` names.
+    pub repo_tags: Vec<String>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// An image as a list call reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageSummary {
+    /// The image id.
+    pub id: String,
+    /// `repository:tag` names; empty for a dangling image.
+    pub names: Vec<String>,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// The state part of a container inspection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerState {
+    /// `created`, `running`, `exited`, `paused`…
+    pub status: String,
+    /// True while running.
+    pub running: bool,
+    /// Host pid of its main process (0 when not running).
+    pub pid: i64,
+    /// Exit code of the last run.
+    pub exit_code: i64,
+    /// RFC 3339 times; Podman reports `0001-01-01T00:00:00Z` for "never".
+    pub started_at: String,
+    /// RFC 3339 time the last run ended.
+    pub finished_at: String,
+}
+
+/// The security settings Podman actually applied, for verification after create.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AppliedSecurity {
+    /// Effective capabilities of the main process (`CAP_…`), sorted.
+    pub effective_caps: Vec<String>,
+    /// Privileged container.
+    pub privileged: bool,
+    /// no-new-privileges set.
+    pub no_new_privileges: bool,
+    /// `unconfined` when seccomp was turned off, else the profile in use (empty = default).
+    pub seccomp_profile: String,
+    /// Network mode as Podman names it (`bridge`, `slirp4netns`, `host`, `none`…).
+    pub network_mode: String,
+    /// User namespace mode (`keep-id`, `host`, empty for default).
+    pub userns_mode: String,
+}
+
+/// A container inspection (without the expensive size computation).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerDetails {
+    /// Full id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The image id it runs.
+    pub image_id: String,
+    /// The image reference it was created from.
+    pub image_name: String,
+    /// Creation time (RFC 3339).
+    pub created: String,
+    /// Run state.
+    pub state: ContainerState,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Bind mounts as applied.
+    pub mounts: Vec<BindMount>,
+    /// Security settings as applied.
+    pub security: AppliedSecurity,
+}
+
+/// What a prune removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PruneReport {
+    /// Ids of removed objects.
+    pub removed: Vec<String>,
+    /// Bytes freed, when Podman reports it.
+    pub reclaimed_bytes: u64,
+}
+
+/// Facts about the service, for `doctor` and for decisions (keep-id needs rootless).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EngineInfo {
+    /// The service runs rootless.
+    pub rootless: bool,
+    /// Storage driver (`overlay`, `vfs`…).
+    pub storage_driver: String,
+    /// Where images live.
+    pub graph_root: String,
+    /// The OCI runtime (`runc`, `crun`).
+    pub oci_runtime: String,
+    /// `systemd` or `cgroupfs`.
+    pub cgroup_manager: String,
 }

@@ -25,6 +25,7 @@ fn spec(name: &str, image: &str, test: &str) -> ContainerSpec {
         ]),
         env: BTreeMap::from([("HORIZON_E2E".to_owned(), "yes".to_owned())]),
         stop_timeout_secs: 1,
+        ..Default::default()
     }
 }
 
