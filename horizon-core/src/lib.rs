@@ -9,6 +9,8 @@ pub mod definition;
 pub mod endpoint;
 pub mod engine;
 pub mod labels;
+pub mod naming;
+pub mod paths;
 
 pub use definition::{
     Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,
