@@ -15,6 +15,7 @@ pub mod images;
 pub mod podman;
 pub mod process;
 pub mod registry;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -94,3 +94,21 @@ fn malformed_url_exits_2() {
         "horizon-container: error: unsupported endpoint scheme in \"ftp://x\": use unix:///path/to/podman.sock, tcp://HOST:PORT or http://HOST:PORT\n"
     );
 }
+
+#[test]
+fn info_as_the_rootless_user_reports_its_own_service() {
+    let session = TestBed::shared().user_session("info-rootless");
+    let output = session
+        .horizon_container()
+        .args(["info", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["endpoint"], session.service.url());
+}
