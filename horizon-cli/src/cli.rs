@@ -1,7 +1,9 @@
 //! The command line of `horizon-container`, declared with clap. Help texts teach: each command says
 //! what it does, and the long help gives an example.
 
-use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Manage HorizonOS system containers: install them from definitions, run commands in them, export
 /// their binaries to the host, update and roll them back.
@@ -24,6 +26,17 @@ pub struct GlobalArgs {
     /// Print machine-readable JSON (with a "schema_version") instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Directory of system container definitions (default /etc/containers/system).
+    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_SYSTEM_DIR")]
+    pub system_dir: Option<PathBuf>,
+    /// Directory of your own container definitions (default
+    /// $XDG_CONFIG_HOME/horizonos/containers, else ~/.config/horizonos/containers).
+    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_USER_DIR")]
+    pub user_dir: Option<PathBuf>,
+    /// The uid that must own system definition files (default 0, root). For building an OS tree
+    /// or testing as an ordinary user; never needed on a running system.
+    #[arg(long, global = true, value_name = "UID", hide = true)]
+    pub system_owner: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,4 +45,62 @@ pub enum Command {
     ///
     /// Example: horizon-container info --url unix:///run/podman/podman.sock
     Info,
+    /// List every known container definition: built-in, system and user.
+    ///
+    /// Shows each definition's name, purpose, layer (the highest layer that defines or customises
+    /// it: built-in, system or user) and image, then every definition file that was refused, with
+    /// its errors. Needs no Podman.
+    ///
+    /// Example: horizon-container list --user-dir ./my-definitions
+    List,
+    /// Show, validate and describe container definitions.
+    #[command(subcommand)]
+    Definition(DefinitionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DefinitionCommand {
+    /// Show the merged definition of one container.
+    ///
+    /// The definition after merging the built-in, system and user layers. With --explain, each
+    /// field shows the layer its value came from ("default" when no layer set it), and the files
+    /// that contributed are listed.
+    ///
+    /// Example: horizon-container definition show development --explain
+    Show {
+        /// The container's name.
+        name: String,
+        /// Show the layer each field came from.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Check definition files; exit status 0 when all are valid, 2 otherwise.
+    ///
+    /// Each file is checked as a file of the layer it would live in: its syntax, every field, and,
+    /// for the user layer, that it asks for no more privilege than the layers below grant. The
+    /// layer is the system layer for files in the system directory and the user layer otherwise,
+    /// unless --layer says. Errors go to stderr as FILE:LINE:COLUMN: FIELD: PROBLEM.
+    ///
+    /// Example: horizon-container definition validate ~/.config/horizonos/containers/*.json
+    Validate {
+        /// The files to check (each named NAME.json).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Check the files as files of this layer.
+        #[arg(long, value_enum)]
+        layer: Option<LayerArg>,
+    },
+    /// Print the JSON Schema of definition files (for editors and other tools).
+    ///
+    /// Example: horizon-container definition schema > horizon-definition.schema.json
+    Schema,
+}
+
+/// A layer a file can be checked as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayerArg {
+    /// The system directory's rules.
+    System,
+    /// The user directory's rules (no privilege beyond the lower layers).
+    User,
 }

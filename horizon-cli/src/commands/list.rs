@@ -1,0 +1,248 @@
+//! `horizon-container list`: every known definition (name, purpose, layer, image) and every refused
+//! definition file with its errors. It reads definitions only, so it needs no Podman.
+//!
+//! Seam for the lifecycle issue: installed state (found by label through the engine) becomes one
+//! more field of [`ListEntry`] and one more column in [`render`]; until then nothing here pretends
+//! to know it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer, load};
+use serde::Serialize;
+
+use super::{definition_sources, finish_output};
+use crate::cli::GlobalArgs;
+use crate::exit::Failure;
+
+/// Version of the `--json` document below; bumped on any incompatible change.
+const SCHEMA_VERSION: u32 = 1;
+/// Shown for a definition without a purpose.
+const NO_PURPOSE: &str = "-";
+/// Space between table columns.
+const GAP: usize = 2;
+
+#[derive(Debug, Serialize)]
+struct ListReport {
+    schema_version: u32,
+    definitions: Vec<ListEntry>,
+    invalid: Vec<InvalidEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct ListEntry {
+    name: String,
+    purpose: Option<String>,
+    /// The highest layer that defines or customises it.
+    layer: Layer,
+    /// Every layer that contributed, lowest first.
+    layers: Vec<Layer>,
+    image: String,
+    content_hash: String,
+}
+
+/// A refused file in `--json` output (shared with `definition validate`).
+#[derive(Debug, Serialize)]
+pub(super) struct InvalidEntry {
+    pub path: PathBuf,
+    pub layer: Layer,
+    pub errors: Vec<DiagnosticEntry>,
+}
+
+/// One diagnostic in `--json` output: its parts, and the whole line as text shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct DiagnosticEntry {
+    pub file: PathBuf,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub field: String,
+    pub problem: String,
+    pub message: String,
+}
+
+impl From<&Diagnostic> for DiagnosticEntry {
+    fn from(diagnostic: &Diagnostic) -> Self {
+        DiagnosticEntry {
+            file: diagnostic.file.clone(),
+            line: diagnostic.position.map(|p| p.line),
+            column: diagnostic.position.map(|p| p.column),
+            field: diagnostic.field.clone(),
+            problem: diagnostic.problem.to_string(),
+            message: diagnostic.to_string(),
+        }
+    }
+}
+
+impl From<&InvalidFile> for InvalidEntry {
+    fn from(file: &InvalidFile) -> Self {
+        InvalidEntry {
+            path: file.path.clone(),
+            layer: file.layer,
+            errors: file.error.diagnostics.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
+    let catalog = load(&definition_sources(global));
+    let mut stdout = std::io::stdout().lock();
+    let written = if global.json {
+        serde_json::to_writer_pretty(&mut stdout, &report(&catalog))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        render(&mut stdout, &catalog)
+    };
+    finish_output(written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(catalog: &Catalog) -> ListReport {
+    ListReport {
+        schema_version: SCHEMA_VERSION,
+        definitions: catalog
+            .definitions
+            .iter()
+            .map(|resolved| ListEntry {
+                name: resolved.definition.name.clone(),
+                purpose: resolved.definition.purpose.clone(),
+                layer: resolved.layer(),
+                layers: resolved.sources.iter().map(|s| s.layer).collect(),
+                image: resolved.definition.image.to_string(),
+                content_hash: resolved.definition.content_hash(),
+            })
+            .collect(),
+        invalid: catalog.invalid.iter().map(Into::into).collect(),
+    }
+}
+
+/// The table, then the refused files.
+fn render(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()> {
+    let rows: Vec<[String; 4]> = catalog
+        .definitions
+        .iter()
+        .map(|resolved| {
+            let definition = &resolved.definition;
+            [
+                definition.name.clone(),
+                definition
+                    .purpose
+                    .clone()
+                    .unwrap_or_else(|| NO_PURPOSE.to_owned()),
+                resolved.layer().to_string(),
+                definition.image.to_string(),
+            ]
+        })
+        .collect();
+    write_table(out, ["NAME", "PURPOSE", "LAYER", "IMAGE"], &rows)?;
+    render_invalid(out, &catalog.invalid)
+}
+
+/// Left-aligned columns, the last one unpadded.
+pub(super) fn write_table<const N: usize>(
+    out: &mut impl Write,
+    header: [&str; N],
+    rows: &[[String; N]],
+) -> std::io::Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |out: &mut dyn Write, cells: [&str; N]| -> std::io::Result<()> {
+        let mut text = String::new();
+        for (index, cell) in cells.iter().enumerate() {
+            if index + 1 == N {
+                text.push_str(cell);
+            } else {
+                let pad = widths[index] + GAP - cell.chars().count();
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, header)?;
+    for row in rows {
+        line(out, row.each_ref().map(String::as_str))?;
+    }
+    Ok(())
+}
+
+fn render_invalid(out: &mut impl Write, invalid: &[InvalidFile]) -> std::io::Result<()> {
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "invalid definition files (not used):")?;
+    for file in invalid {
+        for diagnostic in &file.error.diagnostics {
+            writeln!(out, "  {diagnostic}")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use horizon_core::definition::{DefinitionSources, parse_layer};
+
+    use super::*;
+
+    #[test]
+    fn renders_the_table_and_the_refused_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let user = dir.path().join("user");
+        std::fs::create_dir(&user).unwrap();
+        std::fs::write(
+            user.join("my-tools.json"),
+            r#"{"name": "my-tools", "image": "docker.io/library/ubuntu:22.04"}"#,
+        )
+        .unwrap();
+        std::fs::write(user.join("bad.json"), r#"{"name": "bad", "imgae": "x"}"#).unwrap();
+        let sources = DefinitionSources {
+            system_dir: dir.path().join("none"),
+            user_dir: Some(user.clone()),
+            home: None,
+            system_owner: 0,
+        };
+        let mut out = Vec::new();
+        render(&mut out, &load(&sources)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "NAME         PURPOSE      LAYER     IMAGE\n\
+                 desktop      desktop      built-in  quay.io/toolbx/arch-toolbox:latest\n\
+                 development  development  built-in  quay.io/toolbx/arch-toolbox:latest\n\
+                 gaming       gaming       built-in  quay.io/toolbx/arch-toolbox:latest\n\
+                 multimedia   multimedia   built-in  quay.io/toolbx/arch-toolbox:latest\n\
+                 my-tools     -            user      docker.io/library/ubuntu:22.04\n\
+                 \n\
+                 invalid definition files (not used):\n  \
+                 {}:1:17: imgae: unknown field `imgae`; did you mean `image`?\n",
+                user.join("bad.json").display()
+            )
+        );
+    }
+
+    #[test]
+    fn diagnostics_keep_their_parts_in_json() {
+        let error = parse_layer(b"{\"name\": \"x\",}", Path::new("x.json")).unwrap_err();
+        let entry = DiagnosticEntry::from(&error.diagnostics[0]);
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::json!({
+                "file": "x.json",
+                "line": 1,
+                "column": 13,
+                "field": "",
+                "problem": "trailing comma: remove the `,` before `}` (JSON allows none)",
+                "message": "x.json:1:13: trailing comma: remove the `,` before `}` (JSON allows none)"
+            })
+        );
+    }
+}
