@@ -14,3 +14,12 @@ pub const LAYER: &str = "io.horizonos.layer";
 
 /// The value of [`MANAGED`] on objects horizon owns.
 pub const MANAGED_VALUE: &str = "true";
+/// `"true"` when the container keeps its writable layer across stop and start; `"false"` when it is
+/// recreated fresh from its generation image each time it starts.
+pub const PERSISTENT: &str = "io.horizonos.persistent";
+/// The create spec (JSON) a managed container was made from: a non-persistent container is
+/// recreated from it without needing the definition files or horizon's state directory.
+pub const CREATE_SPEC: &str = "io.horizonos.create-spec";
+/// On a build container (the one a generation image is committed from): the definition it builds.
+/// Build containers carry no [`DEFINITION`] label, so they are never taken for a managed container.
+pub const BUILD_OF: &str = "io.horizonos.build-of";

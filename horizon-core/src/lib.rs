@@ -9,6 +9,7 @@ pub mod definition;
 pub mod endpoint;
 pub mod engine;
 pub mod labels;
+pub mod lifecycle;
 pub mod naming;
 pub mod paths;
 

@@ -78,6 +78,7 @@ mod tests {
             id: "abc".into(),
             name: "horizonos-development".into(),
             image: "localhost/horizonos/development:1".into(),
+            image_id: "f00".into(),
             state: "running".into(),
             labels: Default::default(),
         }];

@@ -204,6 +204,9 @@ fn create_body(spec: &ContainerSpec) -> Value {
     if let Some(hostname) = &spec.hostname {
         body["hostname"] = json!(hostname);
     }
+    if spec.init {
+        body["init"] = json!(true);
+    }
     body
 }
 
@@ -650,6 +653,7 @@ impl Engine for PodmanEngine {
                     .and_then(|names| names.into_iter().next())
                     .unwrap_or_default(),
                 image: container.image.unwrap_or_default(),
+                image_id: container.image_id.unwrap_or_default(),
                 state: container.state.unwrap_or_default(),
                 labels: container.labels.unwrap_or_default().into_iter().collect(),
             })

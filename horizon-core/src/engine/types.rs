@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the service says about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -34,8 +34,10 @@ pub struct TerminalSize {
 }
 
 /// A container to create. Fields map one to one onto libpod's create spec; every capability is
-/// dropped and only `cap_add` is granted back.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// dropped and only `cap_add` is granted back. Serialisable so that the lifecycle can keep the spec
+/// a container was made from (non-persistent containers are recreated from it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ContainerSpec {
     /// The container's name.
     pub name: String,
@@ -67,10 +69,12 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     /// The container's hostname; `None` is Podman's default.
     pub hostname: Option<String>,
+    /// Run a minimal init (catatonit) as PID 1 that forwards signals and reaps zombies.
+    pub init: bool,
 }
 
 /// A bind mount of a host path.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindMount {
     /// Absolute host path.
     pub source: String,
@@ -81,7 +85,7 @@ pub struct BindMount {
 }
 
 /// A host device made available in the container.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceMapping {
     /// The device on the host, e.g. `/dev/dri`.
     pub host: String,
@@ -92,7 +96,7 @@ pub struct DeviceMapping {
 }
 
 /// Which network namespace a container gets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkMode {
     /// Its own namespace with outbound connectivity (bridge, or slirp4netns when rootless).
@@ -105,7 +109,7 @@ pub enum NetworkMode {
 }
 
 /// The user namespace of a container.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UserNamespace {
     /// Rootless only: the calling user keeps its uid and gid inside, so files in the home keep
@@ -154,6 +158,8 @@ pub struct ContainerSummary {
     pub name: String,
     /// The image reference it was created from.
     pub image: String,
+    /// The id of the image it runs.
+    pub image_id: String,
     /// Podman's state word: `created`, `running`, `exited`…
     pub state: String,
     /// All its labels.

@@ -1,0 +1,22 @@
+//! The lifecycle of managed containers: install (pull, build the generation image, create, verify
+//! the security Podman applied, start, record), start/stop (non-persistent containers are recreated
+//! fresh from their generation image on each start), status, list state, remove and cleanup.
+//!
+//! Everything goes through the [`Engine`](crate::Engine) seam and returns data: outcomes, reports and
+//! [`LifecycleError`]s naming the step that failed. Managed containers are found by label
+//! ([`crate::labels`]), never by parsing names. Host facts (rootless or not, desktop sockets, the
+//! state directory) come in as values; nothing here reads the environment or prints.
+
+mod create;
+mod error;
+mod security;
+mod spec;
+mod start;
+
+pub use error::{InstallStep, LifecycleError};
+pub use security::{SecurityMismatch, check_security};
+pub use spec::{
+    DesktopHost, DesktopResources, HostContext, KEEPALIVE_COMMAND, STOP_TIMEOUT_SECS,
+    container_spec, desktop_resources,
+};
+pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};

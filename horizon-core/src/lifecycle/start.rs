@@ -1,0 +1,153 @@
+//! Finding a definition's managed container (by label), and starting and stopping it. A persistent
+//! container is simply started; a non-persistent one that has run before is recreated fresh from
+//! its generation image, using the create spec recorded in its label, and verified again.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::{ContainerDetails, ContainerSummary, Engine, LabelFilter, StateChange};
+use crate::labels;
+
+use super::create::{create_verified, recorded_spec};
+use super::error::LifecycleError;
+
+/// Podman's state word of a running container.
+pub(crate) const STATE_RUNNING: &str = "running";
+/// Podman's state word of a container that was created and never started: still fresh.
+pub(crate) const STATE_CREATED: &str = "created";
+
+/// What [`start`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StartOutcome {
+    /// It was running already.
+    AlreadyRunning,
+    /// It was started.
+    Started,
+    /// It was non-persistent: recreated fresh from its generation image, then started.
+    Recreated,
+}
+
+/// What [`stop`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StopOutcome {
+    /// It was stopped.
+    Stopped,
+    /// It was not running.
+    AlreadyStopped,
+}
+
+/// The label filter of definition `name`'s managed containers.
+pub(crate) fn managed_filter(name: &str) -> LabelFilter {
+    LabelFilter::managed().with(labels::DEFINITION, Some(name))
+}
+
+/// The generation label of a container or image (0 when missing or unreadable).
+pub(crate) fn generation_of(object_labels: &std::collections::BTreeMap<String, String>) -> u64 {
+    object_labels
+        .get(labels::GENERATION)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Definition `name`'s managed container, found by label. Should several exist (an interrupted
+/// update), the one of the highest generation.
+pub async fn find_managed<E: Engine>(
+    engine: &E,
+    name: &str,
+) -> Result<Option<ContainerSummary>, LifecycleError> {
+    let containers = engine
+        .list_containers(&managed_filter(name))
+        .await
+        .map_err(|error| LifecycleError::engine(name, "find the container of", error))?;
+    Ok(containers
+        .into_iter()
+        .max_by_key(|container| generation_of(&container.labels)))
+}
+
+/// Makes sure the managed container of definition `name` runs: starts it when stopped, or, for a
+/// non-persistent definition, recreates it fresh from its generation image first.
+/// [`LifecycleError::NotInstalled`] when there is no managed container for it.
+pub async fn ensure_running<E: Engine>(
+    engine: &E,
+    name: &str,
+) -> Result<ContainerDetails, LifecycleError> {
+    start(engine, name).await.map(|(_, details)| details)
+}
+
+/// [`ensure_running`], also saying what it did.
+pub async fn start<E: Engine>(
+    engine: &E,
+    name: &str,
+) -> Result<(StartOutcome, ContainerDetails), LifecycleError> {
+    let container =
+        find_managed(engine, name)
+            .await?
+            .ok_or_else(|| LifecycleError::NotInstalled {
+                name: name.to_owned(),
+            })?;
+    let persistent = container.labels.get(labels::PERSISTENT).map(String::as_str) != Some("false");
+    let outcome = if container.state == STATE_RUNNING {
+        StartOutcome::AlreadyRunning
+    } else if persistent || container.state == STATE_CREATED {
+        StartOutcome::Started
+    } else {
+        recreate(engine, name, &container).await?;
+        StartOutcome::Recreated
+    };
+    let target = if outcome == StartOutcome::Recreated {
+        crate::naming::container_name(name)
+    } else {
+        container.id.clone()
+    };
+    let outcome = match engine.start_container(&target).await {
+        Ok(StateChange::AlreadyInState) if outcome == StartOutcome::Started => {
+            StartOutcome::AlreadyRunning
+        }
+        Ok(_) => outcome,
+        Err(error) => return Err(LifecycleError::engine(name, "start", error)),
+    };
+    let details = engine
+        .inspect_container(&target)
+        .await
+        .map_err(|error| LifecycleError::engine(name, "inspect", error))?;
+    Ok((outcome, details))
+}
+
+/// Replaces a stopped non-persistent container by a fresh one made from the same spec.
+async fn recreate<E: Engine>(
+    engine: &E,
+    name: &str,
+    old: &ContainerSummary,
+) -> Result<(), LifecycleError> {
+    let spec = recorded_spec(name, &old.name, &old.labels)?;
+    engine
+        .remove_container(&old.id, false)
+        .await
+        .map_err(|error| LifecycleError::engine(name, "remove the used container of", error))?;
+    create_verified(engine, name, &spec, &spec.name)
+        .await
+        .map(|_| ())
+        .map_err(|(_, error, _)| error)
+}
+
+/// Stops definition `name`'s managed container (Podman kills it after the stop timeout recorded
+/// at create).
+pub async fn stop<E: Engine>(engine: &E, name: &str) -> Result<StopOutcome, LifecycleError> {
+    let container =
+        find_managed(engine, name)
+            .await?
+            .ok_or_else(|| LifecycleError::NotInstalled {
+                name: name.to_owned(),
+            })?;
+    let timeout = Duration::from_secs(u64::from(super::spec::STOP_TIMEOUT_SECS));
+    match engine.stop_container(&container.id, timeout).await {
+        Ok(StateChange::Changed) => Ok(StopOutcome::Stopped),
+        Ok(StateChange::AlreadyInState) => Ok(StopOutcome::AlreadyStopped),
+        Err(error) => Err(LifecycleError::engine(name, "stop", error)),
+    }
+}
