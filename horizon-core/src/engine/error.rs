@@ -54,7 +54,7 @@ pub enum EngineError {
         operation: &'static str,
     },
     /// Podman did not answer, or a stream made no progress, within the limit.
-    #[error("{operation}: no answer from Podman within {} s", .after.as_secs())]
+    #[error("{operation}: no answer from Podman within {after:?}")]
     Timeout {
         /// What horizon was doing.
         operation: &'static str,
@@ -93,6 +93,11 @@ impl EngineError {
                 message,
             },
         }
+    }
+
+    /// True when nothing answered at the endpoint.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EngineError::Unreachable { .. })
     }
 
     /// True when the object does not exist.

@@ -368,6 +368,12 @@ pub(crate) async fn stream_logs(
             super::raw::podman_message(&raw_bytes),
         ));
     }
+    // A stream cut mid-frame lost output: say so rather than end quietly.
+    if decoder.has_partial_frame() {
+        return Err(EngineError::StreamTruncated {
+            operation: OPERATION,
+        });
+    }
     streams
         .stdout
         .flush()

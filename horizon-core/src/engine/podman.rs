@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::Method;
 use podman_api::Podman;
@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::exec::{attached_exec, stream_logs};
-use super::raw::{EngineTimeouts, Patience, RawClient, check_status, podman_message};
+use super::raw::{
+    CallOutcome, EngineTimeouts, Patience, RawClient, check_status, podman_message, trace_call,
+};
 use super::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     Engine, EngineError, EngineInfo, EngineVersion, ExecRequest, ExecStreams, ImageDetails,
@@ -26,8 +28,11 @@ use super::{
 };
 use crate::Endpoint;
 
-/// The Docker-compatible API version Podman 4 serves; only the pull with byte progress uses it.
+/// The Docker-compatible API version Podman 4 serves; the pull with byte progress and the rename
+/// use it.
 const COMPAT_PREFIX: &str = "/v1.41";
+/// The prefix podman-api 0.11 puts before libpod paths (its `LATEST_API_VERSION`), for the trace.
+const PODMAN_API_PREFIX: &str = "/v4.3.1/libpod";
 
 /// A Podman service reached at one endpoint.
 #[derive(Clone)]
@@ -76,8 +81,10 @@ impl PodmanEngine {
     fn map_error(&self, operation: &'static str, error: podman_api::Error) -> EngineError {
         use podman_api::conn::Error as ConnError;
         match error {
-            podman_api::Error::Fault { code, message }
-            | podman_api::Error::Error(ConnError::Fault { code, message }) => {
+            podman_api::Error::Fault { code, message } => {
+                EngineError::from_status(operation, code.as_u16(), without_repeated_cause(message))
+            }
+            podman_api::Error::Error(ConnError::Fault { code, message }) => {
                 EngineError::from_status(operation, code.as_u16(), message)
             }
             podman_api::Error::Error(ConnError::Hyper(error)) => EngineError::Unreachable {
@@ -97,21 +104,31 @@ impl PodmanEngine {
         }
     }
 
-    /// Runs a podman-api call under the request timeout, mapping its error.
+    /// Runs a podman-api call under the request timeout, mapping its error and tracing it like
+    /// the raw calls. podman-api hides the response, so `path` is the one it sends (without the
+    /// query) and a success is traced with `success_status`, the status that endpoint answers
+    /// (both pinned by the contract tests).
     async fn timed<T>(
         &self,
         operation: &'static str,
+        (method, path, success_status): (Method, String, u16),
         call: impl Future<Output = Result<T, podman_api::Error>>,
     ) -> Result<T, EngineError> {
         let limit = self.raw.timeouts.request;
-        tracing::debug!(operation, "podman api (podman-api)");
-        match tokio::time::timeout(limit, call).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(limit, call).await {
             Err(_) => Err(EngineError::Timeout {
                 operation,
                 after: limit,
             }),
             Ok(result) => result.map_err(|error| self.map_error(operation, error)),
-        }
+        };
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Status(success_status),
+            Err(error) => CallOutcome::of_error(error),
+        };
+        trace_call(operation, &method, &path, outcome, started.elapsed());
+        result
     }
 
     async fn raw_json<T: serde::de::DeserializeOwned>(
@@ -123,6 +140,20 @@ impl PodmanEngine {
     ) -> Result<T, EngineError> {
         let body = body.map(|value| value.to_string().into_bytes());
         self.raw.json(operation, method, path, body).await
+    }
+}
+
+/// podman-api turns Podman's error body into `"{message}: {cause}"`, but Podman's message already
+/// ends with its cause (`no container with name or ID "x" found: no such container`): keep
+/// Podman's message as it is, as the raw calls do.
+fn without_repeated_cause(text: String) -> String {
+    match text.rsplit_once(": ") {
+        Some((message, cause))
+            if cause.is_empty() || message == cause || message.ends_with(&format!(": {cause}")) =>
+        {
+            message.to_owned()
+        }
+        _ => text,
     }
 }
 
@@ -470,8 +501,16 @@ impl Engine for PodmanEngine {
 
     async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), EngineError> {
         let options = ImageTagOpts::builder().repo(repository).tag(tag).build();
-        self.timed("tag image", self.podman.images().get(image).tag(&options))
-            .await
+        self.timed(
+            "tag image",
+            (
+                Method::POST,
+                format!("{PODMAN_API_PREFIX}/images/{image}/tag"),
+                201,
+            ),
+            self.podman.images().get(image).tag(&options),
+        )
+        .await
     }
 
     async fn remove_image(&self, reference: &str, force: bool) -> Result<(), EngineError> {
@@ -560,6 +599,11 @@ impl Engine for PodmanEngine {
         match self
             .timed(
                 "start container",
+                (
+                    Method::POST,
+                    format!("{PODMAN_API_PREFIX}/containers/{name}/start"),
+                    204,
+                ),
                 self.podman.containers().get(name).start(None),
             )
             .await
@@ -595,6 +639,11 @@ impl Engine for PodmanEngine {
             .build();
         self.timed(
             "remove container",
+            (
+                Method::DELETE,
+                format!("{PODMAN_API_PREFIX}/containers/{name}"),
+                200,
+            ),
             self.podman.containers().get(name).delete(&options),
         )
         .await
@@ -642,7 +691,15 @@ impl Engine for PodmanEngine {
             .filter(filters)
             .build();
         let listed = self
-            .timed("list containers", self.podman.containers().list(&options))
+            .timed(
+                "list containers",
+                (
+                    Method::GET,
+                    format!("{PODMAN_API_PREFIX}/containers/json"),
+                    200,
+                ),
+                self.podman.containers().list(&options),
+            )
             .await?;
         Ok(listed
             .into_iter()
@@ -743,6 +800,23 @@ impl Engine for PodmanEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn podman_api_messages_lose_the_repeated_cause() {
+        let cases = [
+            (
+                "no container with name or ID \"x\" found: no such container: no such container",
+                "no container with name or ID \"x\" found: no such container",
+            ),
+            ("boom: boom", "boom"),
+            ("only a message: ", "only a message"),
+            ("a: b", "a: b"),
+            ("Not Modified", "Not Modified"),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(without_repeated_cause(given.into()), expected, "{given}");
+        }
+    }
 
     #[test]
     fn query_encoding_keeps_only_unreserved_characters() {

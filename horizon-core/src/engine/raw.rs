@@ -136,7 +136,8 @@ impl RawClient {
             .map_err(|error| protocol(error.to_string()))
     }
 
-    /// Sends a request and returns the response once its headers arrived, within the limit.
+    /// Sends a request and returns the response once its headers arrived, within the limit. Every
+    /// call is traced (`HORIZON_DEBUG=1`), including the ones that never got an answer.
     async fn response_headers(
         &self,
         operation: &'static str,
@@ -145,7 +146,10 @@ impl RawClient {
     ) -> Result<hyper::Response<Body>, EngineError> {
         let started = Instant::now();
         let method = request.method().clone();
-        let path = request.uri().path().to_owned();
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| request.uri().path().to_owned(), |path| path.to_string());
         let limit = match patience {
             Patience::Short => self.timeouts.request,
             Patience::Long => self.timeouts.long_request,
@@ -158,21 +162,18 @@ impl RawClient {
                 tokio::time::timeout(limit, client.request(request)).await
             }
         };
-        let response = response
+        let outcome = match &response {
+            Ok(Ok(response)) => CallOutcome::Status(response.status().as_u16()),
+            Ok(Err(_)) => CallOutcome::Unreachable,
+            Err(_) => CallOutcome::TimedOut,
+        };
+        trace_call(operation, &method, &path, outcome, started.elapsed());
+        response
             .map_err(|_| EngineError::Timeout {
                 operation,
                 after: limit,
             })?
-            .map_err(|error| self.unreachable(error))?;
-        tracing::debug!(
-            operation,
-            %method,
-            path,
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "podman api"
-        );
-        Ok(response)
+            .map_err(|error| self.unreachable(error))
     }
 
     /// Sends `method path_and_query` under the libpod prefix and reads the whole answer.
@@ -319,6 +320,66 @@ impl RawClient {
             message: error.to_string(),
         })
     }
+}
+
+/// How an API call ended, for the debug trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallOutcome {
+    /// Podman answered with this HTTP status.
+    Status(u16),
+    /// The connection failed.
+    Unreachable,
+    /// No answer within the limit.
+    TimedOut,
+    /// Something else went wrong (an unreadable answer).
+    Failed,
+}
+
+impl CallOutcome {
+    /// The outcome a failed call's error stands for.
+    pub(crate) fn of_error(error: &EngineError) -> Self {
+        match error {
+            EngineError::NotFound { .. } => CallOutcome::Status(404),
+            EngineError::Conflict { .. } => CallOutcome::Status(409),
+            EngineError::Api { status, .. } => CallOutcome::Status(*status),
+            EngineError::Unreachable { .. } => CallOutcome::Unreachable,
+            EngineError::Timeout { .. } => CallOutcome::TimedOut,
+            _ => CallOutcome::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallOutcome::Status(status) => write!(f, "{status}"),
+            CallOutcome::Unreachable => f.write_str("unreachable"),
+            CallOutcome::TimedOut => f.write_str("timeout"),
+            CallOutcome::Failed => f.write_str("error"),
+        }
+    }
+}
+
+/// Traces one API call at debug level: method, path (with query), status, duration. The single
+/// place every call is reported, raw or through podman-api, so `HORIZON_DEBUG=1` shows them all
+/// alike.
+pub(crate) fn trace_call(
+    operation: &'static str,
+    method: &Method,
+    path: &str,
+    outcome: CallOutcome,
+    elapsed: Duration,
+) {
+    // Tenths of a millisecond: local calls take well under one.
+    let duration_ms = (elapsed.as_secs_f64() * 10_000.0).round() / 10.0;
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        status = %outcome,
+        duration_ms,
+        operation,
+        "podman api call"
+    );
 }
 
 /// The next piece of a body, without a time limit (following logs waits indefinitely).
