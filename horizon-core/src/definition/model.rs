@@ -125,13 +125,13 @@ pub struct DefinitionLayer {
     pub capabilities: Option<Vec<Capability>>,
     /// Desktop integration. Merged key by key with lower layers.
     pub desktop: Option<DesktopLayer>,
-    /// Host devices: "/dev/HOST[:/dev/CONTAINER[:PERMISSIONS]]", PERMISSIONS a subset of "rwm"
+    /// Host devices: `"/dev/HOST[:/dev/CONTAINER[:PERMISSIONS]]"`, PERMISSIONS a subset of "rwm"
     /// (default "rwm"). Only system definitions may add devices. Replaces a lower layer's list.
     pub devices: Option<Vec<Device>>,
     /// Network namespace: "private" (default), "host" (only system definitions) or "none".
     pub network: Option<Network>,
     /// Commands (argv arrays) run in the container after install and update, e.g.
-    /// [["git", "--version"]]; each must exit 0. Replaces a lower layer's list.
+    /// `[["git", "--version"]]`; each must exit 0. Replaces a lower layer's list.
     pub verify: Option<Vec<Vec<String>>>,
     /// Start the container at boot. Default false.
     pub autostart: Option<bool>,
