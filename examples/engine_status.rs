@@ -4,11 +4,16 @@
 //! `cargo run -p horizon-examples --example engine-status` (honours `CONTAINER_HOST`).
 
 use horizon_core::endpoint::DiscoveryInput;
-use horizon_core::engine::{Engine, LabelFilter, connect};
+use horizon_core::engine::{Connection, Engine, LabelFilter, connect};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (engine, found) = connect(&DiscoveryInput::from_process(None)).await?;
+    // No auto-start: an embedder decides itself whether to start a service.
+    let Connection {
+        engine,
+        candidate: found,
+        ..
+    } = connect(&DiscoveryInput::from_process(None), None).await?;
     let version = engine.version().await?;
     let managed = engine.list_containers(&LabelFilter::managed()).await?;
 

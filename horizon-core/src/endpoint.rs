@@ -6,6 +6,7 @@
 //! (`/run/podman/podman.sock`). Discovery is a pure function of [`DiscoveryInput`], so it is tested
 //! without touching the machine.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -149,6 +150,8 @@ pub struct DiscoveryInput {
     pub xdg_runtime_dir: Option<PathBuf>,
     /// The caller's effective uid.
     pub uid: u32,
+    /// `PATH`, where `podman` is looked for when a service must be started.
+    pub path: Option<OsString>,
 }
 
 impl DiscoveryInput {
@@ -160,6 +163,7 @@ impl DiscoveryInput {
             container_host: non_empty("CONTAINER_HOST"),
             xdg_runtime_dir: non_empty("XDG_RUNTIME_DIR").map(PathBuf::from),
             uid: current_uid(),
+            path: std::env::var_os("PATH"),
         }
     }
 }
@@ -203,6 +207,16 @@ pub fn candidates(input: &DiscoveryInput) -> Result<Vec<Candidate>, EndpointErro
         origin: EndpointOrigin::RootfulSocket,
     });
     Ok(found)
+}
+
+/// The endpoint of the caller's own service — the rootless socket for a user, the rootful one for
+/// root — which horizon may start when nothing answers; `None` when an endpoint was given
+/// explicitly (then only that endpoint is ever used).
+pub fn own_service(input: &DiscoveryInput) -> Option<Candidate> {
+    if input.flag.is_some() || input.container_host.is_some() {
+        return None;
+    }
+    candidates(input).ok()?.into_iter().next()
 }
 
 #[cfg(test)]
@@ -319,6 +333,57 @@ mod tests {
             ..with_variable
         };
         assert_eq!(listed(&with_flag), [("unix:///x.sock".to_owned(), Flag)]);
+    }
+
+    #[test]
+    fn own_service_is_the_first_implicit_candidate_and_never_an_explicit_one() {
+        use EndpointOrigin::*;
+        let own = |input: &DiscoveryInput| {
+            own_service(input).map(|candidate| (candidate.endpoint.to_string(), candidate.origin))
+        };
+        let user = DiscoveryInput {
+            xdg_runtime_dir: Some("/run/user/1000".into()),
+            uid: 1000,
+            ..Default::default()
+        };
+        let cases = [
+            (
+                user.clone(),
+                Some(("unix:///run/user/1000/podman/podman.sock", RootlessSocket)),
+            ),
+            (
+                DiscoveryInput {
+                    uid: 1001,
+                    ..Default::default()
+                },
+                Some(("unix:///run/user/1001/podman/podman.sock", RootlessSocket)),
+            ),
+            (
+                DiscoveryInput::default(),
+                Some(("unix:///run/podman/podman.sock", RootfulSocket)),
+            ),
+            (
+                DiscoveryInput {
+                    flag: Some("unix:///x.sock".into()),
+                    ..user.clone()
+                },
+                None,
+            ),
+            (
+                DiscoveryInput {
+                    container_host: Some("tcp://127.0.0.1:1".into()),
+                    ..user.clone()
+                },
+                None,
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                own(&input),
+                expected.map(|(url, origin)| (url.to_owned(), origin)),
+                "{input:?}"
+            );
+        }
     }
 
     #[test]

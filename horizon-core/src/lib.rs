@@ -6,6 +6,7 @@
 //! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
 
 pub mod definition;
+pub mod doctor;
 pub mod endpoint;
 pub mod engine;
 pub mod labels;

@@ -1,18 +1,17 @@
 //! One module per verb. Each maps parsed arguments onto one horizon-core call and renders the result
 //! into `impl Write` with a pure function, so output is tested as an exact string.
 
+mod connection;
 mod definition;
 mod info;
 mod list;
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
-use horizon_core::endpoint::DiscoveryInput;
-use horizon_core::engine::{ConnectError, PodmanEngine, connect};
+use horizon_core::engine::PodmanEngine;
 
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::exit::{self, Failure};
+use crate::exit::Failure;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -42,22 +41,10 @@ pub fn definition_sources(global: &GlobalArgs) -> horizon_core::DefinitionSource
     sources
 }
 
-/// Connects to Podman as the global options say, mapping "nothing answers" to exit status 3.
+/// Connects to Podman as the global options say (starting the user's service when none answers),
+/// mapping "nothing answers" to exit status 3.
 pub async fn connect_engine(global: &GlobalArgs) -> Result<PodmanEngine, Failure> {
-    let input = DiscoveryInput::from_process(global.url.clone());
-    match connect(&input).await {
-        Ok((engine, candidate)) => {
-            tracing::debug!(endpoint = %candidate.endpoint, origin = %candidate.origin, "connected");
-            Ok(engine)
-        }
-        Err(error @ ConnectError::BadEndpoint(_)) => {
-            Err(Failure::new(exit::INVALID_INPUT, anyhow!(error)))
-        }
-        Err(error) => Err(Failure::new(exit::NO_SERVICE, anyhow!(error)).with_hint(
-            "start the service: `systemctl --user enable --now podman.socket` (rootless), \
-             `systemctl enable --now podman.socket` (root), or `podman system service --time=0 &`",
-        )),
-    }
+    connection::connect_engine(global).await
 }
 
 /// Ends a command's output: a closed pipe (`horizon-container list | head -1`) is not an error.

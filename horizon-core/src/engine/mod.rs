@@ -10,17 +10,19 @@ mod exec;
 mod frames;
 pub mod podman;
 mod raw;
+pub mod service;
 mod types;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-pub use connect::{ConnectError, FailedAttempt, connect};
+pub use connect::{ConnectError, Connection, FailedAttempt, connect};
 pub use error::EngineError;
 pub use exec::ExecStreams;
 pub use podman::PodmanEngine;
 pub use raw::EngineTimeouts;
+pub use service::{AutoStart, ServiceStartError, StartedService};
 pub use types::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ImageDetails, ImageSummary,
