@@ -56,6 +56,18 @@ pub enum Command {
     /// Show, validate and describe container definitions.
     #[command(subcommand)]
     Definition(DefinitionCommand),
+    /// Check that this machine can run horizon's containers, and say how to fix what is missing.
+    ///
+    /// Checks, as the spec's troubleshooting section does: Podman installed (4 or later), its API
+    /// service answering, for a normal user the rootless prerequisites (entries in /etc/subuid and
+    /// /etc/subgid, newuidmap and newgidmap, user namespaces enabled), the storage driver (vfs is
+    /// slow and large), and the export directory on PATH. Each check is passed, warning or failed,
+    /// with the fix. Starts nothing. Exit status 0 when no check failed, 1 otherwise.
+    ///
+    /// Example: horizon-container doctor --json
+    Doctor,
+    #[command(flatten)]
+    Docs(crate::commands::completions::DocsCommand),
 }
 
 #[derive(Debug, Subcommand)]

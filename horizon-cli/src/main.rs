@@ -27,15 +27,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// `HORIZON_DEBUG=1` (or `RUST_LOG`) turns on tracing on stderr.
+/// What `HORIZON_DEBUG=1` shows: horizon's own debug events (every Podman API call with method,
+/// path, status and duration), not the HTTP library's chatter.
+const DEBUG_FILTER: &str = "warn,horizon_core=debug,horizon_container=debug";
+
+/// `HORIZON_DEBUG=1` (or `RUST_LOG`) turns on tracing on stderr; colours only on a terminal.
 fn init_tracing() {
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) => filter,
-        Err(_) if std::env::var_os("HORIZON_DEBUG").is_some_and(|v| v != "0") => "debug".into(),
+        Err(_) if std::env::var_os("HORIZON_DEBUG").is_some_and(|v| v != "0") => {
+            DEBUG_FILTER.into()
+        }
         Err(_) => "warn".into(),
     };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .init();
 }

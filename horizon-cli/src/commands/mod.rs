@@ -1,8 +1,10 @@
 //! One module per verb. Each maps parsed arguments onto one horizon-core call and renders the result
 //! into `impl Write` with a pure function, so output is tested as an exact string.
 
+pub(crate) mod completions;
 mod connection;
 mod definition;
+mod doctor;
 mod info;
 mod list;
 
@@ -19,6 +21,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Info => info::run(&cli.global).await,
         Command::List => list::run(&cli.global),
         Command::Definition(command) => definition::run(&cli.global, command),
+        Command::Doctor => doctor::run(&cli.global).await,
+        Command::Docs(docs) => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut stdout = std::io::stdout().lock();
+            finish_output(completions::run(command, &docs, &mut stdout))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
