@@ -1,6 +1,7 @@
 //! The command line of `horizon-container`, declared with clap. Help texts teach: each command says
 //! what it does, and the long help gives an example.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -68,6 +69,58 @@ pub enum Command {
     Doctor,
     #[command(flatten)]
     Docs(crate::commands::completions::DocsCommand),
+    /// Run a command in a container, as if it ran here.
+    ///
+    /// The arguments reach the command exactly (no shell in between, any bytes); stdin, stdout
+    /// and stderr stay separate and binary-safe; a terminal is allocated only when stdin and
+    /// stdout are both terminals; Ctrl-C and SIGTERM/SIGHUP/SIGQUIT reach the command. It runs
+    /// in the current directory when the container shares it (a mount such as the home), else
+    /// in the home inside, with a note. A stopped container is started first. The exit status
+    /// is the command's (126 not executable, 127 not found); 125 means horizon or Podman failed.
+    ///
+    /// Example: horizon-container run development git status
+    #[command(override_usage = "horizon-container run NAME [--] COMMAND [ARGS]...")]
+    Run(RunArgs),
+    /// Open an interactive login shell in a container.
+    ///
+    /// The container user's login shell (from its /etc/passwd, else bash, else sh), with a real
+    /// terminal: raw mode, window-size changes, job control. Exit status as for `run`.
+    ///
+    /// Example: horizon-container shell development
+    Shell {
+        /// The container (its definition's name).
+        #[arg(value_name = "NAME")]
+        name: Option<OsString>,
+    },
+    /// Show a container's output (its main process's stdout and stderr).
+    ///
+    /// Example: horizon-container logs development --follow --tail 20
+    Logs {
+        /// The container (its definition's name).
+        name: String,
+        /// Keep printing new output until the container stops.
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<u64>,
+    },
+}
+
+/// `run`'s arguments. Both are optional to clap so that a missing one is reported by `run` itself
+/// with exit status 125, never clap's 2, which could be the command's own status.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The container (its definition's name).
+    #[arg(value_name = "NAME")]
+    pub name: Option<OsString>,
+    /// The command and its arguments, passed on exactly; `--` before it is optional.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,10 @@ pub const FAILURE: u8 = 1;
 pub const INVALID_INPUT: u8 = 2;
 /// No Podman service could be reached.
 pub const NO_SERVICE: u8 = 3;
+/// `run` and `shell` only: horizon or Podman failed (any failure, including bad arguments and no
+/// service), as distinct from the command's own exit status. 125, as `podman run` and `docker
+/// run` use; 126 and 127 stay the command's "not executable" and "not found".
+pub const EXEC_FAILURE: u8 = 125;
 
 /// A command's failure: what went wrong, the exit status it maps to, and how to fix it.
 #[derive(Debug)]

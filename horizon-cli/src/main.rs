@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod terminal;
 
 use std::io::Write;
 use std::process::ExitCode;

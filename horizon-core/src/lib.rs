@@ -9,6 +9,7 @@ pub mod definition;
 pub mod doctor;
 pub mod endpoint;
 pub mod engine;
+pub mod exec_plan;
 pub mod labels;
 pub mod lifecycle;
 pub mod naming;

@@ -7,6 +7,9 @@ mod definition;
 mod doctor;
 mod info;
 mod list;
+mod logs;
+mod run;
+mod shell;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             finish_output(completions::run(command, &docs, &mut stdout))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run(args) => run::run(&cli.global, args).await,
+        Command::Shell { name } => shell::run(&cli.global, name).await,
+        Command::Logs { name, follow, tail } => logs::run(&cli.global, &name, follow, tail).await,
     }
 }
 

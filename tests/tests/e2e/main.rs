@@ -6,7 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli_info;
+mod docs;
+mod doctor;
 mod engine;
+mod service;
 mod testbed;
 
 /// A container name unique to this test and process, so parallel tests and reruns never collide.

@@ -1,0 +1,282 @@
+//! The exec path shared by `run`, `shell` and exported binaries: from "run this in container X,
+//! from here" to the one [`ExecRequest`] Podman gets, plus the notes the caller should see.
+//!
+//! The decisions are pure functions, so every rule is tested without Podman: the argv is carried
+//! exactly ([`argv`]), only an allowlist of the caller's environment goes in ([`environment`]), the
+//! caller's directory is used when the container shares it ([`workdir`]), and the home and login
+//! shell come from the container's own user database ([`probe`]). [`prepare`] adds the Podman
+//! side: it starts the container if it is stopped, probes the user when a decision needs it (one
+//! short exec, skipped in the common case of a command run from a shared directory), and returns
+//! an [`ExecPlan`]. Running the plan with the caller's streams, terminal and signals is the
+//! binary's part (`Engine::exec_attached`).
+
+pub mod argv;
+pub mod environment;
+pub mod probe;
+pub mod workdir;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub use argv::{ArgvError, CarriedArgv, carry_argv};
+pub use environment::forwarded_environment;
+pub use probe::{UserFacts, parse_user_facts};
+pub use workdir::shared_working_dir;
+
+use crate::definition::Definition;
+use crate::engine::{ContainerDetails, Engine, EngineError, ExecRequest};
+use crate::lifecycle::{self, LifecycleError};
+
+/// The flag that makes a shell a login shell (bash, dash, busybox sh, zsh and fish all take it;
+/// the exec API cannot set the `-bash` style argv\[0\] instead).
+pub const LOGIN_FLAG: &str = "-l";
+
+/// `$0` of the user probe, named in `sh`'s own error messages.
+const PROBE_NAME: &str = "horizon-probe";
+
+/// Exit statuses with which the runtime reports that a program is missing (127) or not
+/// executable (126): from the probe, they mean the container has no usable `/bin/sh`.
+const NO_PROGRAM_STATUSES: [i64; 2] = [126, 127];
+
+/// What to run in the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// A program and its arguments, exactly as the caller gave them.
+    Command(Vec<OsString>),
+    /// The container user's login shell (`shell`).
+    LoginShell,
+}
+
+/// The caller's side of the request, read by the binary from its own process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The caller's working directory, most preferred first: the logical `$PWD` (when it names
+    /// the current directory), then the physical one. Empty when it is unknown (deleted).
+    pub working_dirs: Vec<PathBuf>,
+    /// The caller's environment; only [`environment::FORWARDED_VARIABLES`] and
+    /// [`environment::FORWARDED_PREFIXES`] are passed on.
+    pub environment: Vec<(OsString, OsString)>,
+    /// Allocate a terminal: the caller's stdin and stdout are both terminals.
+    pub tty: bool,
+}
+
+/// What the caller should be told before the command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanNote {
+    /// The caller's directory is not shared with the container, so the command runs elsewhere.
+    WorkingDirNotShared {
+        /// The caller's directory (`None` when it is unknown).
+        caller_dir: Option<PathBuf>,
+        /// Where the command runs instead: the user's home, or `None` for the container's
+        /// default directory (when the home could not be read).
+        running_in: Option<String>,
+    },
+}
+
+/// Everything needed to run an [`Invocation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecPlan {
+    /// The container to exec in.
+    pub container: String,
+    /// The request for [`Engine::exec_attached`].
+    pub request: ExecRequest,
+    /// Notes for the caller (stderr).
+    pub notes: Vec<PlanNote>,
+}
+
+/// Why an invocation cannot be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecPlanError {
+    /// No managed container of this definition exists.
+    #[error("{definition} is not installed")]
+    NotInstalled {
+        /// The definition's name.
+        definition: String,
+    },
+    /// The command line cannot be passed on.
+    #[error("{source}")]
+    Argv {
+        /// What is wrong with it.
+        #[from]
+        source: ArgvError,
+    },
+    /// Non-UTF-8 arguments need `/bin/sh` in the container, and it has none.
+    #[error(
+        "{container} has no usable {shell}, which is needed to pass non-UTF-8 arguments",
+        shell = argv::CONTAINER_SHELL
+    )]
+    NoDecoderShell {
+        /// The container.
+        container: String,
+    },
+    /// `shell` found nothing to run.
+    #[error("{container} has no shell: no login shell in its /etc/passwd, no bash and no sh")]
+    NoShell {
+        /// The container.
+        container: String,
+    },
+    /// The user probe failed in an unexpected way.
+    #[error(
+        "reading the home directory and shell in {container} failed with exit status {exit_code}: {stderr}"
+    )]
+    ProbeFailed {
+        /// The container.
+        container: String,
+        /// The probe's exit status.
+        exit_code: i64,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// Starting (or recreating) the container failed.
+    #[error(transparent)]
+    Lifecycle {
+        /// The lifecycle's error.
+        source: LifecycleError,
+    },
+    /// Podman failed.
+    #[error(transparent)]
+    Engine {
+        /// The engine's error.
+        #[from]
+        source: EngineError,
+    },
+}
+
+/// True when [`plan`] needs [`UserFacts`] for this invocation: for the login shell, when the
+/// caller's directory is not shared (the home is used instead), and when the argv needs the
+/// decoder (to tell a missing `/bin/sh` from the command's own status 127).
+pub fn needs_user_facts(
+    invocation: &Invocation,
+    caller: &Caller,
+    container: &ContainerDetails,
+) -> bool {
+    let decoder = match invocation {
+        Invocation::LoginShell => return true,
+        Invocation::Command(argv) => carry_argv(argv).is_ok_and(|carried| carried.needs_shell()),
+    };
+    decoder || shared_working_dir(&caller.working_dirs, &container.mounts).is_none()
+}
+
+/// Builds the exec request. `user` is what the probe found, or `None` when it was not needed or
+/// the container has no `/bin/sh` (see [`needs_user_facts`]).
+pub fn plan(
+    invocation: &Invocation,
+    caller: &Caller,
+    container: &ContainerDetails,
+    definition: Option<&Definition>,
+    user: Option<&UserFacts>,
+) -> Result<ExecPlan, ExecPlanError> {
+    let argv = match invocation {
+        Invocation::Command(argv) => {
+            let carried = carry_argv(argv)?;
+            if carried.needs_shell() && user.is_none() {
+                return Err(ExecPlanError::NoDecoderShell {
+                    container: container.name.clone(),
+                });
+            }
+            carried.into_exec_argv()
+        }
+        Invocation::LoginShell => {
+            let shell = user
+                .and_then(UserFacts::shell)
+                .ok_or_else(|| ExecPlanError::NoShell {
+                    container: container.name.clone(),
+                })?;
+            vec![shell.to_owned(), LOGIN_FLAG.to_owned()]
+        }
+    };
+
+    let mut notes = Vec::new();
+    let working_dir = match shared_working_dir(&caller.working_dirs, &container.mounts) {
+        Some(dir) => Some(dir),
+        None => {
+            let home = user.map(|user| user.home_dir().to_owned());
+            notes.push(PlanNote::WorkingDirNotShared {
+                caller_dir: caller.working_dirs.first().cloned(),
+                running_in: home.clone(),
+            });
+            home
+        }
+    };
+
+    // The definition's environment wins over the caller's: it is this container's configuration.
+    let mut env: BTreeMap<String, String> = forwarded_environment(&caller.environment);
+    if let Some(definition) = definition {
+        env.extend(definition.environment.clone());
+    }
+
+    Ok(ExecPlan {
+        container: container.name.clone(),
+        request: ExecRequest {
+            tty: caller.tty,
+            argv,
+            env,
+            working_dir,
+            user: None,
+        },
+        notes,
+    })
+}
+
+/// Makes `definition`'s container ready and plans `invocation` in it: starts the container when
+/// it is stopped, probes the user when [`needs_user_facts`] says so, then [`plan`]s. A command
+/// line that cannot be passed is refused before anything is touched.
+pub async fn prepare<E: Engine>(
+    engine: &E,
+    definition_name: &str,
+    definition: Option<&Definition>,
+    invocation: &Invocation,
+    caller: &Caller,
+) -> Result<ExecPlan, ExecPlanError> {
+    if let Invocation::Command(argv) = invocation {
+        carry_argv(argv)?;
+    }
+    let container = lifecycle::ensure_running(engine, definition_name)
+        .await
+        .map_err(|error| match error {
+            LifecycleError::NotInstalled { .. } => ExecPlanError::NotInstalled {
+                definition: definition_name.to_owned(),
+            },
+            source => ExecPlanError::Lifecycle { source },
+        })?;
+    let user = if needs_user_facts(invocation, caller, &container) {
+        probe_user(engine, &container.name).await?
+    } else {
+        None
+    };
+    plan(invocation, caller, &container, definition, user.as_ref())
+}
+
+/// Runs [`probe::USER_PROBE`] in `container`; `None` when the container has no usable `/bin/sh`.
+pub async fn probe_user<E: Engine>(
+    engine: &E,
+    container: &str,
+) -> Result<Option<UserFacts>, ExecPlanError> {
+    let request = ExecRequest {
+        argv: vec![
+            argv::CONTAINER_SHELL.to_owned(),
+            "-c".to_owned(),
+            probe::USER_PROBE.to_owned(),
+            PROBE_NAME.to_owned(),
+        ],
+        ..ExecRequest::default()
+    };
+    let output = engine.exec(container, &request).await?;
+    match output.exit_code {
+        0 => Ok(Some(parse_user_facts(&String::from_utf8_lossy(
+            &output.stdout,
+        )))),
+        code if NO_PROGRAM_STATUSES.contains(&code) => Ok(None),
+        exit_code => Err(ExecPlanError::ProbeFailed {
+            container: container.to_owned(),
+            exit_code,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

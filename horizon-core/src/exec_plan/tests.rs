@@ -1,0 +1,204 @@
+//! Table tests of [`plan`] and [`needs_user_facts`]: the whole request for each kind of caller.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use super::*;
+use crate::definition::ImageReference;
+use crate::engine::BindMount;
+
+fn container() -> ContainerDetails {
+    ContainerDetails {
+        name: "horizonos-dev".into(),
+        mounts: vec![BindMount {
+            source: "/home/me".into(),
+            target: "/home/me".into(),
+            read_only: false,
+        }],
+        ..ContainerDetails::default()
+    }
+}
+
+fn definition() -> Definition {
+    let image = ImageReference {
+        full: "registry.example/dev:1".into(),
+        registry: "registry.example".into(),
+        repository: "dev".into(),
+        tag: Some("1".into()),
+        digest: None,
+    };
+    let mut definition = Definition::new("dev", image);
+    definition.environment = BTreeMap::from([
+        ("CONTAINER_PURPOSE".to_owned(), "development".to_owned()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ]);
+    definition
+}
+
+fn caller(dir: &str, tty: bool) -> Caller {
+    Caller {
+        working_dirs: vec![PathBuf::from(dir)],
+        environment: vec![
+            ("TERM".into(), "xterm-kitty".into()),
+            ("LANG".into(), "de_DE.UTF-8".into()),
+            ("PATH".into(), "/host/bin".into()),
+        ],
+        tty,
+    }
+}
+
+fn user() -> UserFacts {
+    parse_user_facts("home=/home/me\nuid=1000\nlogin_shell=/bin/zsh\nbash=/bin/bash\nsh=/bin/sh\n")
+}
+
+fn command(argv: &[&str]) -> Invocation {
+    Invocation::Command(argv.iter().map(OsString::from).collect())
+}
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_command_from_a_shared_directory_needs_no_probe() {
+    let invocation = command(&["git", "status"]);
+    let caller = caller("/home/me/src", false);
+    assert!(!needs_user_facts(&invocation, &caller, &container()));
+    let plan = plan(
+        &invocation,
+        &caller,
+        &container(),
+        Some(&definition()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        plan,
+        ExecPlan {
+            container: "horizonos-dev".into(),
+            request: ExecRequest {
+                tty: false,
+                argv: vec!["git".into(), "status".into()],
+                // The definition's LANG wins over the caller's; PATH stays the container's.
+                env: env(&[
+                    ("CONTAINER_PURPOSE", "development"),
+                    ("LANG", "C.UTF-8"),
+                    ("TERM", "xterm-kitty"),
+                ]),
+                working_dir: Some("/home/me/src".into()),
+                user: None,
+            },
+            notes: vec![],
+        }
+    );
+}
+
+#[test]
+fn an_unshared_directory_falls_back_to_the_home_with_a_note() {
+    let invocation = command(&["pwd"]);
+    let caller = caller("/etc/ssh", true);
+    assert!(needs_user_facts(&invocation, &caller, &container()));
+    let plan = plan(&invocation, &caller, &container(), None, Some(&user())).unwrap();
+    assert_eq!(plan.request.working_dir.as_deref(), Some("/home/me"));
+    assert!(plan.request.tty);
+    assert_eq!(
+        plan.request.env,
+        env(&[("LANG", "de_DE.UTF-8"), ("TERM", "xterm-kitty")])
+    );
+    assert_eq!(
+        plan.notes,
+        vec![PlanNote::WorkingDirNotShared {
+            caller_dir: Some("/etc/ssh".into()),
+            running_in: Some("/home/me".into()),
+        }]
+    );
+}
+
+#[test]
+fn without_a_shell_the_container_default_directory_is_used() {
+    let caller = Caller {
+        working_dirs: vec![],
+        ..caller("/", false)
+    };
+    let plan = plan(&command(&["true"]), &caller, &container(), None, None).unwrap();
+    assert_eq!(plan.request.working_dir, None);
+    assert_eq!(
+        plan.notes,
+        vec![PlanNote::WorkingDirNotShared {
+            caller_dir: None,
+            running_in: None
+        }]
+    );
+}
+
+#[test]
+fn the_login_shell_runs_as_a_login_shell() {
+    let caller = caller("/home/me", true);
+    assert!(needs_user_facts(
+        &Invocation::LoginShell,
+        &caller,
+        &container()
+    ));
+    let plan = plan(
+        &Invocation::LoginShell,
+        &caller,
+        &container(),
+        None,
+        Some(&user()),
+    )
+    .unwrap();
+    assert_eq!(plan.request.argv, vec!["/bin/zsh", "-l"]);
+    assert_eq!(plan.request.working_dir.as_deref(), Some("/home/me"));
+    assert!(plan.notes.is_empty());
+
+    let error = super::plan(
+        &Invocation::LoginShell,
+        &caller,
+        &container(),
+        None,
+        Some(&UserFacts::default()),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "horizonos-dev has no shell: no login shell in its /etc/passwd, no bash and no sh"
+    );
+}
+
+#[test]
+fn non_utf8_arguments_need_the_containers_sh() {
+    let invocation = Invocation::Command(vec!["echo".into(), OsString::from_vec(vec![0xff])]);
+    let caller = caller("/home/me", false);
+    assert!(needs_user_facts(&invocation, &caller, &container()));
+    let planned = plan(&invocation, &caller, &container(), None, Some(&user())).unwrap();
+    assert_eq!(planned.request.argv[..2], ["/bin/sh", "-c"]);
+    assert_eq!(planned.request.argv[4..], ["recho", "e\\377"]);
+    let error = plan(&invocation, &caller, &container(), None, None).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "horizonos-dev has no usable /bin/sh, which is needed to pass non-UTF-8 arguments"
+    );
+}
+
+#[test]
+fn an_empty_command_is_refused() {
+    let error = plan(
+        &command(&[]),
+        &caller("/home/me", false),
+        &container(),
+        None,
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        error,
+        ExecPlanError::Argv {
+            source: ArgvError::Empty
+        }
+    ));
+}
