@@ -168,11 +168,9 @@ fn doctor_fails_with_the_fixes_when_the_service_is_gone_and_exports_are_off_path
          summary: 5 passed, 1 warning, 2 failed\n"
     );
     assert!(stdout.ends_with(&expected_tail), "{stdout}");
-    let service_check = format!(
-        "[failed]  Podman API service: no Podman service answered; tried:\n\
-         \x20           unix:///nonexistent/podman.sock (--url): cannot reach the Podman service at unix:///nonexistent/podman.sock: "
-    );
-    assert!(stdout.contains(&service_check), "{stdout}");
+    let service_check = "[failed]  Podman API service: no Podman service answered; tried:\n\
+         \x20           unix:///nonexistent/podman.sock (--url): cannot reach the Podman service at unix:///nonexistent/podman.sock: ";
+    assert!(stdout.contains(service_check), "{stdout}");
     assert!(
         stdout.contains(
             "\n          fix: start the service at that endpoint, or drop --url / CONTAINER_HOST to use your own\n\
