@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::endpoint::{DiscoveryInput, own_service};
-use crate::engine::service::{PODMAN_PROGRAM, find_program};
+use crate::engine::service::{PODMAN_PROGRAM, enable_socket_command, find_program};
 use crate::engine::{Engine, EngineInfo, EngineVersion, connect};
 
 /// The oldest Podman whose libpod API (v4) horizon speaks.
@@ -372,15 +372,6 @@ fn check_podman(input: &DoctorInput) -> Check {
                 format!("upgrade Podman ({INSTALL_PODMAN})"),
             ),
         },
-    }
-}
-
-/// The command that keeps the service running, for `uid`.
-fn enable_socket_command(uid: u32) -> &'static str {
-    if uid == 0 {
-        "sudo systemctl enable --now podman.socket"
-    } else {
-        "systemctl --user enable --now podman.socket"
     }
 }
 

@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use horizon_core::endpoint::DiscoveryInput;
+use horizon_core::engine::service::enable_socket_command;
 use horizon_core::engine::{AutoStart, ConnectError, Connection, PodmanEngine, StartedService};
 use horizon_core::paths::{HorizonPaths, PathInputs};
 
@@ -18,15 +19,6 @@ pub const NO_SERVICE_HINT: &str = "start the service: `systemctl --user enable -
 /// The same when Podman itself is missing.
 pub const PODMAN_MISSING_HINT: &str = "install Podman (`sudo apt-get install podman` on Debian, `sudo dnf install podman` on Fedora), \
      then run the command again";
-
-/// The command that keeps the service running for `uid` (socket activation).
-pub fn permanent_service_command(uid: u32) -> &'static str {
-    if uid == 0 {
-        "systemctl enable --now podman.socket"
-    } else {
-        "systemctl --user enable --now podman.socket"
-    }
-}
 
 /// Connects to Podman as the global options say, mapping "nothing answers" to exit status 3.
 pub async fn connect_engine(global: &GlobalArgs) -> Result<PodmanEngine, Failure> {
@@ -78,7 +70,7 @@ pub fn render_started(
         started.pid,
         started.log.display(),
         started.idle_timeout.as_secs(),
-        permanent_service_command(uid)
+        enable_socket_command(uid)
     )
 }
 
