@@ -7,23 +7,24 @@
 //! `Timeout`, nothing listening → `Unreachable`.
 //!
 //! Prefixes: our raw client speaks `/v4.0.0/libpod`, podman-api 0.11 `/v4.3.1/libpod`, and the
-//! pull (byte progress) and rename use the Docker-compatible `/v1.41`. The hijacked exec stream
-//! cannot be served by wiremock: exec's create and start error mapping is covered here, the stream
-//! itself end to end.
+//! pull (byte progress) and rename use the Docker-compatible `/v1.41`. wiremock cannot answer with
+//! a protocol upgrade, so the attached exec stream (create, the hijacked start, inspect for the
+//! exit code) runs against a small scripted server; stdin, TTYs, resize and signals are tested end
+//! to end.
 
 // Test code: a panic with the value is the most useful failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use horizon_core::Endpoint;
 use horizon_core::engine::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
-    DeviceMapping, Engine, EngineError, EngineInfo, EngineTimeouts, EngineVersion, ExecRequest,
-    ExecStreams, ImageDetails, ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent,
-    PulledImage, StateChange, UserNamespace,
+    DeviceMapping, Engine, EngineError, EngineInfo, EngineTimeouts, EngineVersion, ExecOutput,
+    ExecRequest, ExecStreams, ImageDetails, ImageSummary, LabelFilter, NetworkMode, PruneReport,
+    PullEvent, PulledImage, StateChange, UserNamespace,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1528,4 +1529,197 @@ async fn the_timeout_message_names_the_operation_and_the_limit() {
         after: Duration::from_secs(30),
     };
     assert_eq!(error.to_string(), "ping: no answer from Podman within 30s");
+}
+
+// ---------------------------------------------------------------------------------------------
+// the attached exec stream (a scripted server: wiremock cannot answer with a protocol upgrade)
+
+/// What the scripted server answers to one request.
+enum Scripted {
+    /// A JSON answer, then the connection closes.
+    Json(u16, Value),
+    /// `101 UPGRADED`, then these raw bytes down the hijacked connection, then it closes.
+    Upgrade(Vec<u8>),
+}
+
+/// One request the scripted server received.
+#[derive(Clone, Debug, PartialEq)]
+struct Received {
+    method: String,
+    path: String,
+    body: Value,
+}
+
+/// A one-request-per-connection HTTP server that answers from `script(method, path)` and records
+/// every request, for the exec endpoints (create, start with its hijack, inspect).
+async fn scripted_server(
+    script: impl Fn(&str, &str) -> Scripted + Send + Sync + 'static,
+) -> (Endpoint, Arc<Mutex<Vec<Received>>>) {
+    let script = Arc::new(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let log = log.clone();
+            let script = script.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 8192];
+                let header_end = loop {
+                    if let Some(end) = request.windows(4).position(|window| window == b"\r\n\r\n") {
+                        break end + 4;
+                    }
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..header_end]).into_owned();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while request.len() < header_end + length {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                let mut words = head.split_whitespace();
+                let method = words.next().unwrap_or_default().to_owned();
+                let path = words.next().unwrap_or_default().to_owned();
+                let body = serde_json::from_slice(&request[header_end..header_end + length])
+                    .unwrap_or(Value::Null);
+                log.lock().unwrap().push(Received {
+                    method: method.clone(),
+                    path: path.clone(),
+                    body,
+                });
+                let answer = match script(&method, &path) {
+                    Scripted::Json(status, value) => {
+                        let body = value.to_string();
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .into_bytes()
+                    }
+                    Scripted::Upgrade(bytes) => {
+                        let mut answer = b"HTTP/1.1 101 UPGRADED\r\ncontent-type: application/vnd.docker.multiplexed-stream\r\nconnection: Upgrade\r\nupgrade: tcp\r\n\r\n".to_vec();
+                        answer.extend(bytes);
+                        answer
+                    }
+                };
+                // The client may already be gone; the test asserts on what it saw.
+                if socket.write_all(&answer).await.is_ok() {
+                    let _ = socket.shutdown().await;
+                }
+            });
+        }
+    });
+    (
+        Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        },
+        received,
+    )
+}
+
+/// Create → `e1`, start → the stream, inspect → exited with status 7.
+fn exec_script(stream: Vec<u8>) -> impl Fn(&str, &str) -> Scripted + Send + Sync + 'static {
+    move |method, path| match (method, path) {
+        ("POST", "/v4.0.0/libpod/containers/horizonos-dev/exec") => {
+            Scripted::Json(201, json!({"Id": "e1"}))
+        }
+        ("POST", "/v4.0.0/libpod/exec/e1/start") => Scripted::Upgrade(stream.clone()),
+        ("GET", "/v4.0.0/libpod/exec/e1/json") => {
+            Scripted::Json(200, json!({"Running": false, "ExitCode": 7, "Pid": 0}))
+        }
+        _ => Scripted::Json(
+            404,
+            json!({"message": format!("unexpected {method} {path}")}),
+        ),
+    }
+}
+
+async fn exec_over(stream: Vec<u8>) -> (Result<ExecOutput, EngineError>, Vec<Received>) {
+    let (endpoint, received) = scripted_server(exec_script(stream)).await;
+    let engine = horizon_core::engine::PodmanEngine::with_timeouts(&endpoint, TIMEOUTS);
+    let result = engine.exec("horizonos-dev", &exec_request()).await;
+    let received = received.lock().unwrap().clone();
+    (result, received)
+}
+
+#[tokio::test]
+async fn exec_streams_stdout_and_stderr_apart_and_returns_the_exit_code() {
+    let mut stream = frame(1, b"out\n");
+    stream.extend(frame(2, b"err\xff\n"));
+    stream.extend(frame(1, b"more"));
+    let (result, received) = exec_over(stream).await;
+    assert_eq!(
+        result.unwrap(),
+        ExecOutput {
+            exit_code: 7,
+            stdout: b"out\nmore".to_vec(),
+            stderr: b"err\xff\n".to_vec(),
+        }
+    );
+    let request = |method: &str, path: &str, body: Value| Received {
+        method: method.into(),
+        path: path.into(),
+        body,
+    };
+    assert_eq!(
+        received,
+        [
+            request(
+                "POST",
+                "/v4.0.0/libpod/containers/horizonos-dev/exec",
+                json!({
+                    "AttachStdin": false, "AttachStdout": true, "AttachStderr": true,
+                    "Tty": false, "Cmd": ["git", "status", "a b"], "Env": ["TERM=xterm"],
+                    "WorkingDir": "/home/u/src", "User": "1000"
+                })
+            ),
+            request(
+                "POST",
+                "/v4.0.0/libpod/exec/e1/start",
+                json!({"Detach": false, "Tty": false})
+            ),
+            request("GET", "/v4.0.0/libpod/exec/e1/json", Value::Null),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn exec_whose_stream_carries_podmans_error_is_a_stream_error() {
+    let mut stream = frame(1, b"partial\n");
+    stream.extend(frame(3, b"exec failed: container stopped\n"));
+    match exec_over(stream).await.0 {
+        Err(EngineError::StreamError { operation, message }) => {
+            assert_eq!(operation, "exec");
+            assert_eq!(message, "exec failed: container stopped");
+        }
+        other => panic!("expected StreamError, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn exec_whose_stream_is_cut_mid_frame_is_truncated() {
+    let mut stream = frame(1, b"whole\n");
+    stream.extend(&frame(1, b"cut short")[..9]);
+    match exec_over(stream).await.0 {
+        Err(EngineError::StreamTruncated { operation }) => assert_eq!(operation, "exec"),
+        other => panic!("expected StreamTruncated, got {other:?}"),
+    }
 }
