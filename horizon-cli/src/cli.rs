@@ -38,6 +38,14 @@ pub struct GlobalArgs {
     /// or testing as an ordinary user; never needed on a running system.
     #[arg(long, global = true, value_name = "UID", hide = true)]
     pub system_owner: Option<u32>,
+    /// Directory of horizon's state: install records, the export ledger (default
+    /// $XDG_STATE_HOME/horizonos, else ~/.local/state/horizonos; /var/lib/horizonos for root).
+    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Directory exported binaries are written to (default $XDG_BIN_HOME, else ~/.local/bin;
+    /// /usr/local/bin for root).
+    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +77,68 @@ pub enum Command {
     Doctor,
     #[command(flatten)]
     Docs(crate::commands::completions::DocsCommand),
+    /// Install a container from its definition and start it.
+    ///
+    /// Pulls the definition's image, builds its generation image (the definition's packages
+    /// installed with the image's package manager), creates the container horizonos-NAME with the
+    /// definition's mounts, environment and security settings, checks that Podman applied exactly
+    /// those, starts it and records the install. Installing what is installed changes nothing;
+    /// --reinstall builds the next generation and replaces the container. A failed install
+    /// leaves nothing behind and names the step that failed.
+    ///
+    /// Example: horizon-container install development
+    Install {
+        /// The container's definition name (see `horizon-container list`).
+        name: String,
+        /// Rebuild even when it is installed already (the next generation replaces the current).
+        #[arg(long)]
+        reinstall: bool,
+    },
+    /// Show one container: state, image and digest, generation, times, exports, mounts,
+    /// security and whether its definition changed since install.
+    ///
+    /// Example: horizon-container status development --json
+    Status {
+        /// The container's definition name.
+        name: String,
+    },
+    /// Start an installed container (a non-persistent one is recreated fresh first).
+    ///
+    /// Example: horizon-container start development
+    Start {
+        /// The container's definition name.
+        name: String,
+    },
+    /// Stop an installed container (a non-persistent one loses its changes at the next start).
+    ///
+    /// Example: horizon-container stop development
+    Stop {
+        /// The container's definition name.
+        name: String,
+    },
+    /// Remove an installed container, its generation images and its install record.
+    ///
+    /// The definition file stays: `install` makes the container again.
+    ///
+    /// Example: horizon-container remove development --keep-images
+    Remove {
+        /// The container's definition name.
+        name: String,
+        /// Keep its generation images (a later install still builds a new one).
+        #[arg(long)]
+        keep_images: bool,
+    },
+    /// Remove what is no longer needed: stopped containers of horizon's whose definition is
+    /// gone, generation images no container uses, and dangling images (`podman image prune`).
+    ///
+    /// Containers horizon does not manage are never touched.
+    ///
+    /// Example: horizon-container cleanup --dry-run
+    Cleanup {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Run a command in a container, as if it ran here.
     ///
     /// The arguments reach the command exactly (no shell in between, any bytes); stdin, stdout

@@ -1,20 +1,20 @@
-//! `horizon-container list`: every known definition (name, purpose, layer, image) and every refused
-//! definition file with its errors. It reads definitions only, so it needs no Podman.
-//!
-//! Seam for the lifecycle issue: installed state (found by label through the engine) becomes one
-//! more field of [`ListEntry`] and one more column in [`render`]; until then nothing here pretends
-//! to know it.
+//! `horizon-container list`: every known definition (name, purpose, layer, installed state, image)
+//! and every refused definition file with its errors. The installed state comes from ONE list
+//! call for all managed containers (found by label); when no Podman service answers, the
+//! definitions are still listed, with state `unknown` and a note on stderr.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer, load};
+use horizon_core::lifecycle::{InstalledState, InstalledStates, installed_states};
 use serde::Serialize;
 
-use super::{definition_sources, finish_output};
+use super::installed::lifecycle_failure;
+use super::{connect_engine, definition_sources, finish_output};
 use crate::cli::GlobalArgs;
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
 
 /// Version of the `--json` document below; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;
@@ -22,6 +22,8 @@ const SCHEMA_VERSION: u32 = 1;
 const NO_PURPOSE: &str = "-";
 /// Space between table columns.
 const GAP: usize = 2;
+/// The state shown when no Podman service answered.
+const UNKNOWN_STATE: &str = "unknown";
 
 #[derive(Debug, Serialize)]
 struct ListReport {
@@ -40,6 +42,12 @@ struct ListEntry {
     layers: Vec<Layer>,
     image: String,
     content_hash: String,
+    /// `running`, `stopped`, `not-installed`, or `unknown` when no Podman service answered.
+    state: &'static str,
+    /// The definition changed since it was installed.
+    drifted: bool,
+    /// The installed generation.
+    generation: Option<u64>,
 }
 
 /// A refused file in `--json` output (shared with `definition validate`).
@@ -84,33 +92,79 @@ impl From<&InvalidFile> for InvalidEntry {
     }
 }
 
-pub fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
+pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
     let catalog = load(&definition_sources(global));
+    let states = match connect_engine(global).await {
+        Ok(engine) => Some(
+            installed_states(&engine, &catalog)
+                .await
+                .map_err(lifecycle_failure)?,
+        ),
+        // Definitions are worth listing without Podman; say why the state is missing.
+        Err(failure) if failure.status == exit::NO_SERVICE => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(
+                stderr,
+                "horizon-container: note: installed state unknown: {:#}",
+                failure.error
+            );
+            None
+        }
+        Err(failure) => return Err(failure),
+    };
     let mut stdout = std::io::stdout().lock();
     let written = if global.json {
-        serde_json::to_writer_pretty(&mut stdout, &report(&catalog))
+        serde_json::to_writer_pretty(&mut stdout, &report(&catalog, states.as_ref()))
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(stdout))
     } else {
-        render(&mut stdout, &catalog)
+        render(&mut stdout, &catalog, states.as_ref())
     };
     finish_output(written)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(catalog: &Catalog) -> ListReport {
+/// The JSON word and the table text of a definition's state (text adds the drift).
+fn state_words(
+    states: Option<&InstalledStates>,
+    name: &str,
+) -> (&'static str, String, bool, Option<u64>) {
+    let Some(summary) = states.and_then(|states| states.by_definition.get(name)) else {
+        return (UNKNOWN_STATE, UNKNOWN_STATE.to_owned(), false, None);
+    };
+    let word = match summary.state {
+        InstalledState::Running => "running",
+        InstalledState::Stopped => "stopped",
+        InstalledState::NotInstalled => "not-installed",
+        _ => UNKNOWN_STATE,
+    };
+    let mut text = summary.state.as_str().to_owned();
+    if summary.drifted {
+        text.push_str(" (drifted)");
+    }
+    (word, text, summary.drifted, summary.generation)
+}
+
+fn report(catalog: &Catalog, states: Option<&InstalledStates>) -> ListReport {
     ListReport {
         schema_version: SCHEMA_VERSION,
         definitions: catalog
             .definitions
             .iter()
-            .map(|resolved| ListEntry {
-                name: resolved.definition.name.clone(),
-                purpose: resolved.definition.purpose.clone(),
-                layer: resolved.layer(),
-                layers: resolved.sources.iter().map(|s| s.layer).collect(),
-                image: resolved.definition.image.to_string(),
-                content_hash: resolved.definition.content_hash(),
+            .map(|resolved| {
+                let (state, _, drifted, generation) =
+                    state_words(states, &resolved.definition.name);
+                ListEntry {
+                    name: resolved.definition.name.clone(),
+                    purpose: resolved.definition.purpose.clone(),
+                    layer: resolved.layer(),
+                    layers: resolved.sources.iter().map(|s| s.layer).collect(),
+                    image: resolved.definition.image.to_string(),
+                    content_hash: resolved.definition.content_hash(),
+                    state,
+                    drifted,
+                    generation,
+                }
             })
             .collect(),
         invalid: catalog.invalid.iter().map(Into::into).collect(),
@@ -118,8 +172,12 @@ fn report(catalog: &Catalog) -> ListReport {
 }
 
 /// The table, then the refused files.
-fn render(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()> {
-    let rows: Vec<[String; 4]> = catalog
+fn render(
+    out: &mut impl Write,
+    catalog: &Catalog,
+    states: Option<&InstalledStates>,
+) -> std::io::Result<()> {
+    let rows: Vec<[String; 5]> = catalog
         .definitions
         .iter()
         .map(|resolved| {
@@ -131,11 +189,12 @@ fn render(out: &mut impl Write, catalog: &Catalog) -> std::io::Result<()> {
                     .clone()
                     .unwrap_or_else(|| NO_PURPOSE.to_owned()),
                 resolved.layer().to_string(),
+                state_words(states, &definition.name).1,
                 definition.image.to_string(),
             ]
         })
         .collect();
-    write_table(out, ["NAME", "PURPOSE", "LAYER", "IMAGE"], &rows)?;
+    write_table(out, ["NAME", "PURPOSE", "LAYER", "STATE", "IMAGE"], &rows)?;
     render_invalid(out, &catalog.invalid)
 }
 
@@ -210,17 +269,28 @@ mod tests {
             home: None,
             system_owner: 0,
         };
+        let catalog = load(&sources);
+        let mut states = horizon_core::lifecycle::match_states(&catalog, &[]);
+        states.by_definition.insert(
+            "my-tools".into(),
+            horizon_core::lifecycle::StateSummary {
+                state: InstalledState::Running,
+                drifted: true,
+                generation: Some(2),
+                container: Some("horizonos-my-tools".into()),
+            },
+        );
         let mut out = Vec::new();
-        render(&mut out, &load(&sources)).unwrap();
+        render(&mut out, &catalog, Some(&states)).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!(
-                "NAME         PURPOSE      LAYER     IMAGE\n\
-                 desktop      desktop      built-in  quay.io/toolbx/arch-toolbox:latest\n\
-                 development  development  built-in  quay.io/toolbx/arch-toolbox:latest\n\
-                 gaming       gaming       built-in  quay.io/toolbx/arch-toolbox:latest\n\
-                 multimedia   multimedia   built-in  quay.io/toolbx/arch-toolbox:latest\n\
-                 my-tools     -            user      docker.io/library/ubuntu:22.04\n\
+                "NAME         PURPOSE      LAYER     STATE              IMAGE\n\
+                 desktop      desktop      built-in  not installed      quay.io/toolbx/arch-toolbox:latest\n\
+                 development  development  built-in  not installed      quay.io/toolbx/arch-toolbox:latest\n\
+                 gaming       gaming       built-in  not installed      quay.io/toolbx/arch-toolbox:latest\n\
+                 multimedia   multimedia   built-in  not installed      quay.io/toolbx/arch-toolbox:latest\n\
+                 my-tools     -            user      running (drifted)  docker.io/library/ubuntu:22.04\n\
                  \n\
                  invalid definition files (not used):\n  \
                  {}:1:17: imgae: unknown field `imgae`; did you mean `image`?\n",

@@ -1,15 +1,22 @@
 //! One module per verb. Each maps parsed arguments onto one horizon-core call and renders the result
 //! into `impl Write` with a pure function, so output is tested as an exact string.
 
+mod cleanup;
 pub(crate) mod completions;
 mod connection;
 mod definition;
 mod doctor;
 mod info;
+mod install;
+mod installed;
 mod list;
 mod logs;
+mod remove;
 mod run;
 mod shell;
+mod start;
+mod status;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -22,7 +29,7 @@ use crate::exit::Failure;
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Info => info::run(&cli.global).await,
-        Command::List => list::run(&cli.global),
+        Command::List => list::run(&cli.global).await,
         Command::Definition(command) => definition::run(&cli.global, command),
         Command::Doctor => doctor::run(&cli.global).await,
         Command::Docs(docs) => {
@@ -31,6 +38,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             finish_output(completions::run(command, &docs, &mut stdout))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Install { name, reinstall } => install::run(&cli.global, &name, reinstall).await,
+        Command::Status { name } => status::run(&cli.global, &name).await,
+        Command::Start { name } => start::run(&cli.global, &name).await,
+        Command::Stop { name } => stop::run(&cli.global, &name).await,
+        Command::Remove { name, keep_images } => remove::run(&cli.global, &name, keep_images).await,
+        Command::Cleanup { dry_run } => cleanup::run(&cli.global, dry_run).await,
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Shell { name } => shell::run(&cli.global, name).await,
         Command::Logs { name, follow, tail } => logs::run(&cli.global, &name, follow, tail).await,
@@ -54,6 +67,21 @@ pub fn definition_sources(global: &GlobalArgs) -> horizon_core::DefinitionSource
         sources.system_owner = uid;
     }
     sources
+}
+
+/// horizon's directories for this user (from the environment), with the global `--state-dir`
+/// and `--export-dir` applied.
+pub fn horizon_paths(global: &GlobalArgs) -> horizon_core::paths::HorizonPaths {
+    let mut paths = horizon_core::paths::HorizonPaths::from_inputs(
+        &horizon_core::paths::PathInputs::from_process(),
+    );
+    if let Some(dir) = &global.state_dir {
+        paths.state_dir = dir.clone();
+    }
+    if let Some(dir) = &global.export_dir {
+        paths.export_dir = dir.clone();
+    }
+    paths
 }
 
 /// Connects to Podman as the global options say (starting the user's service when none answers),

@@ -301,6 +301,7 @@ fn container_details(inspected: &Value) -> ContainerDetails {
             seccomp_profile,
             network_mode: text(&host["NetworkMode"]),
             userns_mode: text(&host["UsernsMode"]),
+            uid_map: strings(&host["IDMappings"]["UidMap"]),
         },
     }
 }
@@ -523,7 +524,17 @@ impl Engine for PodmanEngine {
     }
 
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageSummary>, EngineError> {
-        let path = format!("/images/json?filters={}", label_filters(filter));
+        // Podman 4.3.1 matches no image at all when given two label filters, and refuses an empty
+        // label list: send at most the first condition and check them all here.
+        let path = match filter.labels.first() {
+            Some(first) => {
+                let first = LabelFilter {
+                    labels: vec![first.clone()],
+                };
+                format!("/images/json?filters={}", label_filters(&first))
+            }
+            None => "/images/json".to_owned(),
+        };
         let listed: Vec<Value> = self
             .raw_json("list images", Method::GET, &path, None)
             .await?;
@@ -546,6 +557,7 @@ impl Engine for PodmanEngine {
                     .collect(),
                 size: image["Size"].as_u64().unwrap_or(0),
             })
+            .filter(|image| filter.matches(&image.labels))
             .collect())
     }
 

@@ -147,6 +147,14 @@ impl LabelFilter {
         self.labels.push((key.to_owned(), value.map(str::to_owned)));
         self
     }
+
+    /// Whether an object with `labels` meets every condition.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.iter().all(|(key, value)| match value {
+            Some(value) => labels.get(key) == Some(value),
+            None => labels.contains_key(key),
+        })
+    }
 }
 
 /// One container as a list call reports it.
@@ -267,8 +275,12 @@ pub struct AppliedSecurity {
     pub seccomp_profile: String,
     /// Network mode as Podman names it (`bridge`, `slirp4netns`, `host`, `none`…).
     pub network_mode: String,
-    /// User namespace mode (`keep-id`, `host`, empty for default).
+    /// User namespace mode (`keep-id`, `host`, empty for default). Podman 4.3 reports keep-id as
+    /// `private`: [`uid_map`](Self::uid_map) is what shows it.
     pub userns_mode: String,
+    /// The container's uid mappings, `CONTAINER:HOST:SIZE`, host ids in the service's user
+    /// namespace (rootless keep-id maps the user's uid onto 0, the user itself), sorted.
+    pub uid_map: Vec<String>,
 }
 
 /// A container inspection (without the expensive size computation).

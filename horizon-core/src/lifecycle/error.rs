@@ -67,7 +67,7 @@ pub enum LifecycleError {
         name: String,
     },
     /// A Podman operation failed.
-    #[error("{action} `{name}`: {source}")]
+    #[error("{action} `{name}`")]
     Engine {
         /// The definition (or object) it was about.
         name: String,
@@ -131,7 +131,7 @@ pub enum LifecycleError {
         message: String,
     },
     /// Reading or writing horizon's state failed.
-    #[error("{action} {}: {source}", .path.display())]
+    #[error("{action} {}", .path.display())]
     State {
         /// What horizon was doing (`"write install record"`).
         action: &'static str,

@@ -7,16 +7,31 @@
 //! ([`crate::labels`]), never by parsing names. Host facts (rootless or not, desktop sockets, the
 //! state directory) come in as values; nothing here reads the environment or prints.
 
+mod cleanup;
 mod create;
 mod error;
+mod install;
+mod packages;
+mod remove;
 mod security;
 mod spec;
 mod start;
+mod state;
+mod status;
 
+pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};
-pub use security::{SecurityMismatch, check_security};
+pub use install::{InstallOutcome, InstallProgress, InstallRequest, OUTPUT_TAIL_LINES, install};
+pub use packages::{PackageCommand, PackageManager, package_commands};
+pub use remove::{RemoveOptions, RemoveReport, remove};
+pub use security::{SecurityMismatch, check_security, keeps_user_id};
 pub use spec::{
     DesktopHost, DesktopResources, HostContext, KEEPALIVE_COMMAND, STOP_TIMEOUT_SECS,
     container_spec, desktop_resources,
 };
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
+pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
+pub use status::{
+    ContainerFacts, ContainerStatus, InstalledState, InstalledStates, StateSummary,
+    installed_states, match_states, status, summarize,
+};

@@ -4,8 +4,10 @@
 
 use serde::Serialize;
 
-use crate::engine::{ContainerDetails, ContainerSpec, NetworkMode, UserNamespace};
+use crate::engine::{AppliedSecurity, ContainerDetails, ContainerSpec, NetworkMode, UserNamespace};
 
+/// Podman's name of the user namespace mode that keeps the caller's uid.
+const KEEP_ID: &str = "keep-id";
 /// The seccomp profile value Podman reports when filtering is off.
 const SECCOMP_UNCONFINED: &str = "unconfined";
 /// Network modes Podman reports for a private namespace: rootful bridge, rootless slirp4netns or
@@ -43,6 +45,20 @@ fn mismatch(
         expected: expected.to_string(),
         actual: actual.to_string(),
     }
+}
+
+/// Whether a rootless container keeps the user's uid: Podman 4.3 reports keep-id as `private`,
+/// but its uid map then sends one non-root container uid to 0 of the service's namespace (the
+/// user itself) instead of container root.
+pub fn keeps_user_id(applied: &AppliedSecurity) -> bool {
+    applied.userns_mode.starts_with(KEEP_ID)
+        || applied.uid_map.iter().any(|entry| {
+            let mut parts = entry.split(':');
+            matches!(
+                (parts.next(), parts.next(), parts.next()),
+                (Some(container), Some("0"), Some("1")) if container != "0"
+            )
+        })
 }
 
 /// Every security-relevant difference between `spec` and what `details` shows Podman applied:
@@ -96,8 +112,16 @@ pub fn check_security(spec: &ContainerSpec, details: &ContainerDetails) -> Vec<S
         };
         mismatches.push(mismatch("network", expected, &applied.network_mode));
     }
-    if spec.userns == Some(UserNamespace::KeepId) && !applied.userns_mode.starts_with("keep-id") {
-        mismatches.push(mismatch("user namespace", "keep-id", &applied.userns_mode));
+    if spec.userns == Some(UserNamespace::KeepId) && !keeps_user_id(applied) {
+        mismatches.push(mismatch(
+            "user namespace",
+            "keep-id",
+            format!(
+                "{} (uid map [{}])",
+                applied.userns_mode,
+                applied.uid_map.join(", ")
+            ),
+        ));
     }
     for mount in &spec.mounts {
         match details

@@ -9,6 +9,7 @@ mod cli_info;
 mod docs;
 mod doctor;
 mod engine;
+mod lifecycle;
 mod run;
 mod service;
 mod testbed;

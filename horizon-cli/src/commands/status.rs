@@ -1,0 +1,297 @@
+//! `horizon-container status NAME`: one call to `lifecycle::status`, rendered as labelled lines
+//! (state, container, generation, images, times, exports, mounts, security, drift) or `--json`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id, status};
+use serde::Serialize;
+
+use super::installed::{catalog, lifecycle_failure, resolve, state_store};
+use super::{connect_engine, finish_output};
+use crate::cli::GlobalArgs;
+use crate::exit::Failure;
+
+/// Version of the `--json` document below; bumped on any incompatible change.
+const SCHEMA_VERSION: u32 = 1;
+/// Width of the label column.
+const LABEL_WIDTH: usize = 14;
+/// Podman's time for "never".
+const NEVER: &str = "0001-01-01T00:00:00Z";
+
+#[derive(Debug, Serialize)]
+struct StatusReport<'a> {
+    schema_version: u32,
+    #[serde(flatten)]
+    status: &'a ContainerStatus,
+}
+
+pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
+    let catalog = catalog(global);
+    let current = catalog.get(name);
+    let engine = connect_engine(global).await?;
+    let state = state_store(global);
+    let found = match status(&engine, name, current, &state).await {
+        Ok(found) => found,
+        // Neither a definition nor anything installed: an unknown name.
+        Err(horizon_core::lifecycle::LifecycleError::NotInstalled { .. }) => {
+            return Err(resolve(&catalog, name)
+                .err()
+                .unwrap_or_else(|| Failure::other(anyhow::anyhow!("`{name}` is not installed"))));
+        }
+        Err(error) => return Err(lifecycle_failure(error)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = if global.json {
+        let report = StatusReport {
+            schema_version: SCHEMA_VERSION,
+            status: &found,
+        };
+        serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        render(&mut stdout, &found)
+    };
+    finish_output(written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line(out: &mut impl Write, label: &str, value: impl std::fmt::Display) -> std::io::Result<()> {
+    writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"))
+}
+
+fn time(value: &str) -> &str {
+    if value.is_empty() || value == NEVER {
+        "never"
+    } else {
+        value
+    }
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "yes" } else { "no" }
+}
+
+fn render(out: &mut impl Write, status: &ContainerStatus) -> std::io::Result<()> {
+    let name = &status.name;
+    line(out, "name", name)?;
+    line(out, "state", status.state.as_str())?;
+    let definition = if !status.definition_exists {
+        format!(
+            "missing: no definition named {name} (`horizon-container remove {name}` removes the container)"
+        )
+    } else if status.drifted {
+        format!(
+            "changed since install (drifted); `horizon-container install {name} --reinstall` applies it"
+        )
+    } else if status.state == InstalledState::NotInstalled {
+        format!("not installed; `horizon-container install {name}` installs it")
+    } else {
+        "unchanged since install".to_owned()
+    };
+    line(out, "definition", definition)?;
+    let Some(container) = &status.container else {
+        return Ok(());
+    };
+    line(out, "container", &container.name)?;
+    line(
+        out,
+        "generation",
+        format!("{} ({})", container.generation, container.image),
+    )?;
+    if let Some(record) = &status.record {
+        line(out, "image", &record.image)?;
+        line(
+            out,
+            "digest",
+            record.image_digest.as_deref().unwrap_or("unknown"),
+        )?;
+        let packages = if record.packages.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "{} ({})",
+                record.packages.join(" "),
+                record.package_manager.as_deref().unwrap_or("?")
+            )
+        };
+        line(out, "packages", packages)?;
+    }
+    line(out, "persistent", yes_no(container.persistent))?;
+    line(out, "created", time(&container.created))?;
+    line(out, "started", time(&container.run.started_at))?;
+    if !container.run.running {
+        line(out, "stopped", time(&container.run.finished_at))?;
+    }
+    let exports = status
+        .record
+        .as_ref()
+        .map(|record| record.export_binaries.join(" "))
+        .filter(|exports| !exports.is_empty())
+        .unwrap_or_else(|| "none".to_owned());
+    line(out, "exports", exports)?;
+    if container.mounts.is_empty() {
+        line(out, "mounts", "none")?;
+    }
+    for (index, mount) in container.mounts.iter().enumerate() {
+        let label = if index == 0 { "mounts" } else { "" };
+        let mode = if mount.read_only { "ro" } else { "rw" };
+        let text = format!("{} -> {} ({mode})", mount.source, mount.target);
+        if label.is_empty() {
+            writeln!(out, "{:LABEL_WIDTH$}{text}", "")?;
+        } else {
+            line(out, label, text)?;
+        }
+    }
+    let security = &container.security;
+    let seccomp = if security.seccomp_profile.is_empty() {
+        "default"
+    } else {
+        security.seccomp_profile.as_str()
+    };
+    let userns = if keeps_user_id(security) {
+        "keep-id"
+    } else if security.userns_mode.is_empty() {
+        "default"
+    } else {
+        security.userns_mode.as_str()
+    };
+    line(
+        out,
+        "security",
+        format!(
+            "privileged {}, no-new-privileges {}, seccomp {seccomp}, network {}, user namespace {userns}",
+            yes_no(security.privileged),
+            yes_no(security.no_new_privileges),
+            security.network_mode,
+        ),
+    )?;
+    let capabilities: Vec<&str> = security
+        .effective_caps
+        .iter()
+        .map(|capability| capability.strip_prefix("CAP_").unwrap_or(capability))
+        .collect();
+    line(out, "capabilities", capabilities.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use horizon_core::engine::{AppliedSecurity, BindMount, ContainerState};
+    use horizon_core::lifecycle::{ContainerFacts, InstallRecord};
+
+    use super::*;
+
+    fn installed() -> ContainerStatus {
+        ContainerStatus {
+            name: "tools".into(),
+            state: InstalledState::Stopped,
+            definition_exists: true,
+            drifted: true,
+            installed_hash: Some("aa".into()),
+            current_hash: Some("bb".into()),
+            container: Some(ContainerFacts {
+                name: "horizonos-tools".into(),
+                id: "0123".into(),
+                generation: 2,
+                image: "localhost/horizonos/tools:2".into(),
+                image_id: "4567".into(),
+                persistent: false,
+                layer: Some("user".into()),
+                created: "2024-05-01T10:00:00Z".into(),
+                run: ContainerState {
+                    status: "exited".into(),
+                    running: false,
+                    pid: 0,
+                    exit_code: 0,
+                    started_at: "2024-05-01T10:00:01Z".into(),
+                    finished_at: "2024-05-01T11:00:00Z".into(),
+                },
+                mounts: vec![
+                    BindMount {
+                        source: "/home/u".into(),
+                        target: "/home/u".into(),
+                        read_only: false,
+                    },
+                    BindMount {
+                        source: "/srv".into(),
+                        target: "/data".into(),
+                        read_only: true,
+                    },
+                ],
+                security: AppliedSecurity {
+                    effective_caps: vec!["CAP_CHOWN".into(), "CAP_KILL".into()],
+                    privileged: false,
+                    no_new_privileges: true,
+                    seccomp_profile: String::new(),
+                    network_mode: "slirp4netns".into(),
+                    userns_mode: "private".into(),
+                    uid_map: vec!["0:1:1000".into(), "1000:0:1".into()],
+                },
+            }),
+            record: Some(InstallRecord {
+                schema_version: 1,
+                name: "tools".into(),
+                layer: "user".into(),
+                definition_hash: "aa".into(),
+                generation: 2,
+                image: "127.0.0.1:5000/horizon/debian:latest".into(),
+                image_digest: Some("sha256:cd".into()),
+                image_id: "89".into(),
+                generation_image: "localhost/horizonos/tools:2".into(),
+                generation_image_id: "4567".into(),
+                container_id: "0123".into(),
+                package_manager: Some("apt-get".into()),
+                packages: vec!["git".into(), "make".into()],
+                persistent: false,
+                installed_at: "2024-05-01T10:00:00Z".into(),
+                export_binaries: vec!["git".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn renders_an_installed_container() {
+        let mut out = Vec::new();
+        render(&mut out, &installed()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "name:         tools\n\
+             state:        stopped\n\
+             definition:   changed since install (drifted); `horizon-container install tools --reinstall` applies it\n\
+             container:    horizonos-tools\n\
+             generation:   2 (localhost/horizonos/tools:2)\n\
+             image:        127.0.0.1:5000/horizon/debian:latest\n\
+             digest:       sha256:cd\n\
+             packages:     git make (apt-get)\n\
+             persistent:   no\n\
+             created:      2024-05-01T10:00:00Z\n\
+             started:      2024-05-01T10:00:01Z\n\
+             stopped:      2024-05-01T11:00:00Z\n\
+             exports:      git\n\
+             mounts:       /home/u -> /home/u (rw)\n\
+             \x20             /srv -> /data (ro)\n\
+             security:     privileged no, no-new-privileges yes, seccomp default, network slirp4netns, user namespace keep-id\n\
+             capabilities: CHOWN KILL\n"
+        );
+    }
+
+    #[test]
+    fn renders_a_definition_that_is_not_installed() {
+        let status = ContainerStatus {
+            state: InstalledState::NotInstalled,
+            drifted: false,
+            container: None,
+            record: None,
+            ..installed()
+        };
+        let mut out = Vec::new();
+        render(&mut out, &status).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "name:         tools\n\
+             state:        not installed\n\
+             definition:   not installed; `horizon-container install tools` installs it\n"
+        );
+    }
+}

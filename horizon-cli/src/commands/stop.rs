@@ -1,0 +1,81 @@
+//! `horizon-container stop NAME`: one call to `lifecycle::stop`, its outcome on stdout.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use horizon_core::lifecycle::{StopOutcome, stop};
+use horizon_core::naming;
+use serde::Serialize;
+
+use super::installed::lifecycle_failure;
+use super::{connect_engine, finish_output};
+use crate::cli::GlobalArgs;
+use crate::exit::Failure;
+
+/// Version of the `--json` document below; bumped on any incompatible change.
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct StopReport<'a> {
+    schema_version: u32,
+    name: &'a str,
+    container: String,
+    outcome: StopOutcome,
+}
+
+pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
+    let engine = connect_engine(global).await?;
+    let outcome = stop(&engine, name).await.map_err(lifecycle_failure)?;
+    let report = StopReport {
+        schema_version: SCHEMA_VERSION,
+        name,
+        container: naming::container_name(name),
+        outcome,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let written = if global.json {
+        serde_json::to_writer_pretty(&mut stdout, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        render(&mut stdout, &report)
+    };
+    finish_output(written)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(out: &mut impl Write, report: &StopReport<'_>) -> std::io::Result<()> {
+    let StopReport {
+        name, container, ..
+    } = report;
+    match report.outcome {
+        StopOutcome::AlreadyStopped => writeln!(out, "{name} is not running ({container})"),
+        _ => writeln!(out, "stopped {name} ({container})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_outcome() {
+        for (outcome, expected) in [
+            (StopOutcome::Stopped, "stopped tools (horizonos-tools)\n"),
+            (
+                StopOutcome::AlreadyStopped,
+                "tools is not running (horizonos-tools)\n",
+            ),
+        ] {
+            let report = StopReport {
+                schema_version: SCHEMA_VERSION,
+                name: "tools",
+                container: "horizonos-tools".into(),
+                outcome,
+            };
+            let mut out = Vec::new();
+            render(&mut out, &report).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
+    }
+}
