@@ -10,8 +10,10 @@ mod docs;
 mod doctor;
 mod engine;
 mod lifecycle;
+mod logs;
 mod run;
 mod service;
+mod shell;
 mod testbed;
 
 /// A container name unique to this test and process, so parallel tests and reruns never collide.

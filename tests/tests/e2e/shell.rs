@@ -1,0 +1,245 @@
+//! `run` with a terminal and `shell`, driven through a real terminal: tmux (started as the test
+//! user, on a socket of its own) runs `horizon-container` in a pane, the test types keys and reads
+//! the screen. Proves a TTY is allocated only with a terminal, the prompt appears, the window
+//! size follows `tmux resize-window`, Ctrl-C and Ctrl-Z act inside (job control), and after
+//! `exit` or a hangup the caller's terminal is back in its normal mode.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use horizon_e2e::bins::cargo_bin;
+use horizon_e2e::process;
+use horizon_e2e::session::Session;
+
+use crate::run::{Installed, outcome};
+
+/// How long a test waits for the screen to show what it expects.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// The name of the tmux session (and its only window).
+const TARGET: &str = "main";
+
+/// A tmux server of the test user running one command in one pane; killed when dropped.
+struct Tmux<'a> {
+    session: &'a Session,
+    socket: PathBuf,
+}
+
+impl<'a> Tmux<'a> {
+    /// Starts `script` (a file in the session's home, run by sh) in a `columns`×`rows` pane.
+    fn start(session: &'a Session, script: &str, columns: u16, rows: u16) -> Tmux<'a> {
+        let path = session.write_home_file("pane.sh", script.as_bytes());
+        let tmux = Tmux {
+            session,
+            socket: session.home.join("tmux.sock"),
+        };
+        tmux.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            TARGET,
+            "-x",
+            &columns.to_string(),
+            "-y",
+            &rows.to_string(),
+            "sh",
+            path.to_str().unwrap(),
+        ]);
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let mut command = self.session.command("tmux");
+        command
+            .env("TERM", "xterm-256color")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::null());
+        String::from_utf8(process::run(&mut command).unwrap().stdout).unwrap()
+    }
+
+    /// Types `keys` (tmux key names: "Enter", "C-c", or literal text).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", TARGET];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Types a line of text and Enter.
+    fn line(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", TARGET, "-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    /// The pane's visible text.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", TARGET])
+    }
+
+    /// Waits until some line of the screen satisfies `wanted`; returns the screen.
+    fn wait_for_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            if screen.lines().any(|line| wanted(line.trim_end())) {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("the screen never showed {what}:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The pid of the `horizon-container` process the pane's shell started.
+    fn horizon_pid(&self) -> u32 {
+        let pane = self.tmux(&["display-message", "-p", "-t", TARGET, "#{pane_pid}"]);
+        let pane = pane.trim();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pane}/task/{pane}/children")).unwrap();
+        children
+            .split_whitespace()
+            .map(|pid| pid.parse::<u32>().unwrap())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "horizon-contain")
+            })
+            .unwrap_or_else(|| panic!("no horizon-container under pane process {pane}"))
+    }
+
+    /// Waits for a line that is exactly `text`.
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_for_line(text, |line| line == text)
+    }
+}
+
+impl Drop for Tmux<'_> {
+    fn drop(&mut self) {
+        let mut command = self.session.command("tmux");
+        command
+            .arg("-S")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .stdin(Stdio::null());
+        // The server may be gone already (its only pane ended).
+        let _ = command.output();
+    }
+}
+
+fn binary() -> String {
+    cargo_bin("horizon-cli", "horizon-container")
+        .display()
+        .to_string()
+}
+
+#[tokio::test]
+async fn run_gets_a_terminal_only_when_it_has_one() {
+    let installed = Installed::new("run-tty").await;
+    let check = "if test -t 0 && test -t 1; then echo tty-yes; else echo tty-no; fi; exit 5";
+    let script = format!(
+        "{} run {} sh -c '{check}'\necho \"exited=$?\"\nsleep 600\n",
+        binary(),
+        installed.name
+    );
+    let tmux = Tmux::start(&installed.session, &script, 100, 30);
+    tmux.wait_for("exited=5");
+    let screen = tmux.screen();
+    assert!(
+        screen.lines().any(|line| line.trim_end() == "tty-yes"),
+        "{screen}"
+    );
+
+    // The same command with pipes: no terminal.
+    let output = installed.run(["sh", "-c", check]);
+    assert_eq!(outcome(&output), (Some(5), "tty-no\n".into(), "".into()));
+}
+
+#[tokio::test]
+async fn shell_is_an_interactive_login_shell_with_a_real_terminal() {
+    let installed = Installed::new("shell-tty").await;
+    let script = format!(
+        "{} shell {}\nstatus=$?\n# After a newline: the shell's last prompt may still be on the line.\nprintf '\\nshell-exited=%s\\n' \"$status\"\nstty -a\nsleep 600\n",
+        binary(),
+        installed.name
+    );
+    let tmux = Tmux::start(&installed.session, &script, 100, 30);
+    // The definition's PS1 (the container's environment) is the prompt of busybox's sh.
+    tmux.wait_for_line("the prompt", |line| line.starts_with("hz-prompt$"));
+
+    // A login shell, in the home (the session's home is mounted: the caller's directory).
+    tmux.line("echo \"login:$0 dir:$PWD\"");
+    tmux.wait_for(&format!(
+        "login:/bin/sh dir:{}",
+        installed.session.home.display()
+    ));
+
+    // The window size, and its changes.
+    tmux.line("stty size");
+    tmux.wait_for("30 100");
+    tmux.tmux(&["resize-window", "-t", TARGET, "-x", "120", "-y", "40"]);
+    tmux.line("stty size");
+    tmux.wait_for("40 120");
+
+    // Ctrl-C interrupts the foreground command inside; the shell lives on.
+    tmux.line("sleep 60");
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["C-c"]);
+    tmux.line("echo after-ctrl-c");
+    tmux.wait_for("after-ctrl-c");
+
+    // Job control: Ctrl-Z stops the foreground job, `jobs` lists it, `fg` brings it back to be
+    // interrupted.
+    tmux.line("sleep 60");
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["C-z"]);
+    let screen = tmux.wait_for_line("a stopped job", |line| {
+        line.contains("Stopped") && line.contains("sleep 60")
+    });
+    assert!(screen.contains("[1]"), "{screen}");
+    tmux.line("jobs");
+    tmux.wait_for_line("the job listed", |line| {
+        line.starts_with("[1]") && line.contains("Stopped")
+    });
+    tmux.line("fg");
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["C-c"]);
+    tmux.line("jobs; echo jobs-done");
+    let screen = tmux.wait_for("jobs-done");
+    let after = screen.rsplit("jobs; echo jobs-done").next().unwrap();
+    assert!(!after.contains("[1]"), "the job is gone:\n{screen}");
+
+    tmux.line("exit");
+    let screen = tmux.wait_for("shell-exited=0");
+    assert_terminal_restored(&screen);
+}
+
+#[tokio::test]
+async fn a_hangup_ends_the_shell_and_restores_the_terminal() {
+    let installed = Installed::new("shell-hangup").await;
+    let script = format!(
+        "{} shell {}\nstatus=$?\n# After a newline: the shell's last prompt may still be on the line.\nprintf '\\nshell-exited=%s\\n' \"$status\"\nstty -a\nsleep 600\n",
+        binary(),
+        installed.name
+    );
+    let tmux = Tmux::start(&installed.session, &script, 100, 30);
+    tmux.wait_for_line("the prompt", |line| line.starts_with("hz-prompt$"));
+    // SIGHUP (the terminal went away) reaches the shell inside, which exits with 128 + 1; horizon
+    // passes that on, with the terminal back in its normal mode.
+    process::signal(tmux.horizon_pid(), libc::SIGHUP);
+    let screen = tmux.wait_for("shell-exited=129");
+    assert_terminal_restored(&screen);
+}
+
+/// `stty -a` on the screen shows the terminal in its normal (cooked, echoing) mode.
+fn assert_terminal_restored(screen: &str) {
+    let settings: Vec<&str> = screen
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .collect();
+    for setting in ["icanon", "echo", "isig", "icrnl", "opost"] {
+        assert!(
+            settings.contains(&setting),
+            "{setting} is off after the shell:\n{screen}"
+        );
+    }
+}
