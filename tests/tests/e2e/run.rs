@@ -12,9 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use horizon_core::definition::{self, DefinitionSources};
 use horizon_core::engine::{Engine, PodmanEngine};
-use horizon_core::lifecycle::{HostContext, container_spec};
 use horizon_core::naming;
 use horizon_e2e::TestBed;
 use horizon_e2e::session::Session;
@@ -30,14 +28,13 @@ pub struct Installed {
 
 impl Installed {
     /// Writes definition `name` (busybox, the session's home mounted, a test environment) and
-    /// creates and starts its managed container.
+    /// installs it with `horizon-container install`, as the session's user.
     pub async fn new(name: &str) -> Installed {
         let bed = TestBed::shared();
         let session = bed.user_session(name);
-        let image = bed.busybox_image();
         let definition = serde_json::json!({
             "name": name,
-            "image": image,
+            "image": bed.busybox_image(),
             "persistent": true,
             "mounts": [session.home.display().to_string()],
             "environment": {
@@ -47,25 +44,13 @@ impl Installed {
             },
         });
         session.write_user_definition(name, &definition.to_string());
-        let sources = DefinitionSources {
-            system_dir: session.system_dir.clone(),
-            user_dir: Some(session.definitions_dir()),
-            home: Some(session.home.clone()),
-            system_owner: 0,
-        };
-        let catalog = definition::load(&sources);
-        let resolved = catalog
-            .get(name)
-            .unwrap_or_else(|| panic!("definition {name} refused: {:?}", catalog.invalid));
-        let engine = PodmanEngine::new(&session.service.endpoint());
-        engine.pull_image(&image, &|_| {}).await.unwrap();
-        let host = HostContext {
-            rootless: true,
-            ..HostContext::default()
-        };
-        let spec = container_spec(resolved, &image, 1, &host);
-        engine.create_container(&spec).await.unwrap();
-        engine.start_container(&spec.name).await.unwrap();
+        let install = session
+            .horizon_container()
+            .args(["install", name])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(install.status.code(), Some(0), "install {name}: {install:?}");
         Installed {
             session,
             name: name.to_owned(),
