@@ -50,7 +50,11 @@ impl Installed {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert_eq!(install.status.code(), Some(0), "install {name}: {install:?}");
+        assert_eq!(
+            install.status.code(),
+            Some(0),
+            "install {name}: {install:?}"
+        );
         Installed {
             session,
             name: name.to_owned(),
