@@ -7,6 +7,8 @@
 mod connect;
 mod error;
 mod exec;
+#[cfg(test)]
+pub(crate) mod fake;
 mod frames;
 pub mod podman;
 mod raw;

@@ -18,6 +18,8 @@ mod spec;
 mod start;
 mod state;
 mod status;
+#[cfg(test)]
+mod tests;
 
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};
@@ -26,8 +28,9 @@ pub use packages::{PackageCommand, PackageManager, package_commands};
 pub use remove::{RemoveOptions, RemoveReport, remove};
 pub use security::{SecurityMismatch, check_security, keeps_user_id};
 pub use spec::{
-    DesktopHost, DesktopResources, HostContext, KEEPALIVE_COMMAND, STOP_TIMEOUT_SECS,
-    container_spec, desktop_resources,
+    DRI_DEVICES, DesktopHost, DesktopResources, HostContext, INPUT_DEVICES, KEEPALIVE_COMMAND,
+    PIPEWIRE_SOCKET, PULSE_SOCKET, STOP_TIMEOUT_SECS, X11_SOCKET_DIR, container_spec,
+    desktop_resources,
 };
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
 pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
