@@ -26,6 +26,8 @@ use crate::exit::Failure;
 const SCHEMA_VERSION: u32 = 1;
 /// Pull statuses that only report bytes: a plain log shows the layer's milestones, not these.
 const BYTE_TICK_STATUSES: &[&str] = &["Downloading", "Extracting", "Copying"];
+/// Pull statuses that mean a layer is there.
+const LAYER_DONE_STATUSES: &[&str] = &["Download complete", "Pull complete", "Already exists"];
 /// A layer id in the pull stream: Podman shows 12 hex digits (other ids are tags or digests).
 const LAYER_ID_LEN: usize = 12;
 /// How often the terminal spinner redraws.
@@ -208,19 +210,21 @@ struct ProgressView {
 struct ViewState {
     /// The image being pulled (the Pull step's subject).
     pulling: String,
-    /// Per layer: bytes so far and total.
-    layers: BTreeMap<String, (u64, u64)>,
+    /// Per layer: bytes so far, total (0 while unknown), and whether it is done.
+    layers: BTreeMap<String, (u64, u64, bool)>,
     /// The current step's line, printed above the bar when the next step starts.
     current: Option<String>,
 }
 
 impl ProgressView {
     fn new(terminal: bool) -> Self {
-        let terminal = terminal.then(|| {
-            let bar = ProgressBar::new_spinner();
+        // A terminal that cannot redraw (TERM unset or `dumb`) gets the plain lines.
+        let terminal = terminal
+            .then(ProgressBar::new_spinner)
+            .filter(|bar| !bar.is_hidden());
+        if let Some(bar) = &terminal {
             bar.enable_steady_tick(SPINNER_TICK);
-            bar
-        });
+        }
         ProgressView {
             terminal,
             state: Mutex::new(ViewState::default()),
@@ -254,20 +258,23 @@ impl ProgressView {
                     state.current = Some(line);
                 }
                 InstallProgress::Pull(event) => {
-                    if let (Some(layer), Some(total)) = (layer_id(event), event.total) {
-                        let current = event.current.unwrap_or(0).min(total);
-                        state.layers.insert(layer.to_owned(), (current, total));
-                    } else if let Some(layer) = layer_id(event)
-                        && event.status.contains("complete")
-                        && let Some(entry) = state.layers.get_mut(layer)
-                    {
-                        entry.0 = entry.1;
+                    if let Some(layer) = layer_id(event) {
+                        let entry = state.layers.entry(layer.to_owned()).or_default();
+                        if let Some(total) = event.total {
+                            *entry = (event.current.unwrap_or(0).min(total), total, entry.2);
+                        }
+                        if LAYER_DONE_STATUSES.contains(&event.status.as_str()) {
+                            entry.0 = entry.1;
+                            entry.2 = true;
+                        }
                     }
                     let (current, total) = state
                         .layers
                         .values()
-                        .fold((0, 0), |(c, t), (current, total)| (c + current, t + total));
-                    let done = state.layers.values().filter(|(c, t)| c == t).count();
+                        .fold((0, 0), |(c, t), (current, total, _)| {
+                            (c + current, t + total)
+                        });
+                    let done = state.layers.values().filter(|(_, _, done)| *done).count();
                     if total > 0 {
                         if let Ok(style) = ProgressStyle::with_template(
                             "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",

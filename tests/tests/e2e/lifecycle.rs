@@ -956,3 +956,55 @@ fn cleanup_removes_only_what_nothing_owns_and_dry_run_changes_nothing() {
     let (stdout, _) = succeed(&session, &["cleanup"]);
     assert_eq!(stdout, "nothing to clean up\n");
 }
+
+#[test]
+fn install_on_a_terminal_draws_a_progress_display_instead_of_lines() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("lifecycle_terminal");
+    let name = "lc-terminal";
+    session.write_user_definition(
+        name,
+        &json!({"name": name, "image": bed.busybox_image()}).to_string(),
+    );
+    let binary = horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-container");
+    // script(1) gives the command a terminal on stdin, stdout and stderr.
+    let result = output(session.command("script").env("TERM", "xterm").args([
+        "-qec",
+        &format!("{} install {name}", binary.display()),
+        "/dev/null",
+    ]));
+    let screen = text(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("\u{1b}[2K"), "redrawn in place: {screen:?}");
+    assert!(
+        screen.contains(&format!("pulling {}: layers 2/2", bed.busybox_image())),
+        "{screen:?}"
+    );
+    for done in [
+        format!("✓ pull: {}", bed.busybox_image()),
+        format!("✓ commit: localhost/horizonos/{name}:1"),
+        format!("✓ start: horizonos-{name}"),
+    ] {
+        assert!(screen.contains(&done), "{done}: {screen:?}");
+    }
+    assert!(
+        !screen.contains(&format!("pulling {}: layer ", bed.busybox_image())),
+        "no plain lines on a terminal: {screen:?}"
+    );
+    assert!(screen.contains(&format!("installed {name}: generation 1")));
+    succeed(&session, &["remove", name]);
+
+    // A terminal that cannot redraw gets the plain lines.
+    let result = output(session.command("script").env("TERM", "dumb").args([
+        "-qec",
+        &format!("{} install {name}", binary.display()),
+        "/dev/null",
+    ]));
+    let screen = text(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{screen}");
+    assert!(
+        screen.contains(&format!("\r\ncommit: localhost/horizonos/{name}:1\r\n")),
+        "{screen:?}"
+    );
+    succeed(&session, &["remove", name]);
+}
