@@ -8,7 +8,6 @@ use anyhow::anyhow;
 use horizon_core::endpoint::DiscoveryInput;
 use horizon_core::engine::service::enable_socket_command;
 use horizon_core::engine::{AutoStart, ConnectError, Connection, PodmanEngine, StartedService};
-use horizon_core::paths::{HorizonPaths, PathInputs};
 
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
@@ -23,8 +22,7 @@ pub const PODMAN_MISSING_HINT: &str = "install Podman (`sudo apt-get install pod
 /// Connects to Podman as the global options say, mapping "nothing answers" to exit status 3.
 pub async fn connect_engine(global: &GlobalArgs) -> Result<PodmanEngine, Failure> {
     let input = DiscoveryInput::from_process(global.url.clone());
-    let paths = HorizonPaths::from_inputs(&PathInputs::from_process());
-    let auto_start = AutoStart::new(paths.runtime_dir);
+    let auto_start = AutoStart::new(super::horizon_paths(global).runtime_dir);
     match horizon_core::engine::connect(&input, Some(&auto_start)).await {
         Ok(Connection {
             engine,

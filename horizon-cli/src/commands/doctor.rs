@@ -3,15 +3,13 @@
 //! failed, 1 otherwise.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use horizon_core::doctor::{CheckStatus, DoctorReport, diagnose, gather};
 use horizon_core::endpoint::DiscoveryInput;
-use horizon_core::paths::{HorizonPaths, PathInputs};
 use serde::Serialize;
 
-use super::finish_output;
+use super::{finish_output, horizon_paths};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
 
@@ -30,7 +28,7 @@ struct DoctorJson<'a> {
 
 pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
     let discovery = DiscoveryInput::from_process(global.url.clone());
-    let input = gather(&discovery, export_dir()).await;
+    let input = gather(&discovery, horizon_paths(global).export_dir).await;
     let report = diagnose(&input);
     let mut stdout = std::io::stdout().lock();
     let written = if global.json {
@@ -44,14 +42,6 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::from(exit::FAILURE)
     })
-}
-
-/// Where exports go: `HORIZON_EXPORT_DIR`, else the standard place for this user.
-fn export_dir() -> PathBuf {
-    std::env::var_os("HORIZON_EXPORT_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| HorizonPaths::from_inputs(&PathInputs::from_process()).export_dir)
 }
 
 fn status_word(status: CheckStatus) -> &'static str {
