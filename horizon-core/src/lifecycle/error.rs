@@ -29,6 +29,8 @@ pub enum InstallStep {
     VerifySecurity,
     /// Starting the managed container.
     Start,
+    /// Running the definition's `verify` commands in it.
+    Verify,
     /// Writing the install record.
     Record,
 }
@@ -45,6 +47,7 @@ impl InstallStep {
             InstallStep::Create => "create",
             InstallStep::VerifySecurity => "verify security",
             InstallStep::Start => "start",
+            InstallStep::Verify => "verify",
             InstallStep::Record => "record",
         }
     }
@@ -108,6 +111,16 @@ pub enum LifecycleError {
         /// Its exit status.
         exit_code: i64,
         /// The last lines of its output (stdout and stderr, in the order they arrived).
+        output_tail: Vec<String>,
+    },
+    /// A `verify` command of the definition failed in the new container.
+    #[error("verify command `{command}` exited with status {exit_code}; its last lines:\n{}", indent(.output_tail))]
+    VerifyFailed {
+        /// The command (argv joined with spaces, for people).
+        command: String,
+        /// Its exit status.
+        exit_code: i64,
+        /// The last lines of its output.
         output_tail: Vec<String>,
     },
     /// Podman applied other security settings than the ones asked for.

@@ -349,6 +349,19 @@ async fn build_and_start<E: Engine>(
                 LifecycleError::engine(name, "start", error),
             )
         })?;
+    // The definition's own checks, before a reinstall touches the running container.
+    if !definition.verify.is_empty() {
+        let subject: Vec<String> = definition
+            .verify
+            .iter()
+            .map(|argv| argv.join(" "))
+            .collect();
+        step(InstallStep::Verify, &subject.join("; "));
+        at(
+            InstallStep::Verify,
+            run_verify(engine, name, &create_name, &definition.verify).await,
+        )?;
+    }
     if let Some(old) = existing {
         engine
             .remove_container(&old.id, true)
@@ -502,32 +515,67 @@ async fn install_packages<E: Engine>(
             user: Some(BUILD_USER.to_owned()),
             ..Default::default()
         };
-        // stdout and stderr into one buffer, in the order they arrive, as a terminal shows them.
-        let output = SharedOutput::default();
-        let mut stdout = output.clone();
-        let mut stderr = output.clone();
-        let streams = ExecStreams {
-            stdin: None,
-            stdout: &mut stdout,
-            stderr: &mut stderr,
-            resize: None,
-            signals: None,
-        };
-        let exit_code = engine
-            .exec_attached(build, &request, streams)
-            .await
-            .map_err(|error| {
-                LifecycleError::engine(definition, "run the package manager for", error)
-            })?;
+        let (exit_code, output_tail) = exec_with_tail(engine, definition, build, &request).await?;
         if exit_code != 0 {
             return Err(LifecycleError::PackagesFailed {
                 command: command.display(),
                 exit_code,
-                output_tail: output.tail(OUTPUT_TAIL_LINES),
+                output_tail,
             });
         }
     }
     Ok(())
+}
+
+/// Runs the definition's verify commands in its new container (as its default user); each must
+/// exit 0.
+async fn run_verify<E: Engine>(
+    engine: &E,
+    definition: &str,
+    container: &str,
+    commands: &[Vec<String>],
+) -> Result<(), LifecycleError> {
+    for argv in commands {
+        let request = ExecRequest {
+            argv: argv.clone(),
+            ..Default::default()
+        };
+        let (exit_code, output_tail) =
+            exec_with_tail(engine, definition, container, &request).await?;
+        if exit_code != 0 {
+            return Err(LifecycleError::VerifyFailed {
+                command: argv.join(" "),
+                exit_code,
+                output_tail,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `request` in `container`; returns its exit code and the last lines of its output (stdout
+/// and stderr into one buffer, in the order they arrive, as a terminal shows them).
+async fn exec_with_tail<E: Engine>(
+    engine: &E,
+    definition: &str,
+    container: &str,
+    request: &ExecRequest,
+) -> Result<(i64, Vec<String>), LifecycleError> {
+    let output = SharedOutput::default();
+    let mut stdout = output.clone();
+    let mut stderr = output.clone();
+    let streams = ExecStreams {
+        stdin: None,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        resize: None,
+        signals: None,
+    };
+    let exit_code = engine
+        .exec_attached(container, request, streams)
+        .await
+        .map_err(|error| LifecycleError::engine(definition, "run a command for", error))?;
+    Ok((exit_code, output.tail(OUTPUT_TAIL_LINES)))
 }
 
 /// A writer whose clones all append to one buffer.

@@ -71,7 +71,10 @@ impl Fixture {
 }
 
 fn with_packages() -> serde_json::Value {
-    serde_json::json!({"name": "tools", "image": IMAGE, "packages": ["git", "make"], "persistent": true})
+    serde_json::json!({
+        "name": "tools", "image": IMAGE, "packages": ["git", "make"], "persistent": true,
+        "verify": [["git", "--version"]]
+    })
 }
 
 /// An exec script: apt-get exists (the other managers do not), and its commands succeed.
@@ -86,7 +89,10 @@ fn apt_image(request: &crate::engine::ExecRequest) -> (i64, Vec<u8>) {
 async fn install_builds_creates_starts_and_records_then_says_it_is_installed() {
     let fixture = Fixture::new(with_packages());
     let mut engine = FakeEngine::new(&[IMAGE]);
-    engine.exec_script = Box::new(apt_image);
+    engine.exec_script = Box::new(|request| match request.argv[0].as_str() {
+        "git" => (0, b"git version 2\n".to_vec()),
+        _ => apt_image(request),
+    });
     let outcome = fixture.install(&engine, false).await.unwrap();
     let InstallOutcome::Installed {
         record,
@@ -108,6 +114,7 @@ async fn install_builds_creates_starts_and_records_then_says_it_is_installed() {
             "exec apt-get --version",
             "exec apt-get update",
             "exec apt-get install -y --no-install-recommends git make",
+            "exec git --version",
         ]
     );
     let containers = engine.containers();
@@ -176,6 +183,12 @@ fn inject(engine: &mut FakeEngine, step: InstallStep) {
         }
         // The first start is the build container's.
         InstallStep::Start => engine.fail("start_container", 2),
+        InstallStep::Verify => {
+            engine.exec_script = Box::new(|request| match request.argv[0].as_str() {
+                "git" => (1, b"git: broken\n".to_vec()),
+                _ => apt_image(request),
+            });
+        }
         InstallStep::Record => {}
     }
 }
@@ -191,12 +204,16 @@ async fn a_failure_at_every_step_leaves_nothing_and_names_the_step() {
         InstallStep::Create,
         InstallStep::VerifySecurity,
         InstallStep::Start,
+        InstallStep::Verify,
         InstallStep::Record,
     ];
     for step in steps {
         let fixture = Fixture::new(with_packages());
         let mut engine = FakeEngine::new(&[IMAGE]);
-        engine.exec_script = Box::new(apt_image);
+        engine.exec_script = Box::new(|request| match request.argv[0].as_str() {
+            "git" => (0, Vec::new()),
+            _ => apt_image(request),
+        });
         inject(&mut engine, step);
         if step == InstallStep::Record {
             // A file where the state directory should be: the record cannot be written.
@@ -252,6 +269,20 @@ async fn a_failure_at_every_step_leaves_nothing_and_names_the_step() {
                 assert_eq!(
                     output_tail.last().map(String::as_str),
                     Some("E: Unable to locate package make")
+                );
+            }
+            InstallStep::Verify => {
+                let LifecycleError::VerifyFailed {
+                    command,
+                    exit_code,
+                    output_tail,
+                } = *source
+                else {
+                    panic!("{source}");
+                };
+                assert_eq!(
+                    (command.as_str(), exit_code, output_tail),
+                    ("git --version", 1, vec!["git: broken".to_owned()])
                 );
             }
             InstallStep::VerifySecurity => {

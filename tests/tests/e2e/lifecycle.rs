@@ -574,8 +574,14 @@ fn a_debian_container_gets_its_packages_from_debians_mirror() {
     let container = format!("horizonos-{name}");
     session.write_user_definition(
         name,
-        &json!({"name": name, "image": bed.debian_image(), "packages": ["git", "make"], "persistent": true})
-            .to_string(),
+        &json!({
+            "name": name,
+            "image": bed.debian_image(),
+            "packages": ["git", "make"],
+            "persistent": true,
+            "verify": [["git", "--version"], ["make", "--version"]],
+        })
+        .to_string(),
     );
     let (stdout, stderr) = succeed(&session, &["install", name]);
     assert!(
@@ -595,6 +601,10 @@ fn a_debian_container_gets_its_packages_from_debians_mirror() {
             format!("commit: localhost/horizonos/{name}:1"),
         ],
         "{stderr}"
+    );
+    assert!(
+        steps.contains(&"verify: git --version; make --version"),
+        "the definition's verify commands ran: {stderr}"
     );
     for argv in [["git", "--version"], ["make", "--version"]] {
         let result = output(
@@ -1007,4 +1017,38 @@ fn install_on_a_terminal_draws_a_progress_display_instead_of_lines() {
         "{screen:?}"
     );
     succeed(&session, &["remove", name]);
+}
+
+#[test]
+fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("lifecycle_verify");
+    let name = "lc-verify";
+    session.write_user_definition(
+        name,
+        &json!({
+            "name": name,
+            "image": bed.busybox_image(),
+            "verify": [["true"], ["ls", "/no-such-directory"]],
+        })
+        .to_string(),
+    );
+    let (code, stdout, stderr) = horizon(&session, &["install", name]);
+    assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
+    let error: Vec<&str> = stderr
+        .lines()
+        .skip_while(|line| !line.starts_with("horizon-container: error:"))
+        .collect();
+    assert_eq!(
+        error,
+        [
+            format!(
+                "horizon-container: error: installing `{name}` failed at step \"verify\": verify \
+                 command `ls /no-such-directory` exited with status 1; its last lines:"
+            )
+            .as_str(),
+            "    ls: /no-such-directory: No such file or directory",
+        ]
+    );
+    assert_nothing_left(&session, name);
 }
