@@ -74,7 +74,8 @@ impl AutoStart {
 /// A service horizon started.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StartedService {
-    /// Its process id.
+    /// Its process id. It leads a process group of its own, which also holds the child rootless
+    /// Podman re-executes inside the user namespace: `kill -- -PID` stops both.
     pub pid: u32,
     /// The socket it listens on.
     pub socket: PathBuf,

@@ -6,6 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use horizon_e2e::TestBed;
 use horizon_e2e::bins::cargo_bin;
@@ -120,7 +121,7 @@ struct StartedServiceGuard {
 impl Drop for StartedServiceGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.service_pid {
-            terminate_pid(pid);
+            stop_process_group(pid);
         }
         // Podman 4.3 keeps the pause process's pid in its tmpdir, below the runtime directory.
         let pause = std::fs::read_to_string(self.runtime_dir.join("libpod/tmp/pause.pid"))
@@ -129,6 +130,36 @@ impl Drop for StartedServiceGuard {
         if let Some(pid) = pause {
             terminate_pid(pid);
         }
+    }
+}
+
+/// How long the started service gets to stop after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// `kill -SIGNAL -- -GROUP`; true when the group had a process to signal.
+fn signal_group(group: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args([signal, "--", &format!("-{group}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// True while a process of the group lives.
+fn group_alive(group: u32) -> bool {
+    signal_group(group, "-0")
+}
+
+/// Stops the process group the started service leads: rootless Podman re-executes itself inside
+/// the user namespace as a child in the same group, which must go too.
+fn stop_process_group(group: u32) {
+    signal_group(group, "-TERM");
+    let deadline = Instant::now() + STOP_GRACE;
+    while group_alive(group) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if group_alive(group) {
+        signal_group(group, "-KILL");
     }
 }
 
@@ -376,4 +407,57 @@ fn horizon_debug_traces_a_failed_connection_too() {
             "ping".to_owned()
         )]
     );
+}
+
+#[test]
+fn two_commands_at_once_start_one_service() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("service-concurrent");
+    let account = session.account.clone().unwrap();
+    let runtime_dir = private_runtime_dir(bed, "cc", account.uid, account.gid);
+    let mut guard = StartedServiceGuard {
+        service_pid: None,
+        runtime_dir: runtime_dir.clone(),
+    };
+    let spawn = || {
+        session
+            .horizon_container()
+            .env_remove("CONTAINER_HOST")
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env("CONTAINERS_CONF", bed.dir.join("containers.conf"))
+            .arg("info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let notices: Vec<String> = outputs
+        .iter()
+        .map(|output| text(&output.stderr))
+        .filter(|stderr| !stderr.is_empty())
+        .collect();
+    guard.service_pid = notices.first().and_then(|notice| {
+        notice
+            .split("(pid ")
+            .nth(1)?
+            .split(',')
+            .next()?
+            .parse()
+            .ok()
+    });
+    for output in &outputs {
+        assert_exit(output, 0);
+    }
+    // One of them started the service (and said so); the other waited for it and used it.
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].starts_with("horizon-container: started the Podman service on "),
+        "{notices:?}"
+    );
+    assert!(guard.service_pid.is_some_and(pid_alive));
 }
