@@ -671,6 +671,7 @@ fn full_spec() -> ContainerSpec {
         user: Some("1000:1000".into()),
         hostname: Some("dev".into()),
         init: true,
+        entrypoint: Some(Vec::new()),
     }
 }
 
@@ -697,7 +698,8 @@ async fn create_sends_the_whole_spec_dropping_every_capability_first() {
         "userns": {"nsmode": "keep-id"},
         "user": "1000:1000",
         "hostname": "dev",
-        "init": true
+        "init": true,
+        "entrypoint": []
     });
     Mock::given(method("POST"))
         .and(path(format!("{LIBPOD}/containers/create")))

@@ -238,6 +238,9 @@ fn create_body(spec: &ContainerSpec) -> Value {
     if spec.init {
         body["init"] = json!(true);
     }
+    if let Some(entrypoint) = &spec.entrypoint {
+        body["entrypoint"] = json!(entrypoint);
+    }
     body
 }
 

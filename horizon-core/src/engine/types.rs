@@ -45,6 +45,9 @@ pub struct ContainerSpec {
     pub image: String,
     /// The command (argv); empty means the image's default.
     pub command: Vec<String>,
+    /// The entrypoint; `None` keeps the image's, `Some(vec![])` runs `command` alone (Podman
+    /// otherwise prefixes the command with the image's entrypoint).
+    pub entrypoint: Option<Vec<String>>,
     /// Labels; horizon's own are in [`crate::labels`].
     pub labels: BTreeMap<String, String>,
     /// Environment of the container's processes.

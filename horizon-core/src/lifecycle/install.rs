@@ -434,6 +434,8 @@ fn build_container_spec(definition: &str, name: &str, image_id: &str) -> Contain
             .iter()
             .map(|&arg| arg.to_owned())
             .collect(),
+        // horizon owns the main process: an image's entrypoint would wrap (or replace) it.
+        entrypoint: Some(Vec::new()),
         labels: [
             (labels::MANAGED, labels::MANAGED_VALUE),
             (labels::BUILD_OF, definition),

@@ -262,6 +262,8 @@ pub fn container_spec(
             .iter()
             .map(|&arg| arg.to_owned())
             .collect(),
+        // horizon owns the main process: an image's entrypoint would wrap (or replace) it.
+        entrypoint: Some(Vec::new()),
         labels: managed_labels(resolved, generation),
         env,
         stop_timeout_secs: STOP_TIMEOUT_SECS,

@@ -1052,3 +1052,43 @@ fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
     );
     assert_nothing_left(&session, name);
 }
+
+#[test]
+fn an_images_entrypoint_does_not_replace_horizons_main_process() {
+    let bed = TestBed::shared();
+    // An image whose entrypoint exits at once: with it, a container would stop as soon as it started.
+    let reference = bed.image_reference("entrypoint-false", "1");
+    let storage = &bed.rootful.storage;
+    let run = |args: &[&str]| {
+        horizon_e2e::process::run(storage.podman().args(args))
+            .unwrap_or_else(|error| panic!("{error:#}"))
+    };
+    let builder = "lc-entrypoint-builder";
+    run(&["create", "--name", builder, &bed.busybox_image(), "true"]);
+    run(&[
+        "commit",
+        "--change",
+        r#"ENTRYPOINT ["/bin/false"]"#,
+        builder,
+        &reference,
+    ]);
+    run(&["rm", builder]);
+    run(&["push", &reference]);
+
+    let session = bed.user_session("lifecycle_entrypoint");
+    let name = "lc-entrypoint";
+    session.write_user_definition(name, &json!({"name": name, "image": reference}).to_string());
+    succeed(&session, &["install", name]);
+    let inspected = inspect(&session, &format!("horizonos-{name}")).unwrap();
+    assert_eq!(
+        inspected["State"]["Running"], true,
+        "{}",
+        inspected["State"]
+    );
+    assert_eq!(
+        inspected["Args"],
+        json!(["--", "sleep", "infinity"]),
+        "catatonit runs sleep alone"
+    );
+    succeed(&session, &["remove", name]);
+}
