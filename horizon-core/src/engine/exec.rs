@@ -244,8 +244,10 @@ async fn resize_exec(raw: &RawClient, exec_id: &str, size: TerminalSize) {
     }
 }
 
-/// Delivers a signal to the exec'd process. libpod has no endpoint for it, so the process is
-/// signalled on the host by the pid Podman reports (local endpoints only).
+/// Delivers a signal to the exec'd process and its children. libpod has no endpoint for it, so
+/// the process is signalled on the host by the pid Podman reports (local endpoints only). The
+/// runtime makes that process a session and process-group leader, so the group is signalled, as a
+/// terminal signals its foreground job: Ctrl-C reaches `make`'s compilers too, not only `make`.
 async fn signal_exec(raw: &RawClient, exec_id: &str, signal: i32) {
     let inspected: Result<Value, _> = raw
         .json(
@@ -269,7 +271,10 @@ async fn signal_exec(raw: &RawClient, exec_id: &str, signal: i32) {
     else {
         return;
     };
-    if let Err(error) = rustix::process::kill_process(pid, signal) {
+    // A pid that leads no group (a runtime that does not call setsid) gets the signal alone.
+    let delivered = rustix::process::kill_process_group(pid, signal)
+        .or_else(|_| rustix::process::kill_process(pid, signal));
+    if let Err(error) = delivered {
         tracing::debug!(%error, "forwarding signal failed");
     }
 }

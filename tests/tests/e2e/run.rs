@@ -409,6 +409,38 @@ async fn ctrl_c_reaches_the_command_without_a_terminal() {
 }
 
 #[tokio::test]
+async fn ctrl_c_reaches_the_commands_children_as_on_a_terminal() {
+    let installed = Installed::new("run-sigint-group").await;
+    let mut child = installed
+        .run_command(["sh", "-c", "echo ready; sleep 120; echo not-interrupted"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready");
+    // Let sh start sleep before the signal.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::time::Instant::now();
+    horizon_e2e::process::signal(child.id(), libc::SIGINT);
+    let status = wait_limited(&mut child);
+    // sh and its sleep both got SIGINT (not only sh, which would leave horizon waiting for the
+    // orphaned sleep's 120 s): the exit is prompt, with sh's status for death by SIGINT.
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    assert!(lines.recv_timeout(Duration::from_secs(1)).is_err());
+    let output = installed.run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]);
+    let (status, processes, _) = outcome(&output);
+    assert_eq!(status, Some(0));
+    assert!(!processes.contains("sleep 120"), "{processes}");
+}
+
+#[tokio::test]
 async fn a_closed_stdout_ends_the_command_quietly_like_sigpipe() {
     let installed = Installed::new("run-pipe").await;
     let mut child = installed
