@@ -309,6 +309,9 @@ fn sweep_stale_runs(base: &Path) {
                 eprintln!("testbed: cleaning up {}: {error:#}", storage_dir.display());
             }
         }
+        // The services got SIGTERM when their test process died, but a rootless service's child
+        // in its user namespace may outlive its parent.
+        process::terminate_processes_mentioning(&format!("{}/", dir.display()));
         remove_run_dir(&dir);
     }
 }

@@ -61,7 +61,10 @@ impl Service {
         command
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
-            .stderr(log_file);
+            .stderr(log_file)
+            // A group of its own: rootless Podman re-executes itself as a child in its user
+            // namespace, and stopping only the parent's pid leaves that child serving on.
+            .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent. It runs after
         // std's setuid (which would otherwise clear the death signal).
         unsafe {
@@ -105,7 +108,8 @@ impl Service {
         }
     }
 
-    /// SIGTERM, then SIGKILL after a grace period; reaps the child. Idempotent.
+    /// SIGTERM to its process group, then SIGKILL to the group after a grace period; reaps the
+    /// child. Idempotent.
     pub fn stop(&self) {
         let mut guard = self
             .child
@@ -114,22 +118,48 @@ impl Service {
         let Some(mut child) = guard.take() else {
             return;
         };
-        signal(self.pid, libc::SIGTERM);
+        signal_group(self.pid, libc::SIGTERM);
         let deadline = Instant::now() + STOP_GRACE;
+        let mut leader_done = false;
+        // The group is the leader's pid: every service is started with `process_group(0)`.
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
+            if !leader_done {
+                leader_done = matches!(child.try_wait(), Ok(Some(_)));
+            }
+            if leader_done && !group_alive(self.pid) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         eprintln!(
-            "testbed: {} (pid {}) ignored SIGTERM; killing it",
+            "testbed: {} (process group {}) ignored SIGTERM; killing it",
             self.name, self.pid
         );
-        // Already gone between the checks is fine: wait() reaps either way.
+        signal_group(self.pid, libc::SIGKILL);
+        // SIGKILL cannot be ignored, so this returns; an error means it was reaped above already.
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// Sends `signal` to every process of the group led by `leader`.
+fn signal_group(leader: u32, signal: i32) {
+    let Ok(group) = i32::try_from(leader) else {
+        return;
+    };
+    // SAFETY: kill(2) with a negative pid signals that process group only.
+    unsafe {
+        libc::kill(-group, signal);
+    }
+}
+
+/// True while any process of the group led by `leader` is alive.
+fn group_alive(leader: u32) -> bool {
+    let Ok(group) = i32::try_from(leader) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-group, 0) == 0 }
 }
 
 /// Sends `signal` to `pid`; a process that is already gone is not an error.
@@ -156,6 +186,25 @@ pub fn terminate_pid(pid: u32) {
     }
     if pid_alive(pid) {
         signal(pid, libc::SIGKILL);
+    }
+}
+
+/// Terminates every process whose command line mentions `needle` (a directory unique to one test
+/// run, so only that run's processes match): what a killed run's services left behind.
+pub fn terminate_processes_mentioning(needle: &str) {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if pid != std::process::id() && String::from_utf8_lossy(&cmdline).contains(needle) {
+            terminate_pid(pid);
+        }
     }
 }
 
