@@ -243,3 +243,79 @@ fn assert_terminal_restored(screen: &str) {
         );
     }
 }
+
+#[tokio::test]
+async fn shell_without_a_terminal_reads_commands_from_stdin() {
+    let installed = Installed::new("shell-stdin").await;
+    let mut child = installed
+        .session
+        .horizon_container()
+        .args(["shell", &installed.name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"echo \"$0 in $PWD\"\nexit 4\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        outcome(&output),
+        (
+            Some(4),
+            format!("/bin/sh in {}\n", installed.session.home.display()),
+            "".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn shell_is_the_login_shell_from_the_containers_passwd() {
+    // Root's entry in Debian's /etc/passwd names bash (busybox's names sh, as the tests above
+    // show); the root session runs against the rootful service.
+    let bed = horizon_e2e::TestBed::shared();
+    let session = bed.root_session("shell-debian");
+    let name = "shell-debian";
+    session.write_system_definition(
+        name,
+        &serde_json::json!({ "name": name, "image": bed.debian_image() }).to_string(),
+    );
+    let install = session
+        .horizon_container()
+        .args(["install", name])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(install.status.code(), Some(0), "{install:?}");
+    let mut child = session
+        .horizon_container()
+        .args(["shell", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A login shell: bash says so; the session's home is not shared, so it runs in root's home
+    // inside, and the note says so.
+    std::io::Write::write_all(
+        &mut stdin,
+        b"shopt -q login_shell && echo \"login $0 in $PWD\"\n",
+    )
+    .unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        outcome(&output),
+        (
+            Some(0),
+            "login /bin/bash in /root\n".into(),
+            format!(
+                "horizon-container: note: {} is not shared with horizonos-{name}; running in \
+                 /root (the home directory there)\n",
+                session.home.display()
+            )
+        )
+    );
+}
