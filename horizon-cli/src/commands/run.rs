@@ -18,6 +18,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::anyhow;
+use horizon_core::Catalog;
+use horizon_core::definition::file_stem;
 use horizon_core::engine::{Engine, ExecStreams, PodmanEngine};
 use horizon_core::exec_plan::{self, Caller, ExecPlan, ExecPlanError, Invocation, PlanNote};
 use tokio::io::AsyncWrite;
@@ -83,7 +85,7 @@ pub async fn execute(
     let caller = caller(terminal::wants_tty());
     let plan = exec_plan::prepare(&engine, name, definition, &invocation, &caller)
         .await
-        .map_err(|error| plan_failure(name, definition.is_some(), error))?;
+        .map_err(|error| plan_failure(name, &Defined::look_up(&catalog, name), error))?;
     let mut stderr = std::io::stderr().lock();
     // A note that cannot be shown must not stop the command.
     if let Err(error) = render_notes(&plan.notes, &plan.container, &mut stderr) {
@@ -100,17 +102,46 @@ fn as_exec_failure(mut failure: Failure) -> Failure {
     failure
 }
 
+/// What the definitions say about the name asked for (for the hint when it is not installed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Defined {
+    /// A valid definition of that name exists.
+    Valid,
+    /// Its definition file exists but was refused.
+    Invalid(PathBuf),
+    /// No definition has that name.
+    Missing,
+}
+
+impl Defined {
+    fn look_up(catalog: &Catalog, name: &str) -> Defined {
+        if catalog.get(name).is_some() {
+            return Defined::Valid;
+        }
+        catalog
+            .invalid
+            .iter()
+            .find(|file| file_stem(&file.path) == Some(name))
+            .map_or(Defined::Missing, |file| Defined::Invalid(file.path.clone()))
+    }
+}
+
 /// A planning error, with the command that fixes it.
-fn plan_failure(name: &str, defined: bool, error: ExecPlanError) -> Failure {
-    let hint = match &error {
-        ExecPlanError::NotInstalled { .. } if defined => {
+fn plan_failure(name: &str, defined: &Defined, error: ExecPlanError) -> Failure {
+    let hint = match (&error, defined) {
+        (ExecPlanError::NotInstalled { .. }, Defined::Valid) => {
             Some(format!("install it: `horizon-container install {name}`"))
         }
-        ExecPlanError::NotInstalled { .. } => Some(format!(
+        (ExecPlanError::NotInstalled { .. }, Defined::Invalid(path)) => Some(format!(
+            "its definition {path} is invalid: `horizon-container definition validate {path}` \
+             says why; then `horizon-container install {name}`",
+            path = path.display()
+        )),
+        (ExecPlanError::NotInstalled { .. }, Defined::Missing) => Some(format!(
             "there is no definition named {name} either: `horizon-container list` shows them, \
              then `horizon-container install {name}`"
         )),
-        ExecPlanError::NoDecoderShell { .. } => {
+        (ExecPlanError::NoDecoderShell { .. }, _) => {
             Some("pass only UTF-8 arguments to this container".to_owned())
         }
         _ => None,
@@ -369,18 +400,27 @@ mod tests {
 
     #[test]
     fn failures_exit_125_with_the_install_hint() {
-        let failure = plan_failure(
-            "dev",
-            true,
-            ExecPlanError::NotInstalled {
-                definition: "dev".into(),
-            },
-        );
+        let not_installed = || ExecPlanError::NotInstalled {
+            definition: "dev".into(),
+        };
+        let failure = plan_failure("dev", &Defined::Valid, not_installed());
         assert_eq!(failure.status, 125);
         assert_eq!(failure.error.to_string(), "dev is not installed");
         assert_eq!(
             failure.hint.as_deref(),
             Some("install it: `horizon-container install dev`")
+        );
+        let invalid = Defined::Invalid("/home/me/.config/horizonos/containers/dev.json".into());
+        assert_eq!(
+            plan_failure("dev", &invalid, not_installed())
+                .hint
+                .as_deref(),
+            Some(
+                "its definition /home/me/.config/horizonos/containers/dev.json is invalid: \
+                 `horizon-container definition validate \
+                 /home/me/.config/horizonos/containers/dev.json` says why; then \
+                 `horizon-container install dev`"
+            )
         );
         let failure = as_exec_failure(Failure::new(exit::NO_SERVICE, anyhow!("no Podman")));
         assert_eq!(failure.status, 125);

@@ -523,6 +523,28 @@ async fn run_of_what_is_not_installed_exits_125_and_says_how_to_install() {
         )
     );
 
+    // A definition file that is refused: the hint points at it.
+    let broken = session.write_user_definition("run-broken", "{\"name\": \"run-broken\",");
+    let output = session
+        .horizon_container()
+        .args(["run", "run-broken", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcome(&output),
+        (
+            Some(125),
+            String::new(),
+            format!(
+                "horizon-container: error: run-broken is not installed\n\
+                 hint: its definition {path} is invalid: `horizon-container definition validate \
+                 {path}` says why; then `horizon-container install run-broken`\n",
+                path = broken.display()
+            )
+        )
+    );
+
     // No definition at all says that too.
     let output = session
         .horizon_container()
