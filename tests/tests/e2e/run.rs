@@ -376,36 +376,44 @@ async fn run_starts_in_the_callers_directory_when_the_container_shares_it() {
 }
 
 #[tokio::test]
-async fn ctrl_c_reaches_the_command_without_a_terminal() {
+async fn ctrl_c_and_the_ending_signals_reach_the_command_without_a_terminal() {
     let installed = Installed::new("run-sigint").await;
-    let mut child = installed
-        .run_command([
-            "sh",
-            "-c",
-            "trap 'echo got-INT; exit 3' INT; echo ready; while :; do sleep 0.1; done",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = lines_of(&mut child);
-    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready");
-    horizon_e2e::process::signal(child.id(), libc::SIGINT);
-    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "got-INT");
-    let status = wait_limited(&mut child);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!((status.code(), stderr.as_str()), (Some(3), ""));
-    assert!(
-        lines.recv_timeout(Duration::from_secs(1)).is_err(),
-        "nothing after got-INT"
-    );
+    for (signal, name, status) in [
+        (libc::SIGINT, "INT", 3),
+        (libc::SIGTERM, "TERM", 4),
+        (libc::SIGHUP, "HUP", 5),
+        (libc::SIGQUIT, "QUIT", 6),
+    ] {
+        // `wait` is a builtin the trap interrupts (a foreground child killed by the same signal
+        // would make sh report it on stderr); the background sleep is signalled too.
+        let script =
+            format!("trap 'echo got-{name}; exit {status}' {name}; sleep 1000 & echo ready; wait");
+        let mut child = installed
+            .run_command(["sh", "-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(&mut child);
+        assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready");
+        horizon_e2e::process::signal(child.id(), signal);
+        assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), format!("got-{name}"));
+        let exit = wait_limited(&mut child);
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        // horizon-container did not die of the signal: it exits with the command's status.
+        assert_eq!((exit.code(), stderr.as_str()), (Some(status), ""), "{name}");
+        assert!(
+            lines.recv_timeout(Duration::from_secs(1)).is_err(),
+            "nothing after got-{name}"
+        );
+    }
 }
 
 #[tokio::test]
