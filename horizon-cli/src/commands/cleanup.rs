@@ -8,7 +8,7 @@ use horizon_core::lifecycle::{CleanupItem, CleanupKind, CleanupReport, cleanup};
 use serde::Serialize;
 
 use super::installed::{catalog, lifecycle_failure, state_store};
-use super::{connect_engine, finish_output};
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
 
@@ -29,19 +29,11 @@ pub async fn run(global: &GlobalArgs, dry_run: bool) -> Result<ExitCode, Failure
     let report = cleanup(&engine, &catalog, &state, dry_run)
         .await
         .map_err(lifecycle_failure)?;
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        let json = CleanupJson {
-            schema_version: SCHEMA_VERSION,
-            report: &report,
-        };
-        serde_json::to_writer_pretty(&mut stdout, &json)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, &report)
+    let json = CleanupJson {
+        schema_version: SCHEMA_VERSION,
+        report: &report,
     };
-    finish_output(written)?;
+    print_report(global.json, &json, |out| render(out, &report))?;
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }

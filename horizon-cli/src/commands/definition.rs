@@ -15,7 +15,7 @@ use horizon_core::definition::{
 use serde::Serialize;
 
 use super::list::{DiagnosticEntry, InvalidEntry};
-use super::{definition_sources, finish_output};
+use super::{definition_sources, finish_output, print_report};
 use crate::cli::{DefinitionCommand, GlobalArgs, LayerArg};
 use crate::exit::{self, Failure};
 
@@ -73,24 +73,18 @@ fn show(global: &GlobalArgs, name: &str, explain: bool) -> Result<ExitCode, Fail
             refused.join("\n")
         );
     }
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        let report = ShowReport {
-            schema_version: SCHEMA_VERSION,
-            name,
-            layer: resolved.layer(),
-            sources: &resolved.sources,
-            content_hash: resolved.definition.content_hash(),
-            definition: &resolved.definition,
-            origins: explain.then_some(&resolved.origins),
-        };
-        serde_json::to_writer_pretty(&mut stdout, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render_show(&mut stdout, resolved, explain)
+    let report = ShowReport {
+        schema_version: SCHEMA_VERSION,
+        name,
+        layer: resolved.layer(),
+        sources: &resolved.sources,
+        content_hash: resolved.definition.content_hash(),
+        definition: &resolved.definition,
+        origins: explain.then_some(&resolved.origins),
     };
-    finish_output(written)?;
+    print_report(global.json, &report, |out| {
+        render_show(out, resolved, explain)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -211,9 +205,9 @@ fn render_show(
 }
 
 #[derive(Debug, Serialize)]
-struct ValidateReport {
+struct ValidateReport<'a> {
     schema_version: u32,
-    files: Vec<ValidateEntry>,
+    files: &'a [ValidateEntry],
 }
 
 #[derive(Debug, Serialize)]
@@ -256,20 +250,13 @@ fn validate(
         });
     }
     let all_valid = entries.iter().all(|entry| entry.valid);
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        let report = ValidateReport {
-            schema_version: SCHEMA_VERSION,
-            files: entries,
-        };
-        serde_json::to_writer_pretty(&mut stdout, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        let mut stderr = std::io::stderr().lock();
-        render_validate(&mut stdout, &mut stderr, &entries)
+    let report = ValidateReport {
+        schema_version: SCHEMA_VERSION,
+        files: &entries,
     };
-    finish_output(written)?;
+    print_report(global.json, &report, |out| {
+        render_validate(out, &mut std::io::stderr().lock(), &entries)
+    })?;
     Ok(if all_valid {
         ExitCode::SUCCESS
     } else {

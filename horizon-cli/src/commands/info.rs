@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use horizon_core::engine::{ContainerSummary, Engine, EngineVersion, LabelFilter};
 use serde::Serialize;
 
-use super::connect_engine;
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
 
@@ -32,13 +32,7 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
         podman: &version,
         managed_containers: &containers,
     };
-    let mut stdout = std::io::stdout().lock();
-    if global.json {
-        serde_json::to_writer_pretty(&mut stdout, &report)?;
-        writeln!(stdout)?;
-    } else {
-        render(&mut stdout, &report)?;
-    }
+    print_report(global.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::installed::{catalog, lifecycle_failure, resolve, state_store};
-use super::{connect_engine, finish_output};
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
 
@@ -69,15 +69,7 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
     view.finish();
     let outcome = outcome.map_err(lifecycle_failure)?;
     let report = report(name, &outcome);
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        serde_json::to_writer_pretty(&mut stdout, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, &report)
-    };
-    finish_output(written)?;
+    print_report(global.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,7 @@ use horizon_core::lifecycle::{InstalledState, InstalledStates, installed_states}
 use serde::Serialize;
 
 use super::installed::lifecycle_failure;
-use super::{connect_engine, definition_sources, finish_output};
+use super::{connect_engine, definition_sources, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
 
@@ -112,15 +112,9 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
         }
         Err(failure) => return Err(failure),
     };
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        serde_json::to_writer_pretty(&mut stdout, &report(&catalog, states.as_ref()))
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, &catalog, states.as_ref())
-    };
-    finish_output(written)?;
+    print_report(global.json, &report(&catalog, states.as_ref()), |out| {
+        render(out, &catalog, states.as_ref())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -91,6 +91,25 @@ pub async fn connect_engine(global: &GlobalArgs) -> Result<PodmanEngine, Failure
 }
 
 /// Ends a command's output: a closed pipe (`horizon-container list | head -1`) is not an error.
+/// Prints a command's report on stdout: pretty JSON with `--json`, else the human rendering. A
+/// closed stdout is not an error (see [`finish_output`]).
+pub fn print_report<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    render: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut stdout, report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        render(&mut stdout)
+    };
+    finish_output(written)
+}
+
 pub fn finish_output(written: std::io::Result<()>) -> Result<(), Failure> {
     match written {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {

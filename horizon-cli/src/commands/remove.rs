@@ -8,7 +8,7 @@ use horizon_core::lifecycle::{RemoveOptions, RemoveReport, remove};
 use serde::Serialize;
 
 use super::installed::{lifecycle_failure, state_store};
-use super::{connect_engine, finish_output};
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
 
@@ -31,23 +31,17 @@ pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<E
     let report = remove(&engine, name, &state, RemoveOptions { keep_images })
         .await
         .map_err(lifecycle_failure)?;
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        let json = RemoveJson {
-            schema_version: SCHEMA_VERSION,
-            name,
-            containers: &report.containers,
-            images: &report.images,
-            record_removed: report.record.is_some(),
-            exports: &report.exports,
-        };
-        serde_json::to_writer_pretty(&mut stdout, &json)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, name, &report, keep_images)
+    let json = RemoveJson {
+        schema_version: SCHEMA_VERSION,
+        name,
+        containers: &report.containers,
+        images: &report.images,
+        record_removed: report.record.is_some(),
+        exports: &report.exports,
     };
-    finish_output(written)?;
+    print_report(global.json, &json, |out| {
+        render(out, name, &report, keep_images)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

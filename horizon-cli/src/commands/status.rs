@@ -8,7 +8,7 @@ use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id, st
 use serde::Serialize;
 
 use super::installed::{catalog, lifecycle_failure, resolve, state_store};
-use super::{connect_engine, finish_output};
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
 
@@ -41,19 +41,11 @@ pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
         }
         Err(error) => return Err(lifecycle_failure(error)),
     };
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        let report = StatusReport {
-            schema_version: SCHEMA_VERSION,
-            status: &found,
-        };
-        serde_json::to_writer_pretty(&mut stdout, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, &found)
+    let report = StatusReport {
+        schema_version: SCHEMA_VERSION,
+        status: &found,
     };
-    finish_output(written)?;
+    print_report(global.json, &report, |out| render(out, &found))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ use horizon_core::naming;
 use serde::Serialize;
 
 use super::installed::lifecycle_failure;
-use super::{connect_engine, finish_output};
+use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
 
@@ -32,15 +32,7 @@ pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
         container: naming::container_name(name),
         outcome,
     };
-    let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
-        serde_json::to_writer_pretty(&mut stdout, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(stdout))
-    } else {
-        render(&mut stdout, &report)
-    };
-    finish_output(written)?;
+    print_report(global.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 

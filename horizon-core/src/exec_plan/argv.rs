@@ -19,7 +19,8 @@ pub const DECODER_NAME: &str = "horizon-argv";
 /// `r` + the argument (UTF-8, as is) or `e` + a `printf` format that yields the argument's bytes:
 /// only plain bytes (letters, digits, `/._,:=+@` and space) and `\ooo` escapes, so the format
 /// never starts with `-` nor holds a conversion. The `x` guard keeps trailing newlines, which
-/// `$(…)` would strip. Because the program is `exec`ed, its exit status (126 not executable, 127 not found) and signals are its own.
+/// `$(…)` would strip. Because the program is `exec`ed, its exit status (126 not executable, 127
+/// not found) and signals are its own.
 pub const ARGUMENT_DECODER: &str = r#"n=$#
 for arg do
   case $arg in
