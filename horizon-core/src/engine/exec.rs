@@ -49,6 +49,22 @@ struct Created {
     id: String,
 }
 
+/// Writes a piece of the process's output and flushes it, so the caller sees it as it arrives.
+async fn write_through(
+    writer: &mut (dyn AsyncWrite + Send + Unpin),
+    bytes: &[u8],
+) -> Result<(), EngineError> {
+    const OPERATION: &str = "exec";
+    writer
+        .write_all(bytes)
+        .await
+        .map_err(|e| output_error(OPERATION, &e))?;
+    writer
+        .flush()
+        .await
+        .map_err(|e| output_error(OPERATION, &e))
+}
+
 fn output_error(operation: &'static str, error: &std::io::Error) -> EngineError {
     EngineError::Output {
         operation,
@@ -133,14 +149,7 @@ pub(crate) async fn attached_exec(
                 break;
             }
             if tty {
-                stdout
-                    .write_all(&buffer[..read])
-                    .await
-                    .map_err(|e| output_error(OPERATION, &e))?;
-                stdout
-                    .flush()
-                    .await
-                    .map_err(|e| output_error(OPERATION, &e))?;
+                write_through(&mut *stdout, &buffer[..read]).await?;
                 continue;
             }
             decoder.push(&buffer[..read]);
@@ -153,24 +162,10 @@ pub(crate) async fn attached_exec(
             {
                 match frame {
                     Frame::Stdout(bytes) => {
-                        stdout
-                            .write_all(&bytes)
-                            .await
-                            .map_err(|e| output_error(OPERATION, &e))?;
-                        stdout
-                            .flush()
-                            .await
-                            .map_err(|e| output_error(OPERATION, &e))?;
+                        write_through(&mut *stdout, &bytes).await?;
                     }
                     Frame::Stderr(bytes) => {
-                        stderr
-                            .write_all(&bytes)
-                            .await
-                            .map_err(|e| output_error(OPERATION, &e))?;
-                        stderr
-                            .flush()
-                            .await
-                            .map_err(|e| output_error(OPERATION, &e))?;
+                        write_through(&mut *stderr, &bytes).await?;
                     }
                     Frame::Error(bytes) => podman_error.extend_from_slice(&bytes),
                 }

@@ -131,6 +131,22 @@ impl PodmanEngine {
         result
     }
 
+    /// POSTs a libpod prune and reads its `[{Id, Size, Err}]` answer; an item with an error fails
+    /// the whole prune.
+    async fn prune(&self, operation: &'static str, path: &str) -> Result<PruneReport, EngineError> {
+        let response = self
+            .raw
+            .send_with(operation, Method::POST, path, None, Patience::Long)
+            .await?;
+        check_status(operation, &response)?;
+        let items: Option<Vec<PruneItem>> =
+            serde_json::from_slice(&response.body).map_err(|error| EngineError::Protocol {
+                operation,
+                message: error.to_string(),
+            })?;
+        prune_report(operation, items.unwrap_or_default())
+    }
+
     async fn raw_json<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -567,17 +583,7 @@ impl Engine for PodmanEngine {
     async fn prune_images(&self, all_unused: bool) -> Result<PruneReport, EngineError> {
         const OPERATION: &str = "prune images";
         let path = format!("/images/prune?all={all_unused}");
-        let response = self
-            .raw
-            .send_with(OPERATION, Method::POST, &path, None, Patience::Long)
-            .await?;
-        check_status(OPERATION, &response)?;
-        let items: Option<Vec<PruneItem>> =
-            serde_json::from_slice(&response.body).map_err(|error| EngineError::Protocol {
-                operation: OPERATION,
-                message: error.to_string(),
-            })?;
-        prune_report(OPERATION, items.unwrap_or_default())
+        self.prune(OPERATION, &path).await
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
@@ -735,17 +741,7 @@ impl Engine for PodmanEngine {
     async fn prune_containers(&self, filter: &LabelFilter) -> Result<PruneReport, EngineError> {
         const OPERATION: &str = "prune containers";
         let path = format!("/containers/prune?filters={}", label_filters(filter));
-        let response = self
-            .raw
-            .send_with(OPERATION, Method::POST, &path, None, Patience::Long)
-            .await?;
-        check_status(OPERATION, &response)?;
-        let items: Option<Vec<PruneItem>> =
-            serde_json::from_slice(&response.body).map_err(|error| EngineError::Protocol {
-                operation: OPERATION,
-                message: error.to_string(),
-            })?;
-        prune_report(OPERATION, items.unwrap_or_default())
+        self.prune(OPERATION, &path).await
     }
 
     async fn commit_container(
