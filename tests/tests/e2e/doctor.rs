@@ -7,9 +7,7 @@ use std::process::Output;
 use horizon_e2e::TestBed;
 use horizon_e2e::session::Session;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::{assert_exit, text};
 
 fn doctor(session: &Session, extra: &[&str]) -> Output {
     session
@@ -18,16 +16,6 @@ fn doctor(session: &Session, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ use horizon_e2e::podman::{PodmanService, Storage};
 use horizon_e2e::session::Session;
 use serde_json::{Value, json};
 
+use crate::text;
+
 /// The spec's default capability set, as Podman names it, sorted.
 const DEFAULT_CAPS: [&str; 11] = [
     "CAP_CHOWN",
@@ -30,10 +32,6 @@ const DEFAULT_CAPS: [&str; 11] = [
 fn output(command: &mut Command) -> Output {
     command.stdin(std::process::Stdio::null());
     command.output().expect("run a command")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `horizon-container ARGS` in `session`: exit status, stdout, stderr.

@@ -20,3 +20,19 @@ mod testbed;
 pub fn unique_name(test: &str) -> String {
     format!("horizon-e2e-{test}-{}", std::process::id())
 }
+
+/// Output bytes as text, for assertions and failure messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts an exit status, showing both streams when it is wrong.
+pub fn assert_exit(output: &std::process::Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+}

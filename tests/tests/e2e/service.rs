@@ -5,13 +5,15 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use horizon_e2e::TestBed;
 use horizon_e2e::bins::cargo_bin;
 use horizon_e2e::podman::{PodmanService, Storage};
 use horizon_e2e::process::{pid_alive, terminate_pid};
+
+use crate::{assert_exit, text};
 
 /// The hint every "no service" failure ends with (horizon-cli's `NO_SERVICE_HINT`).
 const NO_SERVICE_HINT: &str = "hint: start the service: `systemctl --user enable --now podman.socket` (rootless), \
@@ -24,20 +26,6 @@ fn horizon_container() -> Command {
         .env_remove("HORIZON_DEBUG")
         .env_remove("RUST_LOG");
     command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
 }
 
 #[test]
