@@ -112,6 +112,12 @@ impl<'a> Tmux<'a> {
     fn wait_for(&self, text: &str) -> String {
         self.wait_for_line(text, |line| line == text)
     }
+
+    /// Waits until `stty -a` has printed its local-mode line (the last one, holding `icanon` or
+    /// `-icanon`), so the whole listing is on the screen.
+    fn wait_for_terminal_settings(&self) -> String {
+        self.wait_for_line("stty -a's settings", |line| line.contains("icanon"))
+    }
 }
 
 impl Drop for Tmux<'_> {
@@ -210,8 +216,8 @@ async fn shell_is_an_interactive_login_shell_with_a_real_terminal() {
     assert!(!after.contains("[1]"), "the job is gone:\n{screen}");
 
     tmux.line("exit");
-    let screen = tmux.wait_for("shell-exited=0");
-    assert_terminal_restored(&screen);
+    tmux.wait_for("shell-exited=0");
+    assert_terminal_restored(&tmux.wait_for_terminal_settings());
 }
 
 #[tokio::test]
@@ -227,8 +233,8 @@ async fn a_hangup_ends_the_shell_and_restores_the_terminal() {
     // SIGHUP (the terminal went away) reaches the shell inside, which exits with 128 + 1; horizon
     // passes that on, with the terminal back in its normal mode.
     process::signal(tmux.horizon_pid(), libc::SIGHUP);
-    let screen = tmux.wait_for("shell-exited=129");
-    assert_terminal_restored(&screen);
+    tmux.wait_for("shell-exited=129");
+    assert_terminal_restored(&tmux.wait_for_terminal_settings());
 }
 
 /// `stty -a` on the screen shows the terminal in its normal (cooked, echoing) mode.
