@@ -5,11 +5,13 @@
 //! containers. It returns data and typed errors; it never prints and never exits: the binaries
 //! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
 
+pub mod base;
 pub mod definition;
 pub mod doctor;
 pub mod endpoint;
 pub mod engine;
 pub mod exec_plan;
+pub mod host_command;
 pub mod labels;
 pub mod lifecycle;
 pub mod naming;

@@ -11,7 +11,10 @@
 #![allow(clippy::print_stderr)]
 
 pub mod bins;
+pub mod flatpak;
+pub mod http;
 pub mod images;
+pub mod ostree;
 pub mod podman;
 pub mod process;
 pub mod registry;
