@@ -5,17 +5,20 @@
 //! containers. It returns data and typed errors; it never prints and never exits: the binaries
 //! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
 
+pub mod apps;
 pub mod base;
 pub mod definition;
 pub mod doctor;
 pub mod endpoint;
 pub mod engine;
 pub mod exec_plan;
+pub mod fsutil;
 pub mod host_command;
 pub mod labels;
 pub mod lifecycle;
 pub mod naming;
 pub mod paths;
+pub mod system_update;
 
 pub use definition::{
     Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,

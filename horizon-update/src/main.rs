@@ -1,37 +1,252 @@
-//! `horizon-update`: updates the OSTree base system and the containers together, with rollback
-//! (`--all`, `--containers`, `--check`, `--rollback` in the spec). Its commands land with the
-//! horizon-update issue; until then it has the documentation commands every horizon binary has:
-//! shell completions and man pages generated from its command line.
+//! `horizon-update`: updates the OSTree base system, the containers and the user applications
+//! together, and rolls them back together (`--all`, `--containers`, `--check`, `--rollback`,
+//! `--history`). A shim in the bootc style: parse and validate the arguments, gather the host facts
+//! (which base-system tool, which application sources, where the state is), call one
+//! horizon-core operation, render its report, choose the exit status.
 
+mod cli;
+mod render;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
+use horizon_core::apps::AppHost;
+use horizon_core::base::{BackendKind, BaseDetection, DetectInput, OSTREE_BOOTED_MARKER, detect};
+use horizon_core::host_command::{SystemRunner, find_program};
+use horizon_core::paths::{HorizonPaths, PathInputs};
+use horizon_core::system_update::{self, Progress, SystemContext, SystemUpdateError, UpdateScope};
+
+use crate::cli::{Action, BackendChoice, Cli, Options};
+use crate::exit::Failure;
 
 // Shared with the other binaries: one implementation of completions and man pages.
 #[path = "../../horizon-cli/src/commands/completions.rs"]
 mod docs;
+// The failure type (error, exit status, hint) of horizon-container; horizon-update uses its
+// general statuses and adds its own below.
+#[allow(dead_code)] // horizon-container's exec statuses are not horizon-update's.
+#[path = "../../horizon-cli/src/exit.rs"]
+mod exit;
 
-/// Update HorizonOS: the immutable base system and its containers, recorded together so that one
-/// rollback restores both.
-#[derive(Debug, Parser)]
-#[command(name = "horizon-update", version, arg_required_else_help = true)]
-struct Cli {
-    #[command(subcommand)]
-    command: docs::DocsCommand,
-}
+/// Another horizon-update holds the lock.
+pub const BUSY: u8 = 4;
+/// `--check` only: some layer has an update (and none failed). 100, as `dnf check-update` uses.
+pub const UPDATES_AVAILABLE: u8 = 100;
+/// snapd's socket: snaps are a layer only where snapd runs.
+const SNAPD_SOCKET: &str = "/run/snapd.socket";
+/// What `HORIZON_DEBUG=1` shows: horizon's own debug events (every host command with its status
+/// and duration).
+const DEBUG_FILTER: &str = "warn,horizon_core=debug,horizon_update=debug";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match docs::run(Cli::command(), &cli.command, &mut std::io::stdout().lock()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`horizon-update manpage | head`) is not a failure.
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            #[allow(clippy::print_stderr)] // The binary's one error report.
-            {
-                eprintln!("horizon-update: error: {error}");
-            }
-            ExitCode::FAILURE
+    if let Some(docs) = &cli.docs {
+        let written = docs::run(Cli::command(), docs, &mut std::io::stdout().lock());
+        return match written {
+            Ok(()) => ExitCode::SUCCESS,
+            // A closed pipe (`horizon-update manpage | head`) is not a failure.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(error) => report(&Failure::other(error.into())),
+        };
+    }
+    init_tracing();
+    let action = match Action::from_flags(&cli.flags) {
+        Ok(action) => action,
+        Err(message) => {
+            return report(
+                &Failure::new(exit::INVALID_INPUT, anyhow!(message))
+                    .with_hint("horizon-update --help lists the actions, with examples"),
+            );
         }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return report(&Failure::other(error.into())),
+    };
+    match runtime.block_on(run(action, &cli.options)) {
+        Ok(code) => code,
+        Err(failure) => report(&failure),
+    }
+}
+
+/// `HORIZON_DEBUG=1` (or `RUST_LOG`) turns on tracing on stderr.
+fn init_tracing() {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) => filter,
+        Err(_) if std::env::var_os("HORIZON_DEBUG").is_some_and(|v| v != "0") => {
+            DEBUG_FILTER.into()
+        }
+        Err(_) => "warn".into(),
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .init();
+}
+
+/// Prints the error chain (and the hint) on stderr and returns its exit status.
+fn report(failure: &Failure) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    // If stderr itself is gone there is nobody left to tell.
+    let _ = writeln!(stderr, "horizon-update: error: {:#}", failure.error);
+    if let Some(hint) = &failure.hint {
+        let _ = writeln!(stderr, "hint: {hint}");
+    }
+    ExitCode::from(failure.status)
+}
+
+/// The host facts every action needs.
+struct Host {
+    runner: SystemRunner,
+    base: BaseDetection,
+    apps: AppHost,
+    state_dir: PathBuf,
+}
+
+impl Host {
+    fn gather(options: &Options) -> Host {
+        let runner = SystemRunner::default();
+        let base = detect(&DetectInput {
+            backend: match options.backend {
+                BackendChoice::Auto => None,
+                BackendChoice::Ostree => Some(BackendKind::Ostree),
+                BackendChoice::RpmOstree => Some(BackendKind::RpmOstree),
+                BackendChoice::Bootc => Some(BackendKind::Bootc),
+            },
+            sysroot: options.sysroot.clone(),
+            os: options.os.clone(),
+            ostree_booted: Path::new(OSTREE_BOOTED_MARKER).exists(),
+            has_ostree: find_program("ostree", None).is_some(),
+            has_rpm_ostree: find_program("rpm-ostree", None).is_some(),
+            has_bootc: find_program("bootc", None).is_some(),
+        });
+        let apps = AppHost {
+            has_flatpak: find_program("flatpak", None).is_some(),
+            has_snapd: find_program("snap", None).is_some() && Path::new(SNAPD_SOCKET).exists(),
+        };
+        let state_dir = options
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| HorizonPaths::from_inputs(&PathInputs::from_process()).state_dir);
+        Host {
+            runner,
+            base,
+            apps,
+            state_dir,
+        }
+    }
+
+    fn context(&self) -> SystemContext<'_, SystemRunner> {
+        SystemContext {
+            runner: &self.runner,
+            base: &self.base,
+            apps: &self.apps,
+            state_dir: &self.state_dir,
+        }
+    }
+}
+
+async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
+    let host = Host::gather(options);
+    let context = host.context();
+    let progress = |step: Progress| show_progress(&step);
+    match action {
+        Action::History => {
+            let history = system_update::history(&host.state_dir).map_err(failure)?;
+            print(options.json, &history, |out| render::history(out, &history))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::Check => {
+            let report = system_update::check(&context, &progress).await;
+            print(options.json, &report, |out| render::check(out, &report))?;
+            Ok(ExitCode::from(if report.any_failed() {
+                exit::FAILURE
+            } else if report.updates_available() {
+                UPDATES_AVAILABLE
+            } else {
+                0
+            }))
+        }
+        Action::All | Action::Containers => {
+            let scope = if action == Action::All {
+                UpdateScope::All
+            } else {
+                UpdateScope::Containers
+            };
+            let report = system_update::update(&context, scope, now_unix(), &progress)
+                .await
+                .map_err(failure)?;
+            print(options.json, &report, |out| render::update(out, &report))?;
+            Ok(status_of(report.any_failed()))
+        }
+        Action::Rollback(scope) => {
+            let report = system_update::rollback(&context, scope, &progress)
+                .await
+                .map_err(failure)?;
+            print(options.json, &report, |out| render::rollback(out, &report))?;
+            Ok(status_of(report.any_failed()))
+        }
+    }
+}
+
+fn status_of(any_failed: bool) -> ExitCode {
+    ExitCode::from(if any_failed { exit::FAILURE } else { 0 })
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
+/// A library error as a failure with its exit status and the command that helps.
+fn failure(error: SystemUpdateError) -> Failure {
+    let hint = match &error {
+        SystemUpdateError::NothingToRollBack { .. } => {
+            Some("horizon-update --history lists the recorded system generations")
+        }
+        _ => None,
+    };
+    let failure = Failure::other(anyhow!(error));
+    match hint {
+        Some(hint) => failure.with_hint(hint),
+        None => failure,
+    }
+}
+
+/// One progress line on stderr per step of a long run.
+fn show_progress(step: &Progress) {
+    let Progress::Layer { layer, action } = step;
+    // Losing a progress line is not worth failing the update for.
+    let _ = writeln!(std::io::stderr(), "horizon-update: {layer}: {action}…");
+}
+
+/// Prints a report on stdout: JSON with its schema version, or the human rendering. A closed
+/// stdout is not an error.
+fn print<T: serde::Serialize>(
+    json: bool,
+    report: &T,
+    render: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut stdout, &render::Json::new(report))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        render(&mut stdout)
+    };
+    match written {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }

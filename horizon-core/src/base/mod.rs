@@ -16,7 +16,7 @@ mod rpm_ostree;
 
 use std::future::Future;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::host_command::{HostCommandError, Runner};
 
@@ -26,7 +26,7 @@ pub use ostree::OstreeAdmin;
 pub use rpm_ostree::RpmOstree;
 
 /// Which tool manages the base system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
     Ostree,

@@ -3,7 +3,6 @@
 //! leaves the old record or the new one, never half of one. The export issue reads
 //! `export_binaries` from here.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -147,36 +146,16 @@ impl StateStore {
 
     /// Writes `record` atomically, replacing any previous one.
     pub fn write(&self, record: &InstallRecord) -> Result<(), LifecycleError> {
-        let path = self.path(&record.name);
-        let io = |action: &'static str, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LifecycleError::State {
-                action,
-                path,
-                source,
-            }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io("create state directory", &self.dir))?;
         // Serialising a record cannot fail: strings, numbers and lists only.
         let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
         bytes.push(b'\n');
-        let temp = self
-            .dir
-            .join(format!(".{}.{}.tmp", record.name, std::process::id()));
-        let written = (|| {
-            let mut file = std::fs::File::create(&temp)?;
-            file.write_all(&bytes)?;
-            file.sync_all()
-        })();
-        if let Err(source) = written {
-            remove_quietly(&temp);
-            return Err(io("write install record", &temp)(source));
-        }
-        if let Err(source) = std::fs::rename(&temp, &path) {
-            remove_quietly(&temp);
-            return Err(io("write install record", &path)(source));
-        }
-        sync_dir(&self.dir).map_err(io("sync state directory", &self.dir))
+        crate::fsutil::write_atomic(&self.path(&record.name), &bytes).map_err(|(path, source)| {
+            LifecycleError::State {
+                action: "write install record",
+                path,
+                source,
+            }
+        })
     }
 
     /// Removes `name`'s record; returns it if there was one.
@@ -184,11 +163,13 @@ impl StateStore {
         let record = self.read(name)?;
         let path = self.path(name);
         match std::fs::remove_file(&path) {
-            Ok(()) => sync_dir(&self.dir).map_err(|source| LifecycleError::State {
-                action: "sync state directory",
-                path: self.dir.clone(),
-                source,
-            })?,
+            Ok(()) => {
+                crate::fsutil::sync_dir(&self.dir).map_err(|source| LifecycleError::State {
+                    action: "sync state directory",
+                    path: self.dir.clone(),
+                    source,
+                })?
+            }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => {
                 return Err(LifecycleError::State {
@@ -199,18 +180,6 @@ impl StateStore {
             }
         }
         Ok(record)
-    }
-}
-
-/// Makes a rename or removal in `dir` durable.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// Removes a temp file after a failed write; the write's own error is the one reported.
-fn remove_quietly(path: &Path) {
-    if let Err(error) = std::fs::remove_file(path) {
-        tracing::debug!(path = %path.display(), %error, "could not remove a temp file");
     }
 }
 

@@ -10,6 +10,7 @@ mod cli_info;
 mod docs;
 mod doctor;
 mod engine;
+mod horizon_update;
 mod lifecycle;
 mod logs;
 mod run;

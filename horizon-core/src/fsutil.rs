@@ -1,0 +1,77 @@
+//! Crash-safe files: the one atomic write every state file of horizon goes through (install
+//! records, update journals, generation history). A temp file in the same directory is written and
+//! fsync'd, renamed over the target, and the directory fsync'd, so a crash at any instant leaves the
+//! old content or the new one, never half of either.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically (see the module documentation), creating its directory.
+/// The error names the file or directory that failed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|error| (dir.to_path_buf(), error))?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Temp files start with a dot, so listings of state directories skip them.
+    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(error) = written {
+        remove_quietly(&temp);
+        return Err((temp, error));
+    }
+    if let Err(error) = std::fs::rename(&temp, path) {
+        remove_quietly(&temp);
+        return Err((path.to_path_buf(), error));
+    }
+    sync_dir(dir).map_err(|error| (dir.to_path_buf(), error))
+}
+
+/// Removes `path` durably; a file that is not there is not an error.
+pub fn remove_durably(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Makes a rename or removal in `dir` durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Removes a temp file after a failed write; the write's own error is the one reported.
+fn remove_quietly(path: &Path) {
+    if let Err(error) = std::fs::remove_file(path) {
+        tracing::debug!(path = %path.display(), %error, "could not remove a temp file");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_whole_files_and_leave_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/state.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["state.json"]);
+        remove_durably(&path).unwrap();
+        remove_durably(&path).unwrap();
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,385 @@
+//! `horizon-update`'s library side: the whole machine — the base system, the containers, the user
+//! applications — checked, updated and rolled back as one, with [`generations`] recording what ran
+//! together so that one rollback restores both the base deployment and the containers.
+//!
+//! Each layer is independent: a layer that is not on the machine is [`Layer::Skipped`], a layer
+//! that fails is [`Layer::Failed`] with its error, and neither stops the others. Nothing here
+//! prints; progress goes to a callback and results come back as reports for the binary to render.
+
+pub mod generations;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::apps::{self, AppAction, AppHost, SourceReport};
+use crate::base::{BaseCheck, BaseDetection, BaseSystem, RollbackOutcome, UpgradeOutcome};
+use crate::host_command::Runner;
+use crate::lifecycle::StateStore;
+use generations::{
+    BaseRecord, ContainerRecord, GenerationCause, GenerationError, GenerationStore,
+    SystemGeneration,
+};
+
+/// One layer's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum Layer<T> {
+    /// The layer is not on this machine (or not part of this run): why.
+    Skipped { reason: String },
+    /// It ran; the result.
+    Done(T),
+    /// It failed: the error, with the tool's own message.
+    Failed { error: String },
+}
+
+impl<T> Layer<T> {
+    /// True for [`Layer::Failed`].
+    pub fn failed(&self) -> bool {
+        matches!(self, Layer::Failed { .. })
+    }
+
+    fn from_result<E: std::fmt::Display>(result: Result<T, E>) -> Self {
+        match result {
+            Ok(value) => Layer::Done(value),
+            Err(error) => Layer::Failed {
+                error: error.to_string(),
+            },
+        }
+    }
+}
+
+/// What `horizon-update` works on (the binary gathers it; tests build it).
+#[derive(Debug)]
+pub struct SystemContext<'a, R: Runner> {
+    /// Runs the host tools.
+    pub runner: &'a R,
+    /// The base-system backend, or why there is none.
+    pub base: &'a BaseDetection,
+    /// Which application sources exist.
+    pub apps: &'a AppHost,
+    /// horizon's state directory (install records, system generations, locks).
+    pub state_dir: &'a Path,
+}
+
+/// A step of a long run, for progress display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A layer starts.
+    Layer {
+        layer: &'static str,
+        action: &'static str,
+    },
+}
+
+/// `--check`: every layer, nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub base: Layer<BaseCheck>,
+    pub apps: Vec<SourceReport>,
+}
+
+impl CheckReport {
+    /// True when some layer has an update.
+    pub fn updates_available(&self) -> bool {
+        matches!(&self.base, Layer::Done(check) if check.update_available)
+            || self
+                .apps
+                .iter()
+                .any(|report| matches!(report.state, apps::SourceState::Changes { .. }))
+    }
+
+    /// True when some layer failed.
+    pub fn any_failed(&self) -> bool {
+        self.base.failed()
+            || self
+                .apps
+                .iter()
+                .any(|report| matches!(report.state, apps::SourceState::Failed { .. }))
+    }
+}
+
+/// Which layers an update run covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateScope {
+    /// `--all`: base, containers, applications.
+    All,
+    /// `--containers`.
+    Containers,
+}
+
+/// `--all` / `--containers`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UpdateReport {
+    pub scope: UpdateScope,
+    /// The generation in effect before the run (recorded first if the machine had changed).
+    pub previous_generation: Option<u64>,
+    /// The generation recorded after the run (`None` when nothing changed).
+    pub new_generation: Option<u64>,
+    pub base: Layer<UpgradeOutcome>,
+    pub apps: Vec<SourceReport>,
+}
+
+impl UpdateReport {
+    /// True when some layer failed.
+    pub fn any_failed(&self) -> bool {
+        self.base.failed()
+            || self
+                .apps
+                .iter()
+                .any(|report| matches!(report.state, apps::SourceState::Failed { .. }))
+    }
+}
+
+/// Which side a rollback restores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollbackScope {
+    /// Both the base and the containers.
+    Both,
+    Base,
+    Containers,
+}
+
+/// `--rollback`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RollbackReport {
+    pub scope: RollbackScope,
+    /// The generation that was in effect.
+    pub from_generation: u64,
+    /// The generation restored (now in effect, when nothing failed).
+    pub to_generation: u64,
+    pub base: Layer<RollbackOutcome>,
+}
+
+impl RollbackReport {
+    /// True when some side failed.
+    pub fn any_failed(&self) -> bool {
+        self.base.failed()
+    }
+}
+
+/// `--history`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct History {
+    /// The generation in effect.
+    pub current: Option<u64>,
+    /// Every generation, oldest first.
+    pub generations: Vec<SystemGeneration>,
+}
+
+/// A system-wide operation could not run at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SystemUpdateError {
+    /// The generations could not be read or written.
+    #[error(transparent)]
+    Generations(#[from] GenerationError),
+    /// The install records could not be read.
+    #[error("reading the installed containers failed: {0}")]
+    Containers(#[source] crate::lifecycle::LifecycleError),
+    /// There is no earlier generation.
+    #[error("nothing to roll back to: {}", match current {
+        Some(current) => format!("generation {current} is the oldest recorded"),
+        None => "no system generation is recorded yet (horizon-update --all records one)".to_owned(),
+    })]
+    NothingToRollBack { current: Option<u64> },
+}
+
+/// `--check`: the base (a new commit on its origin, found without deploying) and every
+/// application source.
+pub async fn check<R: Runner>(
+    context: &SystemContext<'_, R>,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> CheckReport {
+    progress(Progress::Layer {
+        layer: "base",
+        action: "checking",
+    });
+    let base = match context.base {
+        BaseDetection::Absent { reason } => Layer::Skipped {
+            reason: reason.clone(),
+        },
+        BaseDetection::Found(backend) => Layer::from_result(backend.check(context.runner).await),
+    };
+    progress(Progress::Layer {
+        layer: "apps",
+        action: "checking",
+    });
+    let apps = apps::run_all(context.runner, context.apps, AppAction::Check).await;
+    CheckReport { base, apps }
+}
+
+/// `--all` / `--containers`: records the machine's state first when it changed since the
+/// generation in effect, updates the layers of `scope` (each independently), and records the
+/// result as a new generation when anything changed.
+pub async fn update<R: Runner>(
+    context: &SystemContext<'_, R>,
+    scope: UpdateScope,
+    now_unix: u64,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<UpdateReport, SystemUpdateError> {
+    let store = GenerationStore::new(context.state_dir);
+    let before = snapshot(context).await?;
+    let previous = record_if_changed(&store, GenerationCause::Found, now_unix, &before)?;
+
+    let base = match (scope, context.base) {
+        (UpdateScope::Containers, _) => Layer::Skipped {
+            reason: "not part of --containers".to_owned(),
+        },
+        (UpdateScope::All, BaseDetection::Absent { reason }) => Layer::Skipped {
+            reason: reason.clone(),
+        },
+        (UpdateScope::All, BaseDetection::Found(backend)) => {
+            progress(Progress::Layer {
+                layer: "base",
+                action: "downloading and staging",
+            });
+            Layer::from_result(backend.upgrade(context.runner).await)
+        }
+    };
+    let apps = match scope {
+        UpdateScope::All => {
+            progress(Progress::Layer {
+                layer: "apps",
+                action: "updating",
+            });
+            apps::run_all(context.runner, context.apps, AppAction::Update).await
+        }
+        UpdateScope::Containers => Vec::new(),
+    };
+
+    let after = snapshot(context).await?;
+    let cause = match scope {
+        UpdateScope::All => GenerationCause::UpdateAll,
+        UpdateScope::Containers => GenerationCause::UpdateContainers,
+    };
+    let current = record_if_changed(&store, cause, now_unix, &after)?;
+    Ok(UpdateReport {
+        scope,
+        previous_generation: previous,
+        new_generation: (current != previous).then_some(current).flatten(),
+        base,
+        apps,
+    })
+}
+
+/// `--rollback`: restores the generation before the one in effect — the base deployment it
+/// recorded becomes the default for the next boot — and makes it the one in effect. When a side
+/// fails, the generation in effect stays, so running the rollback again retries it.
+pub async fn rollback<R: Runner>(
+    context: &SystemContext<'_, R>,
+    scope: RollbackScope,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<RollbackReport, SystemUpdateError> {
+    let store = GenerationStore::new(context.state_dir);
+    let current = store.current()?;
+    let target = store
+        .list()?
+        .into_iter()
+        .rev()
+        .find(|generation| current.is_some_and(|current| generation.generation < current))
+        .ok_or(SystemUpdateError::NothingToRollBack { current })?;
+    let from_generation = current.unwrap_or_default();
+
+    let base = match (scope, &target.base, context.base) {
+        (RollbackScope::Containers, _, _) => Layer::Skipped {
+            reason: "not part of --rollback --containers".to_owned(),
+        },
+        (_, None, _) => Layer::Skipped {
+            reason: format!("generation {} recorded no base system", target.generation),
+        },
+        (_, Some(_), BaseDetection::Absent { reason }) => Layer::Skipped {
+            reason: reason.clone(),
+        },
+        (_, Some(record), BaseDetection::Found(backend)) => {
+            progress(Progress::Layer {
+                layer: "base",
+                action: "rolling back",
+            });
+            Layer::from_result(backend.rollback_to(context.runner, &record.checksum).await)
+        }
+    };
+    let report = RollbackReport {
+        scope,
+        from_generation,
+        to_generation: target.generation,
+        base,
+    };
+    if !report.any_failed() {
+        store.set_current(target.generation)?;
+    }
+    Ok(report)
+}
+
+/// `--history`.
+pub fn history(state_dir: &Path) -> Result<History, SystemUpdateError> {
+    let store = GenerationStore::new(state_dir);
+    Ok(History {
+        current: store.current()?,
+        generations: store.list()?,
+    })
+}
+
+/// What the machine runs now: the base deployment that boots next, and the installed containers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Snapshot {
+    base: Option<BaseRecord>,
+    containers: Vec<ContainerRecord>,
+}
+
+async fn snapshot<R: Runner>(
+    context: &SystemContext<'_, R>,
+) -> Result<Snapshot, SystemUpdateError> {
+    let base = match context.base {
+        BaseDetection::Absent { .. } => None,
+        BaseDetection::Found(backend) => match backend.status(context.runner).await {
+            Ok(status) => status.default_deployment().map(|deployment| BaseRecord {
+                backend: status.backend,
+                os: status.os.clone(),
+                checksum: deployment.checksum.clone(),
+                version: deployment.version.clone(),
+            }),
+            // The base layer's own step reports the failure; the record says "unknown".
+            Err(error) => {
+                tracing::debug!(%error, "reading the base status for the generation record");
+                None
+            }
+        },
+    };
+    let containers = StateStore::new(context.state_dir)
+        .list()
+        .map_err(SystemUpdateError::Containers)?
+        .into_iter()
+        .map(|record| ContainerRecord {
+            name: record.name,
+            generation: record.generation,
+            image_digest: record.image_digest,
+        })
+        .collect();
+    Ok(Snapshot { base, containers })
+}
+
+/// Records `snapshot` as a new generation unless the one in effect already says the same; returns
+/// the generation in effect afterwards.
+fn record_if_changed(
+    store: &GenerationStore,
+    cause: GenerationCause,
+    now_unix: u64,
+    snapshot: &Snapshot,
+) -> Result<Option<u64>, SystemUpdateError> {
+    if let Some(current) = store.current()? {
+        let recorded = store.read(current)?;
+        if recorded.same_state(snapshot.base.as_ref(), &snapshot.containers) {
+            return Ok(Some(current));
+        }
+    }
+    let recorded = store.record(
+        cause,
+        now_unix,
+        snapshot.base.clone(),
+        snapshot.containers.clone(),
+    )?;
+    Ok(Some(recorded.generation))
+}

@@ -1,0 +1,444 @@
+//! Human output of every action, as pure functions into `impl Write` (tested against exact
+//! strings), and the `--json` envelope that adds `"schema_version"` to every report.
+
+use std::io::{self, Write};
+
+use horizon_core::apps::{AppChange, SourceReport, SourceState};
+use horizon_core::base::{BaseCheck, RollbackOutcome, UpgradeOutcome};
+use horizon_core::system_update::generations::SystemGeneration;
+use horizon_core::system_update::{
+    CheckReport, History, Layer, RollbackReport, RollbackScope, UpdateReport,
+};
+use serde::Serialize;
+
+/// Version of every `--json` document of horizon-update; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+/// How many characters of a commit or digest the text output shows (as git and ostree do).
+const SHORT_ID: usize = 12;
+
+/// A report with its schema version, for `--json`.
+#[derive(Debug, Serialize)]
+pub struct Json<'a, T: Serialize> {
+    pub schema_version: u32,
+    #[serde(flatten)]
+    pub report: &'a T,
+}
+
+impl<'a, T: Serialize> Json<'a, T> {
+    pub fn new(report: &'a T) -> Self {
+        Json {
+            schema_version: SCHEMA_VERSION,
+            report,
+        }
+    }
+}
+
+/// The first characters of a commit or digest (after any `sha256:`).
+pub fn short(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    id.get(..SHORT_ID).unwrap_or(id)
+}
+
+/// `VERSION (COMMIT)`, or the commit alone.
+fn version_and_id(version: Option<&str>, id: &str) -> String {
+    match version {
+        Some(version) => format!("{version} ({})", short(id)),
+        None => short(id).to_owned(),
+    }
+}
+
+/// `--check`.
+pub fn check(out: &mut impl Write, report: &CheckReport) -> io::Result<()> {
+    match &report.base {
+        Layer::Done(check) => base_check(out, check)?,
+        other => layer_line(out, "Base system", other)?,
+    }
+    apps(out, &report.apps, "update available", "updates available")?;
+    if report.updates_available() {
+        writeln!(out, "Updates are available: horizon-update --all")?;
+    } else if !report.any_failed() {
+        writeln!(out, "Everything is up to date.")?;
+    }
+    Ok(())
+}
+
+fn base_check(out: &mut impl Write, check: &BaseCheck) -> io::Result<()> {
+    writeln!(
+        out,
+        "Base system ({}{}):",
+        check.backend.name(),
+        check
+            .origin
+            .as_deref()
+            .map(|origin| format!(", {origin}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        out,
+        "  next boot: {}",
+        version_and_id(check.current_version.as_deref(), &check.current)
+    )?;
+    if check.update_available {
+        writeln!(
+            out,
+            "  available: {} (not downloaded; horizon-update --all stages it)",
+            version_and_id(check.latest_version.as_deref(), &check.latest)
+        )
+    } else {
+        writeln!(out, "  up to date")
+    }
+}
+
+/// `--all` / `--containers`.
+pub fn update(out: &mut impl Write, report: &UpdateReport) -> io::Result<()> {
+    match &report.base {
+        Layer::Done(UpgradeOutcome::Staged { from, to, version }) => writeln!(
+            out,
+            "Base system: staged {} for the next boot (now {}); the running system is unchanged. \
+             Reboot to use it.",
+            version_and_id(version.as_deref(), to),
+            short(from)
+        )?,
+        Layer::Done(UpgradeOutcome::UpToDate { checksum }) => {
+            writeln!(out, "Base system: up to date ({})", short(checksum))?
+        }
+        other => layer_line(out, "Base system", other)?,
+    }
+    apps(out, &report.apps, "updated", "updated")?;
+    match (report.new_generation, report.previous_generation) {
+        (Some(new), Some(previous)) => writeln!(
+            out,
+            "System generation {new} recorded (previous: {previous}). To go back: horizon-update --rollback"
+        ),
+        (Some(new), None) => writeln!(out, "System generation {new} recorded."),
+        (None, Some(current)) => writeln!(
+            out,
+            "Nothing changed; system generation {current} stays in effect."
+        ),
+        (None, None) => writeln!(out, "Nothing changed."),
+    }
+}
+
+/// `--rollback`.
+pub fn rollback(out: &mut impl Write, report: &RollbackReport) -> io::Result<()> {
+    match &report.base {
+        Layer::Done(RollbackOutcome::MadeDefault { from, to }) => writeln!(
+            out,
+            "Base system: {} is the default for the next boot again (was {}); the running system \
+             is unchanged. Reboot to use it.",
+            short(to),
+            short(from)
+        )?,
+        Layer::Done(RollbackOutcome::AlreadyDefault { checksum }) => writeln!(
+            out,
+            "Base system: {} is the default for the next boot already",
+            short(checksum)
+        )?,
+        other => layer_line(out, "Base system", other)?,
+    }
+    if report.any_failed() {
+        writeln!(
+            out,
+            "System generation {} stays in effect; run the rollback again once the failure is fixed.",
+            report.from_generation
+        )
+    } else {
+        let side = match report.scope {
+            RollbackScope::Both => "",
+            RollbackScope::Base => " (base only)",
+            RollbackScope::Containers => " (containers only)",
+        };
+        writeln!(
+            out,
+            "System generation {} is in effect again{side} (was {}).",
+            report.to_generation, report.from_generation
+        )
+    }
+}
+
+/// `--history`.
+pub fn history(out: &mut impl Write, history: &History) -> io::Result<()> {
+    if history.generations.is_empty() {
+        return writeln!(
+            out,
+            "No system generation recorded yet: horizon-update --all records one."
+        );
+    }
+    writeln!(
+        out,
+        "  GEN  CAUSE              BASE                  CONTAINERS"
+    )?;
+    for generation in &history.generations {
+        let marker = if history.current == Some(generation.generation) {
+            '*'
+        } else {
+            ' '
+        };
+        writeln!(
+            out,
+            "{marker} {:>3}  {:<17}  {:<20}  {}",
+            generation.generation,
+            cause(generation),
+            generation
+                .base
+                .as_ref()
+                .map(|base| version_and_id(base.version.as_deref(), &base.checksum))
+                .unwrap_or_else(|| "-".to_owned()),
+            containers(generation)
+        )?;
+    }
+    Ok(())
+}
+
+fn cause(generation: &SystemGeneration) -> &'static str {
+    use horizon_core::system_update::generations::GenerationCause;
+    match generation.cause {
+        GenerationCause::Found => "found",
+        GenerationCause::UpdateAll => "update --all",
+        GenerationCause::UpdateContainers => "update --containers",
+    }
+}
+
+fn containers(generation: &SystemGeneration) -> String {
+    if generation.containers.is_empty() {
+        return "-".to_owned();
+    }
+    generation
+        .containers
+        .iter()
+        .map(|container| format!("{}:{}", container.name, container.generation))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `LABEL: skipped (REASON)` / `LABEL: FAILED: ERROR`.
+fn layer_line<T>(out: &mut impl Write, label: &str, layer: &Layer<T>) -> io::Result<()> {
+    match layer {
+        Layer::Skipped { reason } => writeln!(out, "{label}: skipped ({reason})"),
+        Layer::Failed { error } => writeln!(out, "{label}: FAILED: {error}"),
+        Layer::Done(_) => Ok(()),
+    }
+}
+
+fn apps(out: &mut impl Write, reports: &[SourceReport], one: &str, many: &str) -> io::Result<()> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "Applications:")?;
+    for report in reports {
+        let name = report.source.name();
+        match &report.state {
+            SourceState::Skipped { reason } => writeln!(out, "  {name}: skipped ({reason})")?,
+            SourceState::UpToDate { installed } => {
+                writeln!(out, "  {name}: up to date ({installed} installed)")?
+            }
+            SourceState::Failed { error } => writeln!(out, "  {name}: FAILED: {error}")?,
+            SourceState::Changes { changes } => {
+                let label = if changes.len() == 1 { one } else { many };
+                writeln!(out, "  {name}: {} {label}", changes.len())?;
+                for change in changes {
+                    writeln!(out, "    {}", app_change(change))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn app_change(change: &AppChange) -> String {
+    match (&change.from, &change.to) {
+        (Some(from), Some(to)) => format!("{} {} -> {}", change.name, short(from), short(to)),
+        (None, Some(to)) => format!("{} (new) {}", change.name, short(to)),
+        (Some(from), None) => format!("{} {}", change.name, short(from)),
+        (None, None) => change.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use horizon_core::apps::AppSource;
+    use horizon_core::base::BackendKind;
+    use horizon_core::system_update::generations::{
+        BaseRecord, ContainerRecord, GenerationCause, SYSTEM_GENERATION_SCHEMA_VERSION,
+    };
+
+    use super::*;
+
+    const V1: &str = "0ccd480a95c6963e09e26089e87ef1c7ba5ad68f9e2dd290eafc1069606774d4";
+    const V2: &str = "0272b151847cd66b07b7430a70070e6c6a120f8d292c8d250179dd7d7e38335e";
+
+    fn text(render: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        render(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn flatpak_change() -> Vec<SourceReport> {
+        vec![
+            SourceReport {
+                source: AppSource::FlatpakSystem,
+                state: SourceState::UpToDate { installed: 2 },
+            },
+            SourceReport {
+                source: AppSource::FlatpakUser,
+                state: SourceState::Changes {
+                    changes: vec![AppChange {
+                        name: "org.example.Hello/x86_64/stable".into(),
+                        from: Some("9c1ffb40709e".into()),
+                        to: Some("dd04bcfb4b0a".into()),
+                    }],
+                },
+            },
+            SourceReport {
+                source: AppSource::Snap,
+                state: SourceState::Skipped {
+                    reason: "snapd is not installed".into(),
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn check_shows_each_layer_and_what_to_run() {
+        let report = CheckReport {
+            base: Layer::Done(BaseCheck {
+                backend: BackendKind::Ostree,
+                current: V1.into(),
+                current_version: Some("1".into()),
+                origin: Some("origin:horizon/stable".into()),
+                latest: V2.into(),
+                latest_version: Some("2".into()),
+                update_available: true,
+            }),
+            apps: flatpak_change(),
+        };
+        assert_eq!(
+            text(|out| check(out, &report)),
+            "Base system (ostree, origin:horizon/stable):\n  next boot: 1 (0ccd480a95c6)\n  \
+             available: 2 (0272b151847c) (not downloaded; horizon-update --all stages it)\n\
+             Applications:\n  flatpak (system): up to date (2 installed)\n  flatpak (user): 1 \
+             update available\n    org.example.Hello/x86_64/stable 9c1ffb40709e -> dd04bcfb4b0a\n  \
+             snap: skipped (snapd is not installed)\nUpdates are available: horizon-update --all\n"
+        );
+        let quiet = CheckReport {
+            base: Layer::Skipped {
+                reason: "not an OSTree system".into(),
+            },
+            apps: vec![],
+        };
+        assert_eq!(
+            text(|out| check(out, &quiet)),
+            "Base system: skipped (not an OSTree system)\nEverything is up to date.\n"
+        );
+    }
+
+    #[test]
+    fn an_update_says_the_base_is_staged_for_the_next_boot_and_names_the_generation() {
+        let report = UpdateReport {
+            scope: horizon_core::system_update::UpdateScope::All,
+            previous_generation: Some(1),
+            new_generation: Some(2),
+            base: Layer::Done(UpgradeOutcome::Staged {
+                from: V1.into(),
+                to: V2.into(),
+                version: Some("2".into()),
+            }),
+            apps: flatpak_change(),
+        };
+        assert_eq!(
+            text(|out| update(out, &report)),
+            "Base system: staged 2 (0272b151847c) for the next boot (now 0ccd480a95c6); the \
+             running system is unchanged. Reboot to use it.\nApplications:\n  flatpak (system): up \
+             to date (2 installed)\n  flatpak (user): 1 updated\n    \
+             org.example.Hello/x86_64/stable 9c1ffb40709e -> dd04bcfb4b0a\n  snap: skipped (snapd \
+             is not installed)\nSystem generation 2 recorded (previous: 1). To go back: \
+             horizon-update --rollback\n"
+        );
+        let failed = UpdateReport {
+            base: Layer::Failed {
+                error: "upgrading the base system failed: ostree admin upgrade … failed".into(),
+            },
+            new_generation: None,
+            apps: vec![],
+            ..report
+        };
+        assert_eq!(
+            text(|out| update(out, &failed)),
+            "Base system: FAILED: upgrading the base system failed: ostree admin upgrade … \
+             failed\nNothing changed; system generation 1 stays in effect.\n"
+        );
+    }
+
+    #[test]
+    fn a_rollback_says_what_boots_next_and_which_generation_is_in_effect() {
+        let report = RollbackReport {
+            scope: RollbackScope::Both,
+            from_generation: 2,
+            to_generation: 1,
+            base: Layer::Done(RollbackOutcome::MadeDefault {
+                from: V2.into(),
+                to: V1.into(),
+            }),
+        };
+        assert_eq!(
+            text(|out| rollback(out, &report)),
+            "Base system: 0ccd480a95c6 is the default for the next boot again (was \
+             0272b151847c); the running system is unchanged. Reboot to use it.\nSystem generation \
+             1 is in effect again (was 2).\n"
+        );
+        let failed = RollbackReport {
+            base: Layer::Failed {
+                error: "boom".into(),
+            },
+            ..report
+        };
+        assert_eq!(
+            text(|out| rollback(out, &failed)),
+            "Base system: FAILED: boom\nSystem generation 2 stays in effect; run the rollback \
+             again once the failure is fixed.\n"
+        );
+    }
+
+    #[test]
+    fn history_lists_generations_and_marks_the_current_one() {
+        let generation =
+            |number: u64, cause: GenerationCause, checksum: &str, version: &str| SystemGeneration {
+                schema_version: SYSTEM_GENERATION_SCHEMA_VERSION,
+                generation: number,
+                recorded_unix: 0,
+                cause,
+                base: Some(BaseRecord {
+                    backend: BackendKind::Ostree,
+                    os: None,
+                    checksum: checksum.into(),
+                    version: Some(version.into()),
+                }),
+                containers: vec![ContainerRecord {
+                    name: "tools".into(),
+                    generation: number,
+                    image_digest: None,
+                }],
+            };
+        let history_value = History {
+            current: Some(1),
+            generations: vec![
+                generation(1, GenerationCause::Found, V1, "1"),
+                generation(2, GenerationCause::UpdateAll, V2, "2"),
+            ],
+        };
+        assert_eq!(
+            text(|out| history(out, &history_value)),
+            "  GEN  CAUSE              BASE                  CONTAINERS\n\
+             *   1  found              1 (0ccd480a95c6)      tools:1\n    \
+             2  update --all       2 (0272b151847c)      tools:2\n"
+        );
+        let empty = History {
+            current: None,
+            generations: vec![],
+        };
+        assert_eq!(
+            text(|out| history(out, &empty)),
+            "No system generation recorded yet: horizon-update --all records one.\n"
+        );
+    }
+}
