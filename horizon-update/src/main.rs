@@ -155,6 +155,16 @@ impl Host {
 }
 
 async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
+    // Until the container-updates library is in this build, say so rather than pretend.
+    if matches!(
+        action,
+        Action::Containers | Action::Rollback(system_update::RollbackScope::Containers)
+    ) {
+        return Err(Failure::other(anyhow!(
+            "container updates are not part of this build of horizon-update yet; --all and \
+             --rollback cover the base system and the applications"
+        )));
+    }
     let host = Host::gather(options);
     let context = host.context();
     let progress = |step: Progress| show_progress(&step);
