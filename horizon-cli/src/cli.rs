@@ -139,6 +139,39 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Export a container's binary to the host: a command of that name in the export directory.
+    ///
+    /// Writes a small wrapper script that runs BINARY in the container, as `run` does (arguments,
+    /// streams, terminal, working directory, signals and exit status pass through; a stopped
+    /// container is started). Without --from, the container is the one whose definition lists
+    /// BINARY in export_binaries, else the running container that has it (several → an error
+    /// listing them). A name that is taken — a file horizon did not write, another container's
+    /// export, or a host command in PATH it would shadow — is refused (exit status 4) naming the
+    /// owner; --force overrides, moving a file that is not horizon's to NAME.horizon-backup
+    /// (`unexport` puts it back). --repair rewrites every wrapper (after upgrading horizon).
+    /// Exit status: 0 done, 1 failed, 2 invalid input (a bad name, an ambiguous binary),
+    /// 3 no Podman, 4 refused (name taken).
+    ///
+    /// Example: horizon-container export git --from development
+    Export(ExportArgs),
+    /// Remove an exported binary's wrapper (and put back the file `export --force` moved aside).
+    ///
+    /// A wrapper changed since horizon wrote it is left in place (it is no longer horizon's);
+    /// only the record goes. Exit status 1 when nothing of that name is exported.
+    ///
+    /// Example: horizon-container unexport git
+    Unexport {
+        /// The exported command's name.
+        name: String,
+    },
+    /// List the exported binaries: name, container, binary, state and path.
+    ///
+    /// States: ok; stale (written by another horizon version: `export --repair`); orphaned (its
+    /// container is not installed: `cleanup` removes it); missing (the file is gone: `export
+    /// --repair`); modified (changed by someone since: horizon leaves it alone).
+    ///
+    /// Example: horizon-container exports --json
+    Exports,
     /// Run a command in a container, as if it ran here.
     ///
     /// The arguments reach the command exactly (no shell in between, any bytes); stdin, stdout
@@ -177,10 +210,35 @@ pub enum Command {
     },
 }
 
+/// `export`'s arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The binary to export (its name in the container's PATH).
+    #[arg(required_unless_present = "repair", value_name = "BINARY")]
+    pub binary: Option<String>,
+    /// The container (definition name) to export it from.
+    #[arg(long, value_name = "NAME", conflicts_with = "repair")]
+    pub from: Option<String>,
+    /// The command's name on the host, when not BINARY.
+    #[arg(long = "as", value_name = "ALIAS", conflicts_with = "repair")]
+    pub alias: Option<String>,
+    /// Override a collision: replace another container's export, shadow a host command, or move
+    /// a file that is not horizon's aside (to NAME.horizon-backup).
+    #[arg(long)]
+    pub force: bool,
+    /// Rewrite every exported wrapper as this horizon writes it, recreating missing ones.
+    #[arg(long, conflicts_with = "binary")]
+    pub repair: bool,
+}
+
 /// `run`'s arguments. Both are optional to clap so that a missing one is reported by `run` itself
 /// with exit status 125, never clap's 2, which could be the command's own status.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Called by an exported binary's client (`horizon-exec`): a container that is not installed
+    /// exits 127 ("command not found"), naming the command that installs it.
+    #[arg(long, hide = true)]
+    pub exported: bool,
     /// The container (its definition's name).
     #[arg(value_name = "NAME")]
     pub name: Option<OsString>,

@@ -7,6 +7,11 @@ pub const FAILURE: u8 = 1;
 pub const INVALID_INPUT: u8 = 2;
 /// No Podman service could be reached.
 pub const NO_SERVICE: u8 = 3;
+/// `export`: the name is taken (a file that is not horizon's, another container's export, or a
+/// host command it would shadow); nothing was changed, `--force` overrides.
+pub const CONFLICT: u8 = 4;
+/// An exported binary whose container is not installed: as the shell's "command not found".
+pub const NOT_INSTALLED_EXPORT: u8 = 127;
 /// `run` and `shell` only: horizon or Podman failed (any failure, including bad arguments and no
 /// service), as distinct from the command's own exit status. 125, as `podman run` and `docker
 /// run` use; 126 and 127 stay the command's "not executable" and "not found".

@@ -9,6 +9,16 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` atomically (see the module documentation), creating its directory.
 /// The error names the file or directory that failed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+    write_atomic_mode(path, bytes, None)
+}
+
+/// [`write_atomic`] giving the file permission bits `mode` (exactly, whatever the umask): an
+/// exported wrapper must be executable from the instant it appears.
+pub fn write_atomic_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> Result<(), (PathBuf, std::io::Error)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|error| (dir.to_path_buf(), error))?;
     let file_name = path
@@ -20,6 +30,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::
     let written = (|| {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(bytes)?;
+        if let Some(mode) = mode {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
         file.sync_all()
     })();
     if let Err(error) = written {
@@ -73,5 +87,15 @@ mod tests {
         remove_durably(&path).unwrap();
         remove_durably(&path).unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_mode_is_applied_exactly() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wrapper");
+        write_atomic_mode(&path, b"#!/bin/sh\n", Some(0o755)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755);
     }
 }

@@ -12,6 +12,7 @@ pub mod doctor;
 pub mod endpoint;
 pub mod engine;
 pub mod exec_plan;
+pub mod export;
 pub mod fsutil;
 pub mod host_command;
 pub mod labels;

@@ -1,6 +1,8 @@
 //! `horizon-container install NAME [--reinstall]`: one call to `lifecycle::install`, with its
 //! progress shown on stderr (a bar with layers and bytes on a terminal, one plain line per step and
-//! per layer change otherwise) and its outcome on stdout (text, or `--json`).
+//! per layer change otherwise) and its outcome on stdout (text, or `--json`). Then every binary of
+//! the definition's `export_binaries` is exported (a name that is taken is reported, not forced,
+//! and does not fail the install).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -17,6 +19,7 @@ use horizon_core::naming;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use super::export::{DeclaredExports, export_declared, render_declared};
 use super::installed::{catalog, lifecycle_failure, resolve, state_store};
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
@@ -69,8 +72,25 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
     view.finish();
     let outcome = outcome.map_err(lifecycle_failure)?;
     let report = report(name, &outcome);
-    print_report(global.json, &report, |out| render(out, &report))?;
+    let exports = export_declared(global, name, &resolved.definition.export_binaries);
+    let json = InstallJson {
+        report: &report,
+        exports: &exports,
+    };
+    print_report(global.json, &json, |out| {
+        render(out, &report)?;
+        render_declared(out, &exports)
+    })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--json` document: the install report and the exports of the definition's
+/// `export_binaries`.
+#[derive(Debug, Serialize)]
+struct InstallJson<'a> {
+    #[serde(flatten)]
+    report: &'a InstallReport<'a>,
+    exports: &'a DeclaredExports,
 }
 
 fn report<'a>(name: &'a str, outcome: &'a InstallOutcome) -> InstallReport<'a> {

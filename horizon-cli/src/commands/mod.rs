@@ -6,6 +6,7 @@ pub(crate) mod completions;
 mod connection;
 mod definition;
 mod doctor;
+mod export;
 mod info;
 mod install;
 mod installed;
@@ -44,6 +45,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Stop { name } => stop::run(&cli.global, &name).await,
         Command::Remove { name, keep_images } => remove::run(&cli.global, &name, keep_images).await,
         Command::Cleanup { dry_run } => cleanup::run(&cli.global, dry_run).await,
+        Command::Export(args) => export::run(&cli.global, args).await,
+        Command::Unexport { name } => export::unexport(&cli.global, &name),
+        Command::Exports => export::list(&cli.global),
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Shell { name } => shell::run(&cli.global, name).await,
         Command::Logs { name, follow, tail } => logs::run(&cli.global, &name, follow, tail).await,

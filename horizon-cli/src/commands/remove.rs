@@ -1,12 +1,14 @@
-//! `horizon-container remove NAME [--keep-images]`: one call to `lifecycle::remove`, what it
-//! removed on stdout. Works without the definition file (containers are found by label).
+//! `horizon-container remove NAME [--keep-images]`: one call to `lifecycle::remove`, then the
+//! container's exported wrappers are removed; what it removed on stdout. Works without the definition file (containers are found by label).
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use horizon_core::export::UnexportOutcome;
 use horizon_core::lifecycle::{RemoveOptions, RemoveReport, remove};
 use serde::Serialize;
 
+use super::export::{remove_exports_of, render_unexported};
 use super::installed::{lifecycle_failure, state_store};
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
@@ -23,6 +25,8 @@ struct RemoveJson<'a> {
     images: &'a [String],
     record_removed: bool,
     exports: &'a [String],
+    /// The wrappers of this container that were removed.
+    unexported: &'a [UnexportOutcome],
 }
 
 pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<ExitCode, Failure> {
@@ -31,6 +35,7 @@ pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<E
     let report = remove(&engine, name, &state, RemoveOptions { keep_images })
         .await
         .map_err(lifecycle_failure)?;
+    let unexported = remove_exports_of(global, name)?;
     let json = RemoveJson {
         schema_version: SCHEMA_VERSION,
         name,
@@ -38,9 +43,11 @@ pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<E
         images: &report.images,
         record_removed: report.record.is_some(),
         exports: &report.exports,
+        unexported: &unexported,
     };
     print_report(global.json, &json, |out| {
-        render(out, name, &report, keep_images)
+        render(out, name, &report, keep_images)?;
+        render_unexported(out, &unexported)
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -54,7 +54,29 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
                 .with_hint(format!("horizon-container run {name} COMMAND [ARGS...]")),
         );
     }
-    execute(global, &name, Invocation::Command(args.command)).await
+    let binary = args.command[0].to_string_lossy().into_owned();
+    let outcome = execute(global, &name, Invocation::Command(args.command)).await;
+    match outcome {
+        Err(failure) if args.exported => Err(exported_failure(failure, &name, &binary)),
+        other => other,
+    }
+}
+
+/// For an exported binary, a container that is not installed is "command not found" (127), and
+/// the message names the command the user typed.
+fn exported_failure(failure: Failure, name: &str, binary: &str) -> Failure {
+    let not_installed = matches!(
+        failure.error.downcast_ref::<ExecPlanError>(),
+        Some(ExecPlanError::NotInstalled { .. })
+    );
+    if !not_installed {
+        return failure;
+    }
+    Failure {
+        error: anyhow!("{binary}: it runs in the container {name}, which is not installed"),
+        status: exit::NOT_INSTALLED_EXPORT,
+        hint: failure.hint,
+    }
 }
 
 /// The NAME argument of `run` and `shell` (125 when it is missing or not text).
@@ -421,6 +443,20 @@ mod tests {
                  /home/me/.config/horizonos/containers/dev.json` says why; then \
                  `horizon-container install dev`"
             )
+        );
+        let exported = exported_failure(
+            plan_failure("dev", &Defined::Valid, not_installed()),
+            "dev",
+            "git",
+        );
+        assert_eq!(exported.status, 127);
+        assert_eq!(
+            exported.error.to_string(),
+            "git: it runs in the container dev, which is not installed"
+        );
+        assert_eq!(
+            exported.hint.as_deref(),
+            Some("install it: `horizon-container install dev`")
         );
         let failure = as_exec_failure(Failure::new(exit::NO_SERVICE, anyhow!("no Podman")));
         assert_eq!(failure.status, 125);

@@ -32,6 +32,7 @@ pub use spec::{
     PIPEWIRE_SOCKET, PULSE_SOCKET, STOP_TIMEOUT_SECS, X11_SOCKET_DIR, container_spec,
     desktop_resources,
 };
+pub(crate) use start::STATE_RUNNING;
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
 pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
 pub use status::{

@@ -219,6 +219,11 @@ pub fn container_spec(
     let mut env = desktop.env;
     // The definition's own environment wins over the desktop defaults.
     env.extend(definition.environment.clone());
+    // How exported wrappers know they run in this container (contract C1a); nothing overrides it.
+    env.insert(
+        crate::export::CONTAINER_MARKER_VAR.to_owned(),
+        definition.name.clone(),
+    );
     let mut mounts: Vec<BindMount> = definition
         .mounts
         .iter()

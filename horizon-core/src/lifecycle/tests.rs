@@ -634,7 +634,13 @@ fn the_spec_asks_for_the_security_model_and_the_check_finds_every_difference() {
     );
     assert_eq!(spec.userns, Some(crate::engine::UserNamespace::KeepId));
     assert_eq!(spec.network, crate::engine::NetworkMode::None);
-    assert_eq!(spec.env, BTreeMap::from([("A".to_owned(), "1".to_owned())]));
+    assert_eq!(
+        spec.env,
+        BTreeMap::from([
+            ("A".to_owned(), "1".to_owned()),
+            ("HORIZONOS_CONTAINER".to_owned(), "tools".to_owned())
+        ])
+    );
     assert_eq!(spec.labels[labels::GENERATION], "3");
     assert_eq!(spec.labels[labels::PERSISTENT], "false");
     let rootful = container_spec(&fixture.resolved, "x", 3, &HostContext::default());
