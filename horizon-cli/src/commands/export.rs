@@ -388,9 +388,14 @@ fn render_export(out: &mut impl Write, outcome: &ExportOutcome) -> std::io::Resu
     Ok(())
 }
 
-/// The lines `install` prints about its exports.
+/// The lines `install` prints on stdout about its exports.
 pub fn render_declared(out: &mut impl Write, done: &DeclaredExports) -> std::io::Result<()> {
-    for outcome in &done.exported {
+    // What was there already is not news.
+    let changed = done
+        .exported
+        .iter()
+        .filter(|outcome| outcome.change != ExportChange::Unchanged);
+    for outcome in changed {
         writeln!(
             out,
             "exported: {} ({})",
@@ -398,10 +403,19 @@ pub fn render_declared(out: &mut impl Write, done: &DeclaredExports) -> std::io:
             outcome.entry.path.display()
         )?;
     }
+    Ok(())
+}
+
+/// The warnings `install` prints on stderr about the binaries it did not export.
+pub fn render_refused(out: &mut impl Write, done: &DeclaredExports) -> std::io::Result<()> {
     for refused in &done.refused {
-        writeln!(out, "not exported: {}: {}", refused.binary, refused.error)?;
+        writeln!(
+            out,
+            "horizon-container: warning: {} not exported: {}",
+            refused.binary, refused.error
+        )?;
         if let Some(hint) = &refused.hint {
-            writeln!(out, "  hint: {hint}")?;
+            writeln!(out, "hint: {hint}")?;
         }
     }
     Ok(())

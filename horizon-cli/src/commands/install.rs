@@ -19,7 +19,7 @@ use horizon_core::naming;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::export::{DeclaredExports, export_declared, render_declared};
+use super::export::{DeclaredExports, export_declared, render_declared, render_refused};
 use super::installed::{catalog, lifecycle_failure, resolve, state_store};
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
@@ -81,6 +81,10 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
         render(out, &report)?;
         render_declared(out, &exports)
     })?;
+    // A warning that cannot be shown must not fail the install (the JSON carries it too).
+    if let Err(error) = render_refused(&mut std::io::stderr().lock(), &exports) {
+        tracing::debug!(%error, "cannot write export warnings to stderr");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

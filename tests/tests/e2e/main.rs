@@ -10,6 +10,8 @@ mod cli_info;
 mod docs;
 mod doctor;
 mod engine;
+mod export;
+mod export_transparency;
 mod horizon_update;
 mod lifecycle;
 mod logs;

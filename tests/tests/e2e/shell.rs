@@ -20,14 +20,14 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const TARGET: &str = "main";
 
 /// A tmux server of the test user running one command in one pane; killed when dropped.
-struct Tmux<'a> {
+pub(crate) struct Tmux<'a> {
     session: &'a Session,
     socket: PathBuf,
 }
 
 impl<'a> Tmux<'a> {
     /// Starts `script` (a file in the session's home, run by sh) in a `columns`×`rows` pane.
-    fn start(session: &'a Session, script: &str, columns: u16, rows: u16) -> Tmux<'a> {
+    pub(crate) fn start(session: &'a Session, script: &str, columns: u16, rows: u16) -> Tmux<'a> {
         let path = session.write_home_file("pane.sh", script.as_bytes());
         let tmux = Tmux {
             session,
@@ -73,7 +73,7 @@ impl<'a> Tmux<'a> {
     }
 
     /// The pane's visible text.
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", TARGET])
     }
 
@@ -109,7 +109,7 @@ impl<'a> Tmux<'a> {
     }
 
     /// Waits for a line that is exactly `text`.
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_for_line(text, |line| line == text)
     }
 

@@ -1,0 +1,368 @@
+//! Transparency of exported binaries: the same commands run natively in the container (`podman
+//! exec` with the same directory, environment and stdin) and through the exported wrappers on the
+//! host, compared byte for byte — stdout, stderr and exit status. `git` on a real repository
+//! (status, log, diff with the pager off, a file name with spaces, a relative path from a
+//! subdirectory of the home), `python3 -c` reading binary stdin, `sh -c 'exit 7'`, argv with
+//! spaces, empty strings and glob/`$` characters, the environment allowlist, `yes | head -1` in a
+//! host pipeline (SIGPIPE), and a terminal per stream through tmux.
+//!
+//! One Debian container (git and python3 from Debian's mirror, ~60 s) serves the whole module.
+//! The way a case is run is [`Way`]: the agent issue re-runs these cases on its exec path by
+//! adding a way (or by pointing the fixture at an agent-enabled container), not by copying them.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use horizon_core::exec_plan::environment::is_forwarded;
+use horizon_core::naming;
+use horizon_e2e::TestBed;
+use serde_json::json;
+
+use crate::assert_exit;
+use crate::export::{Exporting, outcome};
+use crate::shell::Tmux;
+
+/// The definition name of the shared container.
+const NAME: &str = "ex-debian";
+/// The repository's directory in the home, and a subdirectory of it.
+const PROJECT: &str = "project";
+const SUBDIR: &str = "project/sub dir";
+/// Variables every case runs with, on top of the session's: forwarded ones and one that is not.
+const EXTRA_ENV: [(&str, &str); 3] = [
+    ("TERM", "xterm-256color"),
+    ("LC_MESSAGES", "C.UTF-8"),
+    ("HORIZON_NOT_FORWARDED", "secret"),
+];
+/// Host names of the wrappers for `sh` and `bash` (the host's own must stay the host's).
+const SH_ALIAS: &str = "ex-debian-sh";
+const BASH_ALIAS: &str = "ex-debian-bash";
+
+/// The shared container with its exports and a git repository in the home.
+pub struct DebianExports {
+    pub exporting: Exporting,
+}
+
+/// Installs it once for the whole test process (parallel tests wait for the first).
+pub fn debian() -> &'static DebianExports {
+    static DEBIAN: OnceLock<DebianExports> = OnceLock::new();
+    DEBIAN.get_or_init(|| {
+        let bed = TestBed::shared();
+        let exporting = Exporting::new("export_transparency", &[]);
+        let definition = json!({
+            "name": NAME,
+            "image": bed.debian_image(),
+            "packages": ["git", "python3"],
+            "persistent": true,
+            "mounts": [exporting.session.home.display().to_string()],
+            "export_binaries": ["git", "python3", "yes"],
+        });
+        exporting.install(NAME, &definition);
+        // The host has its own git, python3 and yes: install refused to shadow them; the user
+        // decides to.
+        for args in [
+            &["export", "git", "--from", NAME, "--force"][..],
+            &["export", "python3", "--from", NAME, "--force"],
+            &["export", "yes", "--from", NAME, "--force"],
+            &["export", "sh", "--from", NAME, "--as", SH_ALIAS],
+            &["export", "bash", "--from", NAME, "--as", BASH_ALIAS],
+        ] {
+            assert_exit(&exporting.hc(args), 0);
+        }
+        let fixture = DebianExports { exporting };
+        fixture.make_repository();
+        fixture
+    })
+}
+
+impl DebianExports {
+    fn home(&self) -> &Path {
+        &self.exporting.session.home
+    }
+
+    /// A git repository with history, a file name with spaces, and uncommitted changes, made
+    /// natively in the container (so its owner and configuration are the container's).
+    fn make_repository(&self) {
+        let session = &self.exporting.session;
+        session.write_home_file(&format!("{PROJECT}/README"), b"hello\n");
+        session.write_home_file(&format!("{PROJECT}/file with spaces.txt"), b"one\ntwo\n");
+        session.write_home_file(&format!("{SUBDIR}/data.txt"), b"data\n");
+        session.write_home_file(&format!("{PROJECT}/notes.txt"), b"first\n");
+        let script = "set -e
+            git init -q -b main
+            git config user.name 'Horizon Test'
+            git config user.email test@horizon.invalid
+            git add README 'file with spaces.txt' notes.txt
+            GIT_AUTHOR_DATE='2024-01-01T00:00:00Z' GIT_COMMITTER_DATE='2024-01-01T00:00:00Z' \
+                git commit -q -m 'first commit'
+            printf 'three\\n' >> 'file with spaces.txt'
+            git add 'file with spaces.txt'
+            GIT_AUTHOR_DATE='2024-01-02T00:00:00Z' GIT_COMMITTER_DATE='2024-01-02T00:00:00Z' \
+                git commit -q -m 'second: a name with spaces'
+            printf 'changed\\n' >> notes.txt
+            printf 'new\\n' > untracked.txt";
+        let made = Way::Native.run(self, PROJECT, &["sh", "-c", script], b"");
+        assert_exit(&made, 0);
+    }
+
+    /// The session's environment with [`EXTRA_ENV`].
+    fn environment(&self) -> Vec<(String, String)> {
+        self.exporting
+            .session
+            .environment()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_string_lossy().into_owned()))
+            .chain(
+                EXTRA_ENV
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+            )
+            .collect()
+    }
+}
+
+/// How a command is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
+    /// In the container with `podman exec`: same directory, the forwarded part of the
+    /// environment, the same stdin.
+    Native,
+    /// On the host through the exported wrapper (found in PATH, as a user runs it).
+    Wrapper,
+}
+
+impl Way {
+    /// The command running `argv` (argv\[0\] the binary's name in the container) from `dir` (relative
+    /// to the home).
+    pub fn command(self, fixture: &DebianExports, dir: &str, argv: &[&str]) -> Command {
+        let dir = fixture.home().join(dir);
+        let environment = fixture.environment();
+        match self {
+            Way::Native => {
+                let mut command = fixture.exporting.session.service.storage.podman();
+                command.args(["exec", "-i", "-w"]).arg(&dir);
+                for (name, value) in environment.iter().filter(|(name, _)| is_forwarded(name)) {
+                    command.arg("--env").arg(format!("{name}={value}"));
+                }
+                command.arg(naming::container_name(NAME)).args(argv);
+                command
+            }
+            Way::Wrapper => {
+                let program = match argv[0] {
+                    "sh" => SH_ALIAS,
+                    "bash" => BASH_ALIAS,
+                    other => other,
+                };
+                let mut command = fixture.exporting.session.command(program);
+                command.args(&argv[1..]).current_dir(&dir).envs(environment);
+                command
+            }
+        }
+    }
+
+    /// Runs `argv` from `dir` with `stdin`.
+    pub fn run(self, fixture: &DebianExports, dir: &str, argv: &[&str], stdin: &[u8]) -> Output {
+        let mut child = self
+            .command(fixture, dir, argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_vec();
+        // Written on a thread: a large input must not block against unread output.
+        let writer = std::thread::spawn(move || {
+            // The command may exit without reading it all; that is its business.
+            let _ = input.write_all(&stdin);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        output
+    }
+}
+
+/// Runs `argv` both ways and asserts identical stdout, stderr and exit status; returns them.
+fn assert_transparent(dir: &str, argv: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    let fixture = debian();
+    let native = Way::Native.run(fixture, dir, argv, stdin);
+    let wrapped = Way::Wrapper.run(fixture, dir, argv, stdin);
+    assert_eq!(
+        (wrapped.status.code(), &wrapped.stdout, &wrapped.stderr),
+        (native.status.code(), &native.stdout, &native.stderr),
+        "{argv:?} from {dir}: through the wrapper {:?}, natively {:?}",
+        outcome(&wrapped),
+        outcome(&native)
+    );
+    outcome(&native)
+}
+
+#[test]
+fn git_status_log_and_diff_are_the_same_through_the_wrapper() {
+    let (code, status, _) = assert_transparent(PROJECT, &["git", "status"], b"");
+    assert_eq!(code, Some(0));
+    assert!(status.starts_with("On branch main\n"), "{status}");
+    assert!(status.contains("modified:   notes.txt"), "{status}");
+    assert!(status.contains("untracked.txt"), "{status}");
+    let (_, short, _) = assert_transparent(PROJECT, &["git", "status", "--short"], b"");
+    assert_eq!(short, " M notes.txt\n?? \"sub dir/\"\n?? untracked.txt\n");
+    let (_, log, _) = assert_transparent(PROJECT, &["git", "--no-pager", "log", "--stat"], b"");
+    assert!(log.contains("second: a name with spaces"), "{log}");
+    assert!(log.contains("file with spaces.txt | 1 +"), "{log}");
+    let (_, diff, _) = assert_transparent(PROJECT, &["git", "--no-pager", "diff"], b"");
+    assert!(diff.ends_with(" first\n+changed\n"), "{diff}");
+    let (_, named, _) = assert_transparent(
+        PROJECT,
+        &[
+            "git",
+            "--no-pager",
+            "log",
+            "--format=%s",
+            "--",
+            "file with spaces.txt",
+        ],
+        b"",
+    );
+    assert_eq!(named, "second: a name with spaces\nfirst commit\n");
+    // A failing git command: its message and status, the same.
+    let (code, _, stderr) = assert_transparent(PROJECT, &["git", "no-such-command"], b"");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("'no-such-command' is not a git command"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn relative_paths_from_a_subdirectory_of_the_home() {
+    let (code, diff, _) = assert_transparent(
+        SUBDIR,
+        &["git", "--no-pager", "diff", "--stat", "--", "../notes.txt"],
+        b"",
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(diff, " notes.txt | 1 +\n 1 file changed, 1 insertion(+)\n");
+    let script = "import os, sys; print(os.getcwd()); print(open(sys.argv[1]).read(), end='')";
+    let (code, stdout, _) = assert_transparent(SUBDIR, &["python3", "-c", script, "data.txt"], b"");
+    assert_eq!(code, Some(0));
+    let home = debian().home().display().to_string();
+    assert_eq!(stdout, format!("{home}/{SUBDIR}\ndata\n"));
+}
+
+#[test]
+fn python_reads_binary_stdin_and_keeps_stdout_and_stderr_apart() {
+    let input: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let script = "import sys\n\
+        data = sys.stdin.buffer.read()\n\
+        sys.stdout.buffer.write(data[::-1])\n\
+        sys.stderr.write(f'read {len(data)} bytes\\n')\n\
+        sys.exit(3)";
+    let (code, stdout, stderr) = assert_transparent(PROJECT, &["python3", "-c", script], &input);
+    assert_eq!(code, Some(3));
+    assert_eq!(stderr, "read 300000 bytes\n");
+    let reversed: Vec<u8> = input.iter().rev().copied().collect();
+    let wrapped = Way::Wrapper.run(debian(), PROJECT, &["python3", "-c", script], &input);
+    assert_eq!(wrapped.stdout, reversed);
+    assert_eq!(stdout.len(), String::from_utf8_lossy(&reversed).len());
+}
+
+#[test]
+fn exit_statuses_arguments_and_the_environment() {
+    let (code, stdout, stderr) = assert_transparent(
+        PROJECT,
+        &["sh", "-c", "echo out; echo err >&2; exit 7"],
+        b"",
+    );
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (Some(7), "out\n", "err\n")
+    );
+    let (code, stdout, _) = assert_transparent(
+        PROJECT,
+        &[
+            "sh",
+            "-c",
+            "printf '[%s]' \"$@\"; echo",
+            "argv0",
+            "a b",
+            "",
+            "--",
+            "-n",
+            "$HOME",
+            "*",
+            "it's \"quoted\"",
+            "line\nbreak",
+        ],
+        b"",
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        stdout,
+        "[a b][][--][-n][$HOME][*][it's \"quoted\"][line\nbreak]\n"
+    );
+    let (code, _, stderr) = assert_transparent(PROJECT, &["sh", "-c", "no-such-command"], b"");
+    assert_eq!(
+        (code, stderr.as_str()),
+        (Some(127), "sh: 1: no-such-command: not found\n")
+    );
+    let (_, stdout, _) = assert_transparent(
+        PROJECT,
+        &[
+            "sh",
+            "-c",
+            "echo \"$TERM|$LANG|$LC_MESSAGES|${HORIZON_NOT_FORWARDED-unset}|$HORIZONOS_CONTAINER\"",
+        ],
+        b"",
+    );
+    assert_eq!(
+        stdout,
+        format!("xterm-256color|C.UTF-8|C.UTF-8|unset|{NAME}\n")
+    );
+    // Without a terminal, no stream is one.
+    let (_, stdout, _) = assert_transparent(
+        PROJECT,
+        &["sh", "-c", "test -t 0 || test -t 1 || echo no-terminal"],
+        b"",
+    );
+    assert_eq!(stdout, "no-terminal\n");
+}
+
+#[test]
+fn yes_in_a_host_pipeline_ends_with_sigpipe() {
+    let fixture = debian();
+    let pipeline = "yes | head -1; echo \"${PIPESTATUS[@]}\"";
+    // Natively the whole pipeline is in the container; through the wrapper, `yes` is the
+    // exported one and `head` the host's.
+    let native = Way::Native.run(fixture, PROJECT, &["bash", "-c", pipeline], b"");
+    let host = fixture
+        .exporting
+        .session
+        .command("bash")
+        .args(["-c", pipeline])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcome(&native),
+        (Some(0), "y\n141 0\n".to_owned(), String::new())
+    );
+    assert_eq!(outcome(&host), outcome(&native));
+}
+
+#[test]
+fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
+    let fixture = debian();
+    let session = &fixture.exporting.session;
+    let script = format!(
+        "cd {PROJECT}; {SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out'; echo \"exited=$?\"; sleep 60\n"
+    );
+    let tmux = Tmux::start(session, &script, 100, 30);
+    let screen = tmux.wait_for("exited=0");
+    assert!(
+        screen
+            .lines()
+            .any(|line| line.trim_end() == "tty-in-and-out"),
+        "{screen}"
+    );
+}
