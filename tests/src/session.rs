@@ -15,6 +15,15 @@ use crate::podman::{Account, PodmanService};
 /// PATH inside a session: the system's, after the session's export directory.
 const SYSTEM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The first executable called `name` in a session's system PATH: the host command an export of
+/// that name would shadow.
+pub fn host_command(name: &str) -> Option<PathBuf> {
+    SYSTEM_PATH
+        .split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|path| path.is_file())
+}
+
 /// One user's view of horizon in a test.
 #[derive(Debug)]
 pub struct Session {

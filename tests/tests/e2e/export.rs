@@ -15,7 +15,7 @@ use std::process::{Output, Stdio};
 use horizon_core::export::{WrapperSpec, content_hash, wrapper};
 use horizon_e2e::TestBed;
 use horizon_e2e::bins::cargo_bin;
-use horizon_e2e::session::Session;
+use horizon_e2e::session::{self, Session};
 use serde_json::{Value, json};
 
 use crate::{assert_exit, text};
@@ -136,20 +136,9 @@ pub fn outcome(output: &Output) -> (Option<i32>, String, String) {
     )
 }
 
-/// The first executable called `name` in the session's system PATH (what a wrapper would shadow).
+/// The host command an export of `name` would shadow.
 fn host_command(name: &str) -> PathBuf {
-    [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ]
-    .iter()
-    .map(|dir| Path::new(dir).join(name))
-    .find(|path| path.is_file())
-    .unwrap_or_else(|| panic!("the host has no {name}"))
+    session::host_command(name).unwrap_or_else(|| panic!("the host has no {name}"))
 }
 
 /// busybox's sha3sum of "abc" (224 bits, its default), as the container prints it.

@@ -4,7 +4,7 @@
 //! (status, log, diff with the pager off, a file name with spaces, a relative path from a
 //! subdirectory of the home), `python3 -c` reading binary stdin, `sh -c 'exit 7'`, argv with
 //! spaces, empty strings and glob/`$` characters, the environment allowlist, `yes | head -1` in a
-//! host pipeline (SIGPIPE), and a terminal per stream through tmux.
+//! host pipeline (SIGPIPE), SIGTERM to the wrapper, and a terminal through tmux.
 //!
 //! One Debian container (git and python3 from Debian's mirror, ~60 s) serves the whole module.
 //! The way a case is run is [`Way`]: the agent issue re-runs these cases on its exec path by
@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use horizon_core::exec_plan::environment::is_forwarded;
 use horizon_core::naming;
@@ -22,6 +23,7 @@ use serde_json::json;
 
 use crate::assert_exit;
 use crate::export::{Exporting, outcome};
+use crate::run::{lines_of, wait_limited};
 use crate::shell::Tmux;
 
 /// The definition name of the shared container.
@@ -35,6 +37,10 @@ const EXTRA_ENV: [(&str, &str); 3] = [
     ("LC_MESSAGES", "C.UTF-8"),
     ("HORIZON_NOT_FORWARDED", "secret"),
 ];
+/// How long a test waits for a line it expects.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// The signal `kill` sends by default.
+const SIGTERM: i32 = 15;
 /// Host names of the wrappers for `sh` and `bash` (the host's own must stay the host's).
 const SH_ALIAS: &str = "ex-debian-sh";
 const BASH_ALIAS: &str = "ex-debian-bash";
@@ -365,4 +371,23 @@ fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
             .any(|line| line.trim_end() == "tty-in-and-out"),
         "{screen}"
     );
+}
+
+#[test]
+fn sigterm_to_the_wrapper_reaches_the_command() {
+    let fixture = debian();
+    let script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done";
+    let mut child = Way::Wrapper
+        .command(fixture, PROJECT, &["sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready");
+    // The wrapper execs the client, which execs `horizon-container run`: one process, this pid.
+    horizon_e2e::process::signal(child.id(), SIGTERM);
+    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "got-term");
+    assert_eq!(wait_limited(&mut child).code(), Some(3));
 }

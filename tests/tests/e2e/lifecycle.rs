@@ -206,18 +206,8 @@ fn a_user_installs_manages_and_removes_a_busybox_container() {
 
     // install: it exports export_binaries, but the host has a busybox of its own, which the
     // export would shadow (the export tests cover exporting).
-    let host_busybox = [
-        "/usr/local/sbin",
-        "/usr/local/bin",
-        "/usr/sbin",
-        "/usr/bin",
-        "/sbin",
-        "/bin",
-    ]
-    .iter()
-    .map(|dir| Path::new(dir).join("busybox"))
-    .find(|path| path.is_file())
-    .expect("the host's busybox (scripts/setup installs busybox-static)");
+    let host_busybox = horizon_e2e::session::host_command("busybox")
+        .expect("the host's busybox (scripts/setup installs busybox-static)");
     let busybox_not_exported = [
         format!(
             "horizon-container: warning: busybox not exported: cannot export busybox: it would \
