@@ -391,3 +391,24 @@ fn sigterm_to_the_wrapper_reaches_the_command() {
     assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "got-term");
     assert_eq!(wait_limited(&mut child).code(), Some(3));
 }
+
+#[test]
+fn non_utf8_arguments_pass_through_the_wrapper_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let fixture = debian();
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9 \xff\xfe");
+    let output = Way::Wrapper
+        .command(
+            fixture,
+            PROJECT,
+            &["sh", "-c", "printf '%s' \"$1\" | od -An -tx1", "x"],
+        )
+        .arg(odd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        outcome(&output),
+        (Some(0), " 63 61 66 e9 20 ff fe\n".to_owned(), String::new())
+    );
+}
