@@ -7,7 +7,7 @@
 //! - update: `flatpak update -y --noninteractive`, then the list again: every ref whose active
 //!   commit changed (or that is new, e.g. a runtime the new version needs) was updated.
 
-use super::{AppChange, AppSource, SourceState, changes, state_from};
+use super::{AppSource, SourceState, changes, pending, state_from};
 use crate::host_command::{HostCommand, HostCommandError, Runner, run_checked};
 
 /// The program.
@@ -78,18 +78,7 @@ pub async fn check(runner: &impl Runner, installation: Installation) -> SourceSt
             .arg(installation.flag())
             .arg("--columns=ref,commit");
         let offered = parse_columns(&run_checked(runner, &command).await?.stdout);
-        let pending: Vec<AppChange> = offered
-            .into_iter()
-            .map(|(name, commit)| AppChange {
-                from: before
-                    .iter()
-                    .find(|(installed, _)| *installed == name)
-                    .map(|(_, commit)| commit.clone()),
-                name,
-                to: Some(commit),
-            })
-            .collect();
-        Ok::<_, HostCommandError>(state_from(pending, before.len()))
+        Ok::<_, HostCommandError>(state_from(pending(&before, offered), before.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
         error: error.to_string(),
@@ -116,6 +105,7 @@ pub async fn update(runner: &impl Runner, installation: Installation) -> SourceS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apps::AppChange;
     use crate::host_command::scripted::ScriptedRunner;
 
     #[test]

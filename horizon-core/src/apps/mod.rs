@@ -138,6 +138,24 @@ pub(crate) fn changes(before: &[(String, String)], after: &[(String, String)]) -
         .collect()
 }
 
+/// What a check found: each offered (name, version) paired with the installed version.
+pub(crate) fn pending(
+    installed: &[(String, String)],
+    offered: Vec<(String, String)>,
+) -> Vec<AppChange> {
+    offered
+        .into_iter()
+        .map(|(name, version)| AppChange {
+            from: installed
+                .iter()
+                .find(|(installed, _)| *installed == name)
+                .map(|(_, version)| version.clone()),
+            name,
+            to: Some(version),
+        })
+        .collect()
+}
+
 /// `UpToDate` when nothing changed, else `Changes`.
 pub(crate) fn state_from(changes: Vec<AppChange>, installed: usize) -> SourceState {
     if changes.is_empty() {

@@ -5,7 +5,7 @@
 //!   up to date." goes to stderr and stdout stays empty);
 //! - update: `snap refresh`, then the list again: every snap whose revision changed was updated.
 
-use super::{AppChange, SourceState, changes, state_from};
+use super::{SourceState, changes, pending, state_from};
 use crate::host_command::{HostCommand, HostCommandError, Runner, run_checked};
 
 /// The program.
@@ -40,18 +40,7 @@ pub async fn check(runner: &impl Runner) -> SourceState {
         let before = installed(runner).await?;
         let command = HostCommand::new(SNAP).args(["refresh", "--list"]);
         let offered = parse_table(&run_checked(runner, &command).await?.stdout);
-        let pending: Vec<AppChange> = offered
-            .into_iter()
-            .map(|(name, revision)| AppChange {
-                from: before
-                    .iter()
-                    .find(|(installed, _)| *installed == name)
-                    .map(|(_, revision)| revision.clone()),
-                name,
-                to: Some(revision),
-            })
-            .collect();
-        Ok::<_, HostCommandError>(state_from(pending, before.len()))
+        Ok::<_, HostCommandError>(state_from(pending(&before, offered), before.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
         error: error.to_string(),
@@ -74,6 +63,7 @@ pub async fn update(runner: &impl Runner) -> SourceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apps::AppChange;
     use crate::host_command::scripted::ScriptedRunner;
 
     const LIST: &str = include_str!("testdata/snap-list.txt");

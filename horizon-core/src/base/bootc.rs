@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     BackendKind, BaseCheck, BaseError, BaseStatus, BaseSystem, Deployment, RollbackOutcome,
-    UpgradeOutcome, swap_target, upgrade_outcome,
+    UpgradeOutcome, swap_rollback, upgrade_with,
 };
 use crate::host_command::{HostCommand, Runner, run_checked};
 
@@ -189,13 +189,7 @@ impl BaseSystem for Bootc {
     }
 
     async fn upgrade(&self, runner: &impl Runner) -> Result<UpgradeOutcome, BaseError> {
-        let before = self.status(runner).await?;
-        let before = before.require_default()?.clone();
-        run_checked(runner, &HostCommand::new(BOOTC).arg("upgrade"))
-            .await
-            .map_err(BaseError::tool("upgrading the base system"))?;
-        let after = self.status(runner).await?;
-        Ok(upgrade_outcome(&before, after.require_default()?))
+        upgrade_with(self, runner, &HostCommand::new(BOOTC).arg("upgrade")).await
     }
 
     async fn rollback_to(
@@ -203,19 +197,13 @@ impl BaseSystem for Bootc {
         runner: &impl Runner,
         checksum: &str,
     ) -> Result<RollbackOutcome, BaseError> {
-        let status = self.status(runner).await?;
-        let Some(from) = swap_target(&status, checksum)? else {
-            return Ok(RollbackOutcome::AlreadyDefault {
-                checksum: checksum.to_owned(),
-            });
-        };
-        run_checked(runner, &HostCommand::new(BOOTC).arg("rollback"))
-            .await
-            .map_err(BaseError::tool("rolling the base system back"))?;
-        Ok(RollbackOutcome::MadeDefault {
-            from,
-            to: checksum.to_owned(),
-        })
+        swap_rollback(
+            self,
+            runner,
+            checksum,
+            &HostCommand::new(BOOTC).arg("rollback"),
+        )
+        .await
     }
 }
 

@@ -18,7 +18,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use crate::host_command::{HostCommandError, Runner};
+use crate::host_command::{HostCommand, HostCommandError, Runner, run_checked};
 
 pub use bootc::Bootc;
 pub use detect::{BaseDetection, DetectInput, OSTREE_BOOTED_MARKER, detect};
@@ -265,6 +265,45 @@ impl BaseSystem for AnyBackend {
     }
 }
 
+/// Runs the upgrade `command` of `backend` and tells from the default deployment before and after
+/// whether it staged a new one.
+pub(crate) async fn upgrade_with(
+    backend: &impl BaseSystem,
+    runner: &impl Runner,
+    command: &HostCommand,
+) -> Result<UpgradeOutcome, BaseError> {
+    let before = backend.status(runner).await?;
+    let before = before.require_default()?.clone();
+    run_checked(runner, command)
+        .await
+        .map_err(BaseError::tool("upgrading the base system"))?;
+    let after = backend.status(runner).await?;
+    Ok(upgrade_outcome(&before, after.require_default()?))
+}
+
+/// For tools whose rollback verb swaps in the previous deployment (`rpm-ostree rollback`, `bootc
+/// rollback`): runs `command` when `checksum` is the previous deployment.
+pub(crate) async fn swap_rollback(
+    backend: &impl BaseSystem,
+    runner: &impl Runner,
+    checksum: &str,
+    command: &HostCommand,
+) -> Result<RollbackOutcome, BaseError> {
+    let status = backend.status(runner).await?;
+    let Some(from) = swap_target(&status, checksum)? else {
+        return Ok(RollbackOutcome::AlreadyDefault {
+            checksum: checksum.to_owned(),
+        });
+    };
+    run_checked(runner, command)
+        .await
+        .map_err(BaseError::tool("rolling the base system back"))?;
+    Ok(RollbackOutcome::MadeDefault {
+        from,
+        to: checksum.to_owned(),
+    })
+}
+
 /// The upgrade outcome from the default deployments before and after the tool ran.
 pub(crate) fn upgrade_outcome(before: &Deployment, after: &Deployment) -> UpgradeOutcome {
     if before.checksum == after.checksum && before.serial == after.serial {
@@ -280,12 +319,9 @@ pub(crate) fn upgrade_outcome(before: &Deployment, after: &Deployment) -> Upgrad
     }
 }
 
-/// For tools that can only swap in the previous deployment (`rpm-ostree rollback`, `bootc
-/// rollback`): whether `checksum` is already the default, is the previous one, or neither.
-pub(crate) fn swap_target(
-    status: &BaseStatus,
-    checksum: &str,
-) -> Result<Option<String>, BaseError> {
+/// Whether `checksum` is already the default (`None`), is the previous one (`Some(current
+/// default)`), or neither (an error).
+fn swap_target(status: &BaseStatus, checksum: &str) -> Result<Option<String>, BaseError> {
     let current = status.require_default()?;
     if current.checksum == checksum {
         return Ok(None);

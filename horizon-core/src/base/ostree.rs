@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     BackendKind, BaseCheck, BaseError, BaseStatus, BaseSystem, Deployment, RollbackOutcome,
-    UpgradeOutcome, not_deployed, upgrade_outcome,
+    UpgradeOutcome, not_deployed, upgrade_with,
 };
 use crate::host_command::{HostCommand, Runner, run_checked};
 
@@ -185,13 +185,7 @@ impl BaseSystem for OstreeAdmin {
     }
 
     async fn upgrade(&self, runner: &impl Runner) -> Result<UpgradeOutcome, BaseError> {
-        let before = self.status(runner).await?;
-        let before = before.require_default()?.clone();
-        run_checked(runner, &self.with_os(self.admin("upgrade")))
-            .await
-            .map_err(BaseError::tool("upgrading the base system"))?;
-        let after = self.status(runner).await?;
-        Ok(upgrade_outcome(&before, after.require_default()?))
+        upgrade_with(self, runner, &self.with_os(self.admin("upgrade"))).await
     }
 
     async fn rollback_to(
