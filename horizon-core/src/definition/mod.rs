@@ -55,7 +55,7 @@ pub fn builtin_names() -> impl Iterator<Item = &'static str> {
 }
 
 #[cfg(test)]
-mod tests_support {
+pub(crate) mod tests_support {
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
 

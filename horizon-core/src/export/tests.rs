@@ -329,8 +329,173 @@ fn removing_a_container_and_orphans() {
 }
 
 #[test]
+fn concurrent_exports_never_lose_an_entry() {
+    let fixture = Fixture::new();
+    let names: Vec<String> = (0..16).map(|n| format!("tool{n}")).collect();
+    std::thread::scope(|scope| {
+        for name in &names {
+            let (setup, request) = (&fixture.setup, fixture.request("dev", name));
+            scope.spawn(move || export(setup, &request).unwrap());
+        }
+    });
+    let mut recorded: Vec<String> = Ledger::new(&fixture.setup.state_dir)
+        .read()
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.name)
+        .collect();
+    recorded.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(recorded, expected);
+    assert_eq!(fixture.files(), expected, "and no temp file is left");
+}
+
+#[test]
 fn the_client_path_must_be_absolute_text() {
     assert!(check_client_path(Path::new("horizon-exec")).is_err());
     assert!(check_client_path(Path::new("/a\nb")).is_err());
     assert_eq!(check_client_path(Path::new("/a b")).unwrap(), "/a b");
+}
+
+/// Provider resolution on the recording fake engine: the definitions' `export_binaries` decide
+/// without asking Podman; otherwise only running containers are searched (looking never starts
+/// one), and stopped ones are named.
+mod provider_resolution {
+    use std::collections::BTreeMap;
+
+    use crate::definition::tests_support;
+    use crate::definition::{Catalog, load};
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::{ContainerSpec, Engine};
+    use crate::lifecycle::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord};
+    use crate::{labels, naming};
+
+    use super::super::{ExportError, resolve_provider};
+
+    const IMAGE: &str = "registry.test/tools:1";
+
+    fn catalog(definitions: &[serde_json::Value]) -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = tests_support::sources(dir.path());
+        let user = sources.user_dir.clone().unwrap();
+        std::fs::create_dir_all(&user).unwrap();
+        for definition in definitions {
+            let name = definition["name"].as_str().unwrap();
+            std::fs::write(user.join(format!("{name}.json")), definition.to_string()).unwrap();
+        }
+        let catalog = load(&sources);
+        (dir, catalog)
+    }
+
+    fn record(name: &str) -> InstallRecord {
+        InstallRecord {
+            schema_version: INSTALL_RECORD_SCHEMA_VERSION,
+            name: name.into(),
+            layer: "user".into(),
+            definition_hash: String::new(),
+            generation: 1,
+            image: IMAGE.into(),
+            image_digest: None,
+            image_id: String::new(),
+            generation_image: IMAGE.into(),
+            generation_image_id: String::new(),
+            container_id: String::new(),
+            package_manager: None,
+            packages: vec![],
+            persistent: true,
+            installed_at: String::new(),
+            export_binaries: vec![],
+        }
+    }
+
+    /// A fake engine holding the managed containers of `running` (started) and `stopped`, whose
+    /// exec answers the PATH lookup with `found`.
+    async fn engine(running: &[&str], stopped: &[&str], found: bool) -> FakeEngine {
+        let mut engine = FakeEngine::new(&[IMAGE]);
+        engine.exec_script = Box::new(move |_| {
+            if found {
+                (0, b"/usr/bin/rg\n".to_vec())
+            } else {
+                (1, Vec::new())
+            }
+        });
+        engine.pull_image(IMAGE, &|_| {}).await.unwrap();
+        for (name, start) in running
+            .iter()
+            .map(|name| (name, true))
+            .chain(stopped.iter().map(|name| (name, false)))
+        {
+            let spec = ContainerSpec {
+                name: naming::container_name(name),
+                image: IMAGE.into(),
+                labels: BTreeMap::from([
+                    (labels::MANAGED.to_owned(), labels::MANAGED_VALUE.to_owned()),
+                    (labels::DEFINITION.to_owned(), (*name).to_owned()),
+                ]),
+                ..ContainerSpec::default()
+            };
+            engine.create_container(&spec).await.unwrap();
+            if start {
+                engine.start_container(&spec.name).await.unwrap();
+            }
+        }
+        engine
+    }
+
+    fn exec_calls(engine: &FakeEngine) -> usize {
+        engine
+            .calls()
+            .iter()
+            .filter(|call| call.starts_with("exec"))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_definition_that_lists_the_binary_decides_without_podman() {
+        let (_dir, catalog) = catalog(&[
+            serde_json::json!({"name": "dev", "image": IMAGE, "export_binaries": ["rg"]}),
+            serde_json::json!({"name": "tools", "image": IMAGE}),
+        ]);
+        let engine = engine(&["tools"], &[], true).await;
+        let before = engine.calls().len();
+        let records = [record("dev"), record("tools")];
+        let found = resolve_provider(&engine, &catalog, &records, "rg")
+            .await
+            .unwrap();
+        assert_eq!(found, "dev");
+        assert_eq!(engine.calls().len(), before, "no Podman call");
+    }
+
+    #[tokio::test]
+    async fn only_running_containers_are_searched_and_stopped_ones_are_named() {
+        let (_dir, catalog) = catalog(&[]);
+        let records = [record("a"), record("b"), record("c")];
+        let engine = engine(&["a"], &["b", "c"], true).await;
+        let found = resolve_provider(&engine, &catalog, &records, "rg")
+            .await
+            .unwrap();
+        assert_eq!(found, "a");
+        assert_eq!(exec_calls(&engine), 1);
+        let running = engine.containers().iter().filter(|c| c.running).count();
+        assert_eq!(running, 1, "looking started nothing");
+
+        let engine = self::engine(&["a"], &["b", "c"], false).await;
+        let error = resolve_provider(&engine, &catalog, &records, "rg")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no container provides rg (searched: a) (not searched, stopped: b, c)"
+        );
+
+        let engine = self::engine(&["a", "b"], &[], true).await;
+        let error = resolve_provider(&engine, &catalog, &records, "rg")
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            ExportError::Ambiguous { ref candidates, .. } if candidates == &["a", "b"]
+        ));
+    }
 }
