@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod naming;
 pub mod paths;
 pub mod system_update;
+pub mod update;
 
 pub use definition::{
     Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,

@@ -148,7 +148,7 @@ pub async fn install<E: Engine>(
 
 /// One more than the highest generation known for `name`: its images' labels, its container's,
 /// and its install record's (so a number is never reused, even after a manual `podman rmi`).
-async fn next_generation<E: Engine>(
+pub(crate) async fn next_generation<E: Engine>(
     engine: &E,
     name: &str,
     existing: Option<&ContainerSummary>,
@@ -174,22 +174,22 @@ async fn next_generation<E: Engine>(
     Ok(highest + 1)
 }
 
-/// What an install has made so far, undone in reverse on failure.
+/// What an install (or an update) has made so far, undone in reverse on failure.
 #[derive(Debug, Default)]
-struct Made {
+pub(crate) struct Made {
     /// An image this install pulled that was not there before (its id).
-    pulled_image: Option<String>,
+    pub pulled_image: Option<String>,
     /// The build container's name.
-    build_container: Option<String>,
+    pub build_container: Option<String>,
     /// The generation image's id.
-    generation_image: Option<String>,
+    pub generation_image: Option<String>,
     /// The new managed container's name.
-    container: Option<String>,
+    pub container: Option<String>,
 }
 
 impl Made {
     /// Removes everything recorded, newest first; returns what could not be removed, with why.
-    async fn undo<E: Engine>(self, engine: &E) -> Vec<String> {
+    pub(crate) async fn undo<E: Engine>(self, engine: &E) -> Vec<String> {
         let mut failures = Vec::new();
         if let Some(container) = &self.container {
             failures.extend(remove_if_present(engine, container).await);
@@ -211,9 +211,9 @@ impl Made {
     }
 }
 
-type StepResult<T> = Result<T, (InstallStep, LifecycleError)>;
+pub(crate) type StepResult<T> = Result<T, (InstallStep, LifecycleError)>;
 
-fn at<T>(step: InstallStep, result: Result<T, LifecycleError>) -> StepResult<T> {
+pub(crate) fn at<T>(step: InstallStep, result: Result<T, LifecycleError>) -> StepResult<T> {
     result.map_err(|error| (step, error))
 }
 
@@ -236,17 +236,105 @@ async fn build_and_start<E: Engine>(
     on_progress: &(dyn Fn(&InstallProgress<'_>) + Send + Sync),
 ) -> StepResult<InstallRecord> {
     let resolved = request.resolved;
+    let name = resolved.definition.name.as_str();
+    let built = build_generation(
+        engine,
+        resolved,
+        &pull_reference(resolved),
+        generation,
+        made,
+        on_progress,
+    )
+    .await?;
+    // A reinstall creates the new container beside the old one.
+    let final_name = naming::container_name(name);
+    let create_name = match existing {
+        Some(_) => beside_name(name, generation),
+        None => final_name.clone(),
+    };
+    let details = create_and_start(
+        engine,
+        resolved,
+        host,
+        &built,
+        &create_name,
+        made,
+        on_progress,
+    )
+    .await?;
+    if let Some(old) = existing {
+        engine
+            .remove_container(&old.id, true)
+            .await
+            .map_err(|error| {
+                (
+                    InstallStep::Start,
+                    LifecycleError::engine(name, "remove the previous container of", error),
+                )
+            })?;
+        engine
+            .rename_container(&create_name, &final_name)
+            .await
+            .map_err(|error| {
+                (
+                    InstallStep::Start,
+                    LifecycleError::engine(name, "rename the new container of", error),
+                )
+            })?;
+        made.container = Some(final_name.clone());
+    }
+
+    // Record.
+    let record = install_record(resolved, &built, &details);
+    on_progress(&InstallProgress::Step {
+        step: InstallStep::Record,
+        subject: &request.state.path(name).display().to_string(),
+    });
+    at(InstallStep::Record, request.state.write(&record))?;
+    Ok(record)
+}
+
+/// The name of a definition's container of `generation` while it is not the active one: a new
+/// generation being verified beside the running container, or a previous one kept for rollback.
+pub fn beside_name(definition: &str, generation: u64) -> String {
+    format!("{}-{generation}", naming::container_name(definition))
+}
+
+/// A generation image built by [`build_generation`].
+#[derive(Clone, Debug)]
+pub(crate) struct BuiltGeneration {
+    /// The generation number.
+    pub generation: u64,
+    /// The base image as pulled.
+    pub pulled: crate::engine::PulledImage,
+    /// `localhost/horizonos/NAME:GENERATION`.
+    pub image: String,
+    /// Its id.
+    pub image_id: String,
+    /// The package manager used, when packages were installed.
+    pub package_manager: Option<PackageManager>,
+}
+
+/// Pulls `reference` and builds generation `generation` of `resolved` from it: a build container,
+/// the definition's packages, the commit. What it makes is noted in `made` as it goes.
+pub(crate) async fn build_generation<E: Engine>(
+    engine: &E,
+    resolved: &ResolvedDefinition,
+    reference: &str,
+    generation: u64,
+    made: &mut Made,
+    on_progress: &(dyn Fn(&InstallProgress<'_>) + Send + Sync),
+) -> StepResult<BuiltGeneration> {
     let definition = &resolved.definition;
     let name = definition.name.as_str();
     let step =
         |step: InstallStep, subject: &str| on_progress(&InstallProgress::Step { step, subject });
 
     // Pull.
-    let reference = pull_reference(resolved);
-    step(InstallStep::Pull, &reference);
-    let was_present = engine.inspect_image(&reference).await.is_ok();
+    step(InstallStep::Pull, reference);
+    let was_present = engine.inspect_image(reference).await.is_ok();
     let pulled = engine
-        .pull_image(&reference, &|event| {
+        .pull_image(reference, &|event| {
             on_progress(&InstallProgress::Pull(event))
         })
         .await
@@ -286,10 +374,10 @@ async fn build_and_start<E: Engine>(
                 LifecycleError::engine(name, "start the build container of", error),
             )
         })?;
-        step(InstallStep::DetectPackageManager, &reference);
+        step(InstallStep::DetectPackageManager, reference);
         let manager = at(
             InstallStep::DetectPackageManager,
-            detect_package_manager(engine, name, &build_name, &reference).await,
+            detect_package_manager(engine, name, &build_name, reference).await,
         )?;
         let subject = format!("{manager}: {}", definition.packages.join(" "));
         step(InstallStep::InstallPackages, &subject);
@@ -326,30 +414,45 @@ async fn build_and_start<E: Engine>(
             )
         })?;
     made.build_container = None;
+    Ok(BuiltGeneration {
+        generation,
+        pulled,
+        image: generation_image,
+        image_id: generation_image_id,
+        package_manager,
+    })
+}
 
-    // Create, verify, start. A reinstall creates the new container beside the old one.
-    let spec = container_spec(resolved, &generation_image, generation, host);
-    let final_name = spec.name.clone();
-    let create_name = match existing {
-        Some(_) => format!("{final_name}-{generation}"),
-        None => final_name.clone(),
-    };
-    step(InstallStep::Create, &create_name);
-    made.container = Some(create_name.clone());
-    let details = create_verified(engine, name, &spec, &create_name)
+/// Creates the managed container of `built` as `create_name` (the same create path for a first
+/// install, a reinstall and an update: the spec, the security check), starts it and runs the
+/// definition's verify commands in it.
+pub(crate) async fn create_and_start<E: Engine>(
+    engine: &E,
+    resolved: &ResolvedDefinition,
+    host: &HostContext,
+    built: &BuiltGeneration,
+    create_name: &str,
+    made: &mut Made,
+    on_progress: &(dyn Fn(&InstallProgress<'_>) + Send + Sync),
+) -> StepResult<crate::engine::ContainerDetails> {
+    let definition = &resolved.definition;
+    let name = definition.name.as_str();
+    let step =
+        |step: InstallStep, subject: &str| on_progress(&InstallProgress::Step { step, subject });
+    let spec = container_spec(resolved, &built.image, built.generation, host);
+    step(InstallStep::Create, create_name);
+    made.container = Some(create_name.to_owned());
+    let details = create_verified(engine, name, &spec, create_name)
         .await
         .map_err(|(step, error, _)| (step, error))?;
-    step(InstallStep::Start, &create_name);
-    engine
-        .start_container(&create_name)
-        .await
-        .map_err(|error| {
-            (
-                InstallStep::Start,
-                LifecycleError::engine(name, "start", error),
-            )
-        })?;
-    // The definition's own checks, before a reinstall touches the running container.
+    step(InstallStep::Start, create_name);
+    engine.start_container(create_name).await.map_err(|error| {
+        (
+            InstallStep::Start,
+            LifecycleError::engine(name, "start", error),
+        )
+    })?;
+    // The definition's own checks, before anything touches a running container.
     if !definition.verify.is_empty() {
         let subject: Vec<String> = definition
             .verify
@@ -359,56 +462,39 @@ async fn build_and_start<E: Engine>(
         step(InstallStep::Verify, &subject.join("; "));
         at(
             InstallStep::Verify,
-            run_verify(engine, name, &create_name, &definition.verify).await,
+            run_verify(engine, name, create_name, &definition.verify).await,
         )?;
     }
-    if let Some(old) = existing {
-        engine
-            .remove_container(&old.id, true)
-            .await
-            .map_err(|error| {
-                (
-                    InstallStep::Start,
-                    LifecycleError::engine(name, "remove the previous container of", error),
-                )
-            })?;
-        engine
-            .rename_container(&create_name, &final_name)
-            .await
-            .map_err(|error| {
-                (
-                    InstallStep::Start,
-                    LifecycleError::engine(name, "rename the new container of", error),
-                )
-            })?;
-        made.container = Some(final_name.clone());
-    }
+    Ok(details)
+}
 
-    // Record.
-    let record = InstallRecord {
+/// The install record of `built`, running as the container `details` describes.
+pub(crate) fn install_record(
+    resolved: &ResolvedDefinition,
+    built: &BuiltGeneration,
+    details: &crate::engine::ContainerDetails,
+) -> InstallRecord {
+    let definition = &resolved.definition;
+    InstallRecord {
         schema_version: INSTALL_RECORD_SCHEMA_VERSION,
-        name: name.to_owned(),
+        name: definition.name.clone(),
         layer: resolved.layer().as_str().to_owned(),
         definition_hash: definition.content_hash(),
-        generation,
+        generation: built.generation,
         image: definition.image.full.clone(),
-        image_digest: pulled.digest.clone(),
-        image_id: pulled.id.clone(),
-        generation_image,
-        generation_image_id,
+        image_digest: built.pulled.digest.clone(),
+        image_id: built.pulled.id.clone(),
+        generation_image: built.image.clone(),
+        generation_image_id: built.image_id.clone(),
         container_id: details.id.clone(),
-        package_manager: package_manager.map(|manager| manager.program().to_owned()),
+        package_manager: built
+            .package_manager
+            .map(|manager| manager.program().to_owned()),
         packages: definition.packages.clone(),
         persistent: definition.persistent,
         installed_at: details.created.clone(),
         export_binaries: definition.export_binaries.clone(),
-    };
-    step(
-        InstallStep::Record,
-        &request.state.path(name).display().to_string(),
-    );
-    at(InstallStep::Record, request.state.write(&record))?;
-    Ok(record)
+    }
 }
 
 /// The labels of a generation image: the managed labels, and [`labels::BUILD_OF`] emptied (a
@@ -456,7 +542,7 @@ fn build_container_spec(definition: &str, name: &str, image_id: &str) -> Contain
 }
 
 /// Removes build containers of `definition` that an interrupted install left behind.
-async fn remove_stale_builds<E: Engine>(
+pub(crate) async fn remove_stale_builds<E: Engine>(
     engine: &E,
     definition: &str,
 ) -> Result<(), LifecycleError> {
@@ -557,7 +643,7 @@ async fn run_verify<E: Engine>(
 
 /// Runs `request` in `container`; returns its exit code and the last lines of its output (stdout
 /// and stderr into one buffer, in the order they arrive, as a terminal shows them).
-async fn exec_with_tail<E: Engine>(
+pub(crate) async fn exec_with_tail<E: Engine>(
     engine: &E,
     definition: &str,
     container: &str,

@@ -23,7 +23,14 @@ mod tests;
 
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};
-pub use install::{InstallOutcome, InstallProgress, InstallRequest, OUTPUT_TAIL_LINES, install};
+pub use install::{
+    InstallOutcome, InstallProgress, InstallRequest, OUTPUT_TAIL_LINES, beside_name, install,
+};
+// The steps install and update share (the update module builds and verifies generations with them).
+pub(crate) use install::{
+    BuiltGeneration, Made, build_generation, create_and_start, exec_with_tail, install_record,
+    next_generation, remove_stale_builds,
+};
 pub use packages::{PackageCommand, PackageManager, package_commands};
 pub use remove::{RemoveOptions, RemoveReport, remove};
 pub use security::{SecurityMismatch, check_security, keeps_user_id};
@@ -32,7 +39,7 @@ pub use spec::{
     PIPEWIRE_SOCKET, PULSE_SOCKET, STOP_TIMEOUT_SECS, X11_SOCKET_DIR, container_spec,
     desktop_resources,
 };
-pub(crate) use start::STATE_RUNNING;
+pub(crate) use start::{STATE_RUNNING, active_container, generation_of, managed_filter};
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
 pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
 pub use status::{

@@ -54,8 +54,30 @@ pub(crate) fn generation_of(object_labels: &std::collections::BTreeMap<String, S
         .unwrap_or(0)
 }
 
-/// Definition `name`'s managed container, found by label. Should several exist (an interrupted
-/// update), the one of the highest generation.
+/// Definition `name`'s active container among `containers` (its managed containers, found by
+/// label): the one named `horizonos-NAME`. A definition also keeps the containers of previous
+/// generations for rollback (named `horizonos-NAME-GEN`), and the label says whose they are, the
+/// name says which one is in use. Only in the instant of a swap does no container carry the name;
+/// the highest generation is then the one being put in place.
+pub(crate) fn active_container<'a>(
+    name: &str,
+    containers: impl IntoIterator<Item = &'a ContainerSummary>,
+) -> Option<&'a ContainerSummary> {
+    let active_name = crate::naming::container_name(name);
+    let containers: Vec<&ContainerSummary> = containers.into_iter().collect();
+    containers
+        .iter()
+        .find(|container| container.name == active_name)
+        .or_else(|| {
+            containers
+                .iter()
+                .max_by_key(|container| generation_of(&container.labels))
+        })
+        .copied()
+}
+
+/// Definition `name`'s managed container, found by label: the active one, named
+/// `horizonos-NAME` (previous generations kept for rollback carry other names).
 pub async fn find_managed<E: Engine>(
     engine: &E,
     name: &str,
@@ -64,9 +86,7 @@ pub async fn find_managed<E: Engine>(
         .list_containers(&managed_filter(name))
         .await
         .map_err(|error| LifecycleError::engine(name, "find the container of", error))?;
-    Ok(containers
-        .into_iter()
-        .max_by_key(|container| generation_of(&container.labels)))
+    Ok(active_container(name, &containers).cloned())
 }
 
 /// Makes sure the managed container of definition `name` runs: starts it when stopped, or, for a

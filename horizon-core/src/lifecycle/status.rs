@@ -13,7 +13,7 @@ use crate::engine::{
 use crate::labels;
 
 use super::error::LifecycleError;
-use super::start::{STATE_RUNNING, find_managed, generation_of};
+use super::start::{STATE_RUNNING, active_container, find_managed, generation_of};
 use super::state::{InstallRecord, StateStore};
 
 /// Whether a definition's container exists and runs.
@@ -90,18 +90,24 @@ pub fn summarize(container: Option<&ContainerSummary>, current_hash: &str) -> St
 }
 
 /// Matches `containers` (horizon's managed containers) with `catalog`'s definitions. When a
-/// definition has several containers (an interrupted update), the highest generation counts.
+/// definition has several containers (previous generations kept for rollback), the active one
+/// counts.
 pub fn match_states(catalog: &Catalog, containers: &[ContainerSummary]) -> InstalledStates {
-    let mut newest: BTreeMap<&str, &ContainerSummary> = BTreeMap::new();
+    let mut by_name: BTreeMap<&str, Vec<&ContainerSummary>> = BTreeMap::new();
     for container in containers {
-        let Some(definition) = container.labels.get(labels::DEFINITION) else {
-            continue;
-        };
-        let entry = newest.entry(definition.as_str()).or_insert(container);
-        if generation_of(&container.labels) > generation_of(&entry.labels) {
-            *entry = container;
+        if let Some(definition) = container.labels.get(labels::DEFINITION) {
+            by_name
+                .entry(definition.as_str())
+                .or_default()
+                .push(container);
         }
     }
+    let newest: BTreeMap<&str, &ContainerSummary> = by_name
+        .iter()
+        .filter_map(|(name, all)| {
+            active_container(name, all.iter().copied()).map(|active| (*name, active))
+        })
+        .collect();
     let by_definition = catalog
         .definitions
         .iter()

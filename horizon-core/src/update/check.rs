@@ -1,0 +1,151 @@
+//! `update --check`: for each installed container, what its definition's image reference points
+//! to at the registry now (manifest only, see [`super::registry`]) against the digest its running
+//! generation was built from, and whether its definition changed since. Every container is checked
+//! at the same time; one that cannot be checked carries its error and does not stop the others.
+//! Nothing is pulled, built or changed, and no lock is taken: a check is a reader.
+
+use serde::Serialize;
+
+use super::error::UpdateError;
+use super::registry::RegistryClient;
+use crate::definition::{Catalog, ResolvedDefinition};
+use crate::lifecycle::{InstallRecord, LifecycleError, StateStore};
+
+/// What to check.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckRequest<'a> {
+    /// The definitions now.
+    pub catalog: &'a Catalog,
+    /// The install records.
+    pub state: &'a StateStore,
+    /// The containers to check; empty means every installed one.
+    pub names: &'a [String],
+    /// How to reach registries.
+    pub registry: &'a RegistryClient,
+}
+
+/// The check of one installed container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContainerCheck {
+    /// The definition name.
+    pub name: String,
+    /// The generation that runs.
+    pub generation: u64,
+    /// The image reference checked (the definition's now, else the one installed).
+    pub image: String,
+    /// The digest the running generation was built from.
+    pub installed_digest: Option<String>,
+    /// The digest the reference points to at the registry now (absent when the check failed).
+    pub available_digest: Option<String>,
+    /// The registry has another image than the one installed.
+    pub image_update: bool,
+    /// The definition changed since the running generation was built (an update applies it).
+    pub definition_changed: bool,
+    /// Whether a definition of that name exists now (without one there is nothing to update to).
+    pub definition_exists: bool,
+    /// Why the check failed, when it did.
+    pub error: Option<String>,
+}
+
+impl ContainerCheck {
+    /// Whether `update` would build a new generation.
+    pub fn update_available(&self) -> bool {
+        self.definition_exists && (self.image_update || self.definition_changed)
+    }
+}
+
+/// The digest generation builds of `resolved` are pulled at now: the definition's pinned digest,
+/// else what its reference points to at the registry.
+pub async fn available_digest(
+    resolved: &ResolvedDefinition,
+    registry: &RegistryClient,
+) -> Result<String, UpdateError> {
+    let image = &resolved.definition.image;
+    if let Some(digest) = &image.digest {
+        return Ok(digest.clone());
+    }
+    registry
+        .manifest_digest(&image.full)
+        .await
+        .map_err(|source| UpdateError::Registry {
+            reference: image.full.clone(),
+            source,
+        })
+}
+
+/// Checks one installed container (see the module documentation).
+pub async fn check_one(
+    record: &InstallRecord,
+    current: Option<&ResolvedDefinition>,
+    registry: &RegistryClient,
+) -> ContainerCheck {
+    let mut report = ContainerCheck {
+        name: record.name.clone(),
+        generation: record.generation,
+        image: current.map_or_else(
+            || record.image.clone(),
+            |resolved| resolved.definition.image.full.clone(),
+        ),
+        installed_digest: record.image_digest.clone(),
+        available_digest: None,
+        image_update: false,
+        definition_changed: current
+            .is_some_and(|resolved| resolved.definition.content_hash() != record.definition_hash),
+        definition_exists: current.is_some(),
+        error: None,
+    };
+    let digest = match current {
+        Some(resolved) => available_digest(resolved, registry).await,
+        None => registry
+            .manifest_digest(&record.image)
+            .await
+            .map_err(|source| UpdateError::Registry {
+                reference: record.image.clone(),
+                source,
+            }),
+    };
+    match digest {
+        Ok(digest) => {
+            report.image_update = record.image_digest.as_deref() != Some(digest.as_str());
+            report.available_digest = Some(digest);
+        }
+        Err(error) => report.error = Some(error_chain(&error)),
+    }
+    report
+}
+
+/// Checks the requested installed containers, all at once. A name that is not installed is
+/// [`LifecycleError::NotInstalled`] before anything is asked of a registry.
+pub async fn check(request: CheckRequest<'_>) -> Result<Vec<ContainerCheck>, UpdateError> {
+    let records = request.state.list()?;
+    let selected: Vec<&InstallRecord> = if request.names.is_empty() {
+        records.iter().collect()
+    } else {
+        request
+            .names
+            .iter()
+            .map(|name| {
+                records
+                    .iter()
+                    .find(|record| &record.name == name)
+                    .ok_or_else(|| LifecycleError::NotInstalled { name: name.clone() })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let checks = selected
+        .into_iter()
+        .map(|record| check_one(record, request.catalog.get(&record.name), request.registry));
+    Ok(futures_util::future::join_all(checks).await)
+}
+
+/// An error and its causes on one line, as `--json` and tables show a per-container failure.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

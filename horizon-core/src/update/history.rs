@@ -1,0 +1,99 @@
+//! The install records of a definition's kept generations: `STATE_DIR/generations/NAME/GEN.json`,
+//! each the record that was active while that generation ran (image digest, packages, generation
+//! image). A rollback makes the target generation's record the active one again, without asking
+//! any registry; pruning a generation deletes its record.
+
+use std::path::{Path, PathBuf};
+
+use super::error::UpdateError;
+use crate::lifecycle::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord};
+
+/// The directory of generation records inside the state directory.
+const GENERATIONS_DIR: &str = "generations";
+
+/// The generation records of one state directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenerationHistory {
+    dir: PathBuf,
+}
+
+impl GenerationHistory {
+    /// The records kept under `state_dir`.
+    pub fn new(state_dir: &Path) -> Self {
+        GenerationHistory {
+            dir: state_dir.join(GENERATIONS_DIR),
+        }
+    }
+
+    /// The file of generation `generation` of definition `name`.
+    pub fn path(&self, name: &str, generation: u64) -> PathBuf {
+        self.dir.join(name).join(format!("{generation}.json"))
+    }
+
+    /// Keeps `record` as its generation's record.
+    pub fn write(&self, record: &InstallRecord) -> Result<(), UpdateError> {
+        let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
+        bytes.push(b'\n');
+        crate::fsutil::write_atomic(&self.path(&record.name, record.generation), &bytes).map_err(
+            |(path, source)| UpdateError::State {
+                action: "write the generation record",
+                path,
+                source,
+            },
+        )
+    }
+
+    /// The record of generation `generation` of `name`, if kept.
+    pub fn read(&self, name: &str, generation: u64) -> Result<Option<InstallRecord>, UpdateError> {
+        let path = self.path(name, generation);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(UpdateError::State {
+                    action: "read the generation record",
+                    path,
+                    source,
+                });
+            }
+        };
+        let record: InstallRecord =
+            serde_json::from_slice(&bytes).map_err(|error| UpdateError::BadState {
+                what: "generation record",
+                path: path.clone(),
+                message: error.to_string(),
+            })?;
+        if record.schema_version != INSTALL_RECORD_SCHEMA_VERSION {
+            return Err(UpdateError::BadState {
+                what: "generation record",
+                path,
+                message: format!("schema_version {}", record.schema_version),
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// Forgets generation `generation` of `name`.
+    pub fn remove(&self, name: &str, generation: u64) -> Result<(), UpdateError> {
+        let path = self.path(name, generation);
+        crate::fsutil::remove_durably(&path).map_err(|source| UpdateError::State {
+            action: "remove the generation record",
+            path,
+            source,
+        })
+    }
+
+    /// Forgets every generation of `name` (when it is removed).
+    pub fn remove_all(&self, name: &str) -> Result<(), UpdateError> {
+        let dir = self.dir.join(name);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(UpdateError::State {
+                action: "remove the generation records",
+                path: dir,
+                source,
+            }),
+        }
+    }
+}
