@@ -94,6 +94,39 @@ pub enum Command {
         #[arg(long)]
         reinstall: bool,
     },
+    /// Check for updates, or update containers: the next generation is built and verified beside
+    /// the running container, then swapped in.
+    ///
+    /// An update resolves the image's digest at its registry, builds the next generation (pull
+    /// by digest, the definition's packages, commit), creates its container beside the running
+    /// one and verifies it (it starts, the definition's verify commands pass, every exported
+    /// binary is found). Only then is the running container stopped, kept under the name
+    /// horizonos-NAME-GENERATION for rollback, and replaced. If anything fails before that, the
+    /// running container is untouched and the exit status is 4. Already up to date: nothing
+    /// happens. Exit status 5: another horizon-container is changing it (see --wait); 130:
+    /// interrupted, and undone. See docs/updates.md.
+    ///
+    /// Examples: horizon-container update --check --json
+    ///           horizon-container update development
+    ///           horizon-container update --all --keep 3
+    Update(UpdateArgs),
+    /// Return a container to its previous generation, without any network.
+    ///
+    /// The newest kept generation older than the running one runs again (a second rollback goes
+    /// further back); the generation it replaces is kept, so `--to` can return to it. Exit
+    /// status 6 when there is nothing to roll back to.
+    ///
+    /// Example: horizon-container rollback development
+    Rollback {
+        /// The container's definition name.
+        name: String,
+        /// Return to this kept generation instead (older or newer).
+        #[arg(long, value_name = "GENERATION")]
+        to: Option<u64>,
+        /// When another horizon-container is changing the container, wait for it.
+        #[arg(long)]
+        wait: bool,
+    },
     /// Show one container: state, image and digest, generation, times, exports, mounts,
     /// security and whether its definition changed since install.
     ///
@@ -229,6 +262,42 @@ pub struct ExportArgs {
     /// Rewrite every exported wrapper as this horizon writes it, recreating missing ones.
     #[arg(long, conflicts_with = "binary")]
     pub repair: bool,
+}
+
+/// `update`'s arguments.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The containers (definition names); with --check, none means every installed one.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Only check: ask each image's registry for its current digest (no layer is downloaded)
+    /// and compare it, and the definition, with what is installed. Exit status 0: no update;
+    /// 100: at least one update available; 1: a check failed.
+    #[arg(long)]
+    pub check: bool,
+    /// Update every installed container.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// When another horizon-container is changing the container, wait for it instead of failing
+    /// with exit status 5.
+    #[arg(long)]
+    pub wait: bool,
+    /// How many previous generations to keep for rollback; older ones are removed.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "HORIZON_KEEP_GENERATIONS",
+        default_value_t = 2
+    )]
+    pub keep: usize,
+    /// Give up on a registry that does not answer within this many seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "HORIZON_REGISTRY_TIMEOUT",
+        default_value_t = 30
+    )]
+    pub registry_timeout: u64,
 }
 
 /// `run`'s arguments. Both are optional to clap so that a missing one is reported by `run` itself

@@ -12,6 +12,19 @@ pub const NO_SERVICE: u8 = 3;
 pub const CONFLICT: u8 = 4;
 /// An exported binary whose container is not installed: as the shell's "command not found".
 pub const NOT_INSTALLED_EXPORT: u8 = 127;
+/// `update` only: the next generation failed to build or verify, and was removed; the running
+/// container is untouched.
+pub const UPDATE_REFUSED: u8 = 4;
+/// Another horizon-container holds the container's lock (`--wait` queues behind it instead).
+pub const BUSY: u8 = 5;
+/// `rollback` only: there is no kept generation to return to.
+pub const NOTHING_TO_ROLL_BACK: u8 = 6;
+/// `update --check` only: at least one container has an update (a new image or a changed
+/// definition); 0 means none has. 100, as `dnf check-update` and `yum check-update` use.
+pub const UPDATES_AVAILABLE: u8 = 100;
+/// `update` and `rollback` were interrupted (Ctrl-C, SIGTERM) and undid or finished their work:
+/// 128 + SIGINT, as shells report it.
+pub const INTERRUPTED: u8 = 130;
 /// `run` and `shell` only: horizon or Podman failed (any failure, including bad arguments and no
 /// service), as distinct from the command's own exit status. 125, as `podman run` and `docker
 /// run` use; 126 and 127 stay the command's "not executable" and "not found".

@@ -15,6 +15,16 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing();
+    // Test builds only: the failpoints the end-to-end fault tests name.
+    #[cfg(feature = "failpoints")]
+    if let Some(spec) = std::env::var_os("HORIZON_FAILPOINTS")
+        && let Err(error) = horizon_core::update::failpoint::configure(&spec.to_string_lossy())
+    {
+        return report(&exit::Failure::new(
+            exit::INVALID_INPUT,
+            anyhow::anyhow!(error),
+        ));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

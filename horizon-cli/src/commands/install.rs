@@ -55,6 +55,7 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
     let catalog = catalog(global);
     let resolved = resolve(&catalog, name)?;
     let engine = connect_engine(global).await?;
+    let _lock = super::guard::lock_for_write(global, &engine, name, "install", false).await?;
     let state = state_store(global);
     let desktop = DesktopHost::probe(
         std::env::var("DISPLAY").ok(),

@@ -21,6 +21,7 @@ pub async fn run(
     tail: Option<u64>,
 ) -> Result<ExitCode, Failure> {
     let engine = connect_engine(global).await?;
+    super::guard::recover_before_reading(global, &engine, name).await;
     let container = lifecycle::find_managed(&engine, name)
         .await
         .map_err(|error| Failure::other(anyhow!(error)))?

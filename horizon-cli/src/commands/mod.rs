@@ -7,17 +7,20 @@ mod connection;
 mod definition;
 mod doctor;
 mod export;
+mod guard;
 mod info;
 mod install;
 mod installed;
 mod list;
 mod logs;
 mod remove;
+mod rollback;
 mod run;
 mod shell;
 mod start;
 mod status;
 mod stop;
+mod update;
 
 use std::process::ExitCode;
 
@@ -51,6 +54,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Run(args) => run::run(&cli.global, args).await,
         Command::Shell { name } => shell::run(&cli.global, name).await,
         Command::Logs { name, follow, tail } => logs::run(&cli.global, &name, follow, tail).await,
+        Command::Update(args) => update::run(&cli.global, &args).await,
+        Command::Rollback { name, to, wait } => rollback::run(&cli.global, &name, to, wait).await,
     }
 }
 

@@ -31,11 +31,17 @@ struct RemoveJson<'a> {
 
 pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<ExitCode, Failure> {
     let engine = connect_engine(global).await?;
+    let _lock = super::guard::lock_for_write(global, &engine, name, "remove", false).await?;
     let state = state_store(global);
     let report = remove(&engine, name, &state, RemoveOptions { keep_images })
         .await
         .map_err(lifecycle_failure)?;
     let unexported = remove_exports_of(global, name)?;
+    // The records of its kept generations went with their containers.
+    super::guard::update_stores(global)
+        .history
+        .remove_all(name)
+        .map_err(super::guard::update_failure)?;
     let json = RemoveJson {
         schema_version: SCHEMA_VERSION,
         name,

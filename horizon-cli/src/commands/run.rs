@@ -104,6 +104,7 @@ pub async fn execute(
     let catalog = horizon_core::definition::load(&definition_sources(global));
     let definition = catalog.get(name).map(|resolved| &resolved.definition);
     let engine = connect_engine(global).await.map_err(as_exec_failure)?;
+    super::guard::recover_before_reading(global, &engine, name).await;
     let caller = caller(terminal::wants_tty());
     let plan = exec_plan::prepare(&engine, name, definition, &invocation, &caller)
         .await

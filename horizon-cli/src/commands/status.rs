@@ -30,6 +30,7 @@ pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
     let catalog = catalog(global);
     let current = catalog.get(name);
     let engine = connect_engine(global).await?;
+    super::guard::recover_before_reading(global, &engine, name).await;
     let state = state_store(global);
     let found = match status(&engine, name, current, &state).await {
         Ok(found) => found,

@@ -25,6 +25,7 @@ struct StopReport<'a> {
 
 pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
     let engine = connect_engine(global).await?;
+    super::guard::recover_before_reading(global, &engine, name).await;
     let outcome = stop(&engine, name).await.map_err(lifecycle_failure)?;
     let report = StopReport {
         schema_version: SCHEMA_VERSION,
