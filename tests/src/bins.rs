@@ -1,6 +1,7 @@
 //! The workspace's binaries for end-to-end tests. Cargo only hands a test the binaries of its own
 //! package, so this builds the requested one with the same cargo and profile (a no-op when it is up
-//! to date) and returns the path cargo reports.
+//! to date) and returns the path cargo reports. Packages with test-only features get them
+//! ([`TEST_FEATURES`]): the fault tests need them, and the rest of the suite runs the same binary.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,6 +11,10 @@ use std::sync::Mutex;
 use anyhow::{Result, bail};
 
 use crate::process;
+
+/// Cargo features the end-to-end binaries are built with: horizon-cli's failpoints (inert unless
+/// `HORIZON_FAILPOINTS` names one; see horizon-core/src/update/failpoint.rs).
+pub const TEST_FEATURES: &[(&str, &str)] = &[("horizon-cli", "failpoints")];
 
 /// The path of binary `bin` of package `package`, built on first request.
 pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
@@ -29,19 +34,22 @@ pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
 
 fn build(package: &str, bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = process::run(
-        Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--message-format=json",
-                "--package",
-                package,
-                "--bin",
-                bin,
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR")),
-    )?;
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "build",
+            "--quiet",
+            "--message-format=json",
+            "--package",
+            package,
+            "--bin",
+            bin,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (_, feature) in TEST_FEATURES.iter().filter(|(owner, _)| *owner == package) {
+        command.arg("--features").arg(feature);
+    }
+    let output = process::run(&mut command)?;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
         let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;

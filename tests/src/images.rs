@@ -34,6 +34,12 @@ pub fn cache_dir() -> PathBuf {
 /// Writes a busybox rootfs tarball (busybox-static, its applets linked where `--list-full` says,
 /// and a minimal /etc) to `tarball`.
 pub fn busybox_tarball(work: &Path, tarball: &Path) -> Result<()> {
+    busybox_variant_tarball(work, tarball, &[])
+}
+
+/// [`busybox_tarball`] with extra files (`(path inside, contents)`, written last, so they may
+/// replace an applet link): a changed image, for updates. `work` must be this call's own.
+pub fn busybox_variant_tarball(work: &Path, tarball: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
     let rootfs = work.join("busybox-rootfs");
     if rootfs.exists() {
         std::fs::remove_dir_all(&rootfs)?;
@@ -63,6 +69,17 @@ pub fn busybox_tarball(work: &Path, tarball: &Path) -> Result<()> {
         rootfs.join("etc/os-release"),
         "ID=busybox\nPRETTY_NAME=\"horizon test busybox\"\n",
     )?;
+    for (path, contents) in extra {
+        let target = rootfs.join(path.trim_start_matches('/'));
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        if target.is_symlink() {
+            std::fs::remove_file(&target)?;
+        }
+        std::fs::write(&target, contents).with_context(|| format!("write {}", target.display()))?;
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    }
     process::run(
         Command::new("tar")
             .arg("-C")

@@ -17,6 +17,7 @@ pub mod images;
 pub mod ostree;
 pub mod podman;
 pub mod process;
+pub mod proxy;
 pub mod registry;
 pub mod session;
 
@@ -61,6 +62,8 @@ pub struct TestBed {
     /// This run's directory; everything the bed creates lives below it.
     pub dir: PathBuf,
     pub registry: Registry,
+    /// A switchable proxy in front of the registry (faults: stalled, down), also plain HTTP.
+    pub registry_proxy: proxy::FaultProxy,
     pub rootful: PodmanService,
     rootless: Mutex<Option<&'static PodmanService>>,
     build: Storage,
@@ -109,6 +112,7 @@ impl TestBed {
         )?;
 
         let registry = Registry::start(&dir.join("registry"), &dir.join("logs/registry.log"))?;
+        let registry_proxy = proxy::FaultProxy::start(registry.addr)?;
         let containers_conf = dir.join("containers.conf");
         std::fs::write(&containers_conf, CONTAINERS_CONF)?;
         let rootful_conf = dir.join("containers-rootful.conf");
@@ -124,8 +128,9 @@ impl TestBed {
         std::fs::write(
             &registries_conf,
             format!(
-                "unqualified-search-registries = []\n\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
-                registry.host()
+                "unqualified-search-registries = []\n\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n\n[[registry]]\nlocation = \"{}\"\ninsecure = true\n",
+                registry.host(),
+                registry_proxy.host()
             ),
         )?;
         let rootful_storage =
@@ -140,6 +145,7 @@ impl TestBed {
         Ok(TestBed {
             dir,
             registry,
+            registry_proxy,
             rootful,
             rootless: Mutex::new(None),
             build,
@@ -202,6 +208,28 @@ impl TestBed {
         })
     }
 
+    /// Pushes a busybox image with `extra` files as `horizon/NAME:TAG` to the local registry (a
+    /// tag pushed again is how a test makes an update available) and returns its reference.
+    pub fn push_busybox_variant(&self, name: &str, tag: &str, extra: &[(&str, &[u8])]) -> String {
+        let reference = self.image_reference(name, tag);
+        let work = self
+            .dir
+            .join("variants")
+            .join(format!("{name}-{tag}-{}", unique_suffix()));
+        let pushed = (|| -> Result<()> {
+            std::fs::create_dir_all(&work)?;
+            let tarball = work.join("image.tar");
+            images::busybox_variant_tarball(&work, &tarball, extra)?;
+            images::import_and_push(&self.build, &tarball, &reference, "/bin/sh")?;
+            std::fs::remove_dir_all(&work)?;
+            Ok(())
+        })();
+        if let Err(error) = pushed {
+            panic!("pushing {reference} failed: {error:#}");
+        }
+        reference
+    }
+
     fn image_once(
         &self,
         slot: &Mutex<Option<String>>,
@@ -251,6 +279,13 @@ pub fn base_dir() -> PathBuf {
     std::env::var_os("HORIZON_TESTBED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp/horizon-testbed"))
+}
+
+/// A number no other call in this process returns (work directories of concurrent builds).
+fn unique_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {

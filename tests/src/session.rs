@@ -53,6 +53,11 @@ impl TestBed {
         self.session(test, &self.rootful, None)
     }
 
+    /// A session of root against a service of the test's own (one a test may stop or kill).
+    pub fn root_session_on(&'static self, test: &str, service: &'static PodmanService) -> Session {
+        self.session(test, service, None)
+    }
+
     fn session(
         &'static self,
         test: &str,
@@ -129,6 +134,17 @@ impl Session {
             (
                 "HORIZON_EXPORT_DIR",
                 self.export_dir.clone().into_os_string(),
+            ),
+            // The registries.conf the session's Podman service reads (it marks the local registry
+            // as plain HTTP): what /etc/containers/registries.conf is on a real machine, for the
+            // registry tools horizon runs itself (skopeo, for `update --check`).
+            (
+                "CONTAINERS_REGISTRIES_CONF",
+                self.service
+                    .storage
+                    .registries_conf
+                    .clone()
+                    .into_os_string(),
             ),
         ];
         if let Some(runtime_dir) = &self.service.storage.runtime_dir {

@@ -19,6 +19,7 @@ mod run;
 mod service;
 mod shell;
 mod testbed;
+mod update;
 
 /// A container name unique to this test and process, so parallel tests and reruns never collide.
 pub fn unique_name(test: &str) -> String {
