@@ -92,15 +92,9 @@ pub enum RegistryError {
         /// The tool's last error line.
         message: String,
     },
-    /// Running the tool failed.
-    #[error("running `{program}`")]
-    Spawn {
-        /// The program.
-        program: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// Running the tool failed otherwise.
+    #[error(transparent)]
+    Tool(crate::host_command::HostCommandError),
 }
 
 /// A failed check, update, rollback or recovery.

@@ -11,13 +11,12 @@
 //! reference, is paid concurrently for all containers.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use tokio::process::Command;
 
 use super::error::RegistryError;
+use crate::host_command::{HostCommand, HostCommandError, SystemRunner, run_checked};
 
 /// The registry tool.
 pub const SKOPEO: &str = "skopeo";
@@ -57,44 +56,39 @@ impl Default for RegistryClient {
 impl RegistryClient {
     /// The manifest digest (`sha256:…`) `reference` points to now.
     pub async fn manifest_digest(&self, reference: &str) -> Result<String, RegistryError> {
-        let mut command = Command::new(&self.program);
-        command
-            .arg("--command-timeout")
-            .arg(format!("{}s", self.timeout.as_secs().max(1)));
+        let mut command = HostCommand::new(self.program.as_os_str()).args([
+            "--command-timeout".to_owned(),
+            format!("{}s", self.timeout.as_secs().max(1)),
+        ]);
         if let Some(conf) = &self.registries_conf {
-            command.arg("--registries-conf").arg(conf);
+            command = command.arg("--registries-conf").arg(conf.as_os_str());
         }
-        command
+        let command = command
             .args(["inspect", "--raw"])
-            .arg(format!("{DOCKER_TRANSPORT}{reference}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let program = self.program.display().to_string();
-        let child = command.spawn().map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                RegistryError::ToolMissing {
-                    program: program.clone(),
-                }
-            } else {
-                RegistryError::Spawn {
-                    program: program.clone(),
-                    source,
-                }
-            }
+            .arg(format!("{DOCKER_TRANSPORT}{reference}"));
+        // skopeo's own timeout covers its requests; this one also covers skopeo itself (the
+        // runner kills the process when its future is dropped).
+        let output = tokio::time::timeout(
+            self.timeout,
+            run_checked(&SystemRunner::default(), &command),
+        )
+        .await
+        .map_err(|_| RegistryError::Timeout {
+            seconds: self.timeout.as_secs(),
         })?;
-        // skopeo's own timeout covers the requests; this one also covers skopeo itself.
-        let output = tokio::time::timeout(self.timeout, child.wait_with_output())
-            .await
-            .map_err(|_| RegistryError::Timeout {
-                seconds: self.timeout.as_secs(),
-            })?
-            .map_err(|source| RegistryError::Spawn { program, source })?;
-        if !output.status.success() {
-            return Err(failure(&String::from_utf8_lossy(&output.stderr)));
+        match output {
+            // A manifest is JSON, so UTF-8: the captured text is its exact bytes.
+            Ok(output) => Ok(manifest_digest(output.stdout.as_bytes())),
+            Err(HostCommandError::Spawn { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Err(RegistryError::ToolMissing {
+                    program: self.program.display().to_string(),
+                })
+            }
+            Err(HostCommandError::Failed { stderr, .. }) => Err(failure(&stderr)),
+            Err(error) => Err(RegistryError::Tool(error)),
         }
-        Ok(manifest_digest(&output.stdout))
     }
 }
 
