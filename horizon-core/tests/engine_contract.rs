@@ -581,6 +581,51 @@ async fn list_images_without_a_filter_lists_every_image() {
 }
 
 #[tokio::test]
+async fn list_images_lists_again_when_an_image_went_while_podman_listed() {
+    // Podman 4.3.1 fails the whole list when another process removes an image meanwhile.
+    let server = MockServer::start().await;
+    let raced = r#"{"cause":"image not known","message":"retrieving size of image \"abc\": you may need to remove the image to resolve the error: locating image with ID \"abc\": image not known","response":500}"#;
+    Mock::given(method("GET"))
+        .and(path(format!("{LIBPOD}/images/json")))
+        .respond_with(ResponseTemplate::new(500).set_body_string(raced))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{LIBPOD}/images/json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"Id": "left", "Names": null, "Labels": null, "Size": 1}
+        ])))
+        .mount(&server)
+        .await;
+    let listed = engine_for(&server)
+        .list_images(&LabelFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+
+    // Another 500 is not retried.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{LIBPOD}/images/json")))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_string(
+                r#"{"cause":"boom","message":"storage is broken","response":500}"#,
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let error = engine_for(&server)
+        .list_images(&LabelFilter::default())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("storage is broken"), "{error}");
+}
+
+#[tokio::test]
 async fn prune_images_reports_what_went_and_maps_an_item_error() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

@@ -28,6 +28,13 @@ use super::{
 };
 use crate::Endpoint;
 
+/// Podman 4.3 measures every image it lists; an image that another process removes meanwhile
+/// fails the whole list with HTTP 500 "… locating image with ID …: image not known" (seen with
+/// parallel installs and updates on one storage). Listing again sees the store without it.
+const IMAGE_REMOVED_WHILE_LISTED: &str = "image not known";
+/// How many times a list that raced with a removal is tried again.
+const LIST_IMAGES_ATTEMPTS: usize = 3;
+
 /// The Docker-compatible API version Podman 4 serves; the pull with byte progress and the rename
 /// use it.
 const COMPAT_PREFIX: &str = "/v1.41";
@@ -554,9 +561,22 @@ impl Engine for PodmanEngine {
             }
             None => "/images/json".to_owned(),
         };
-        let listed: Vec<Value> = self
-            .raw_json("list images", Method::GET, &path, None)
-            .await?;
+        let mut attempts = 0;
+        let listed: Vec<Value> = loop {
+            match self.raw_json("list images", Method::GET, &path, None).await {
+                Err(EngineError::Api {
+                    status: 500,
+                    message,
+                    ..
+                }) if message.contains(IMAGE_REMOVED_WHILE_LISTED)
+                    && attempts < LIST_IMAGES_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    tracing::debug!(%message, "an image went while Podman listed images; listing again");
+                }
+                listed => break listed?,
+            }
+        };
         let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
         Ok(listed
             .iter()
