@@ -19,7 +19,7 @@ mod start;
 mod state;
 mod status;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};

@@ -18,14 +18,15 @@ use super::*;
 
 const IMAGE: &str = "registry.example.com/tools/base:1";
 
-/// A temporary home with a user definition `NAME.json`, read back as a resolved definition.
-struct Fixture {
-    dir: tempfile::TempDir,
-    resolved: ResolvedDefinition,
+/// A temporary home with a user definition `NAME.json`, read back as a resolved definition (the
+/// update module's workflow tests use it too).
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) resolved: ResolvedDefinition,
 }
 
 impl Fixture {
-    fn new(definition: serde_json::Value) -> Self {
+    pub(crate) fn new(definition: serde_json::Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let name = definition["name"].as_str().unwrap().to_owned();
         let user = dir.path().join("user");
@@ -45,7 +46,7 @@ impl Fixture {
         Fixture { dir, resolved }
     }
 
-    fn state_dir(&self) -> PathBuf {
+    pub(crate) fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
     }
 
@@ -53,7 +54,7 @@ impl Fixture {
         StateStore::new(&self.state_dir())
     }
 
-    async fn install(
+    pub(crate) async fn install(
         &self,
         engine: &FakeEngine,
         reinstall: bool,

@@ -15,6 +15,8 @@ mod history;
 pub mod journal;
 mod lock;
 mod registry;
+#[cfg(test)]
+mod tests;
 mod timestamp;
 mod transaction;
 

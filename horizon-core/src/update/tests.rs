@@ -1,0 +1,320 @@
+//! Workflow tests of updates and rollbacks on the fake engine: the whole A/B transaction and
+//! rollback, and a failure injected at EVERY engine call an update makes — each followed by the
+//! recovery the next command runs — always ending in one consistent state: one running container
+//! named `horizonos-NAME`, the record naming its generation, no journal, nothing half-made.
+
+use crate::engine::fake::FakeEngine;
+use crate::labels;
+use crate::lifecycle::tests::Fixture;
+use crate::lifecycle::{DesktopHost, InstallOutcome};
+
+use super::*;
+
+/// A digest-pinned image: an update needs no registry lookup (the fake pull reports another
+/// digest, so the installed generation always differs from the pinned one).
+fn pinned() -> String {
+    format!("registry.example.com/tools/base@sha256:{}", "ab".repeat(32))
+}
+
+fn fixture() -> Fixture {
+    Fixture::new(serde_json::json!({
+        "name": "tools", "image": pinned(), "persistent": true,
+        "export_binaries": ["git"], "verify": [["git", "--version"]]
+    }))
+}
+
+async fn installed(fixture: &Fixture) -> FakeEngine {
+    let engine = FakeEngine::new(&[&pinned()]);
+    let outcome = fixture.install(&engine, false).await.unwrap();
+    assert!(
+        matches!(outcome, InstallOutcome::Installed { .. }),
+        "{outcome:?}"
+    );
+    engine
+}
+
+async fn run_update(fixture: &Fixture, engine: &FakeEngine) -> Result<UpdateOutcome, UpdateError> {
+    let stores = UpdateStores::new(&fixture.state_dir());
+    let lock = ContainerLock::acquire(&stores.state_dir, "tools", "update", LockWait::FailIfBusy)?;
+    let desktop = DesktopHost::default();
+    let registry = RegistryClient::default();
+    let request = UpdateRequest {
+        resolved: &fixture.resolved,
+        stores: &stores,
+        desktop: &desktop,
+        registry: &registry,
+        keep_previous: DEFAULT_KEEP_PREVIOUS,
+    };
+    update(engine, &lock, request, &|_| {}).await
+}
+
+async fn run_rollback(
+    fixture: &Fixture,
+    engine: &FakeEngine,
+    target: RollbackTarget,
+) -> Result<RollbackOutcome, UpdateError> {
+    let stores = UpdateStores::new(&fixture.state_dir());
+    let lock =
+        ContainerLock::acquire(&stores.state_dir, "tools", "rollback", LockWait::FailIfBusy)?;
+    rollback(engine, &lock, &stores, target).await
+}
+
+/// What the next command does first.
+async fn run_recovery(fixture: &Fixture, engine: &FakeEngine) -> Option<Recovery> {
+    let stores = UpdateStores::new(&fixture.state_dir());
+    recover_if_interrupted(engine, &stores, "tools")
+        .await
+        .unwrap()
+}
+
+/// (name, generation, running) of every container, sorted by name.
+fn containers(engine: &FakeEngine) -> Vec<(String, String, bool)> {
+    let mut listed: Vec<_> = engine
+        .containers()
+        .into_iter()
+        .map(|container| {
+            let generation = container
+                .spec
+                .labels
+                .get(labels::GENERATION)
+                .cloned()
+                .unwrap_or_else(|| "build".into());
+            (container.spec.name, generation, container.running)
+        })
+        .collect();
+    listed.sort();
+    listed
+}
+
+/// The one consistent state: the active container runs `generation` and the record says so; the
+/// others are stopped kept generations named for them; every generation image has a container.
+fn assert_consistent(fixture: &Fixture, engine: &FakeEngine, generation: u64, context: &str) {
+    let listed = containers(engine);
+    let active: Vec<_> = listed
+        .iter()
+        .filter(|(name, _, _)| name == "horizonos-tools")
+        .collect();
+    assert_eq!(
+        active,
+        [&("horizonos-tools".to_owned(), generation.to_string(), true)],
+        "{context}: {listed:?}"
+    );
+    for (name, label, running) in &listed {
+        if name != "horizonos-tools" {
+            assert_eq!(
+                (name.as_str(), *running),
+                (format!("horizonos-tools-{label}").as_str(), false),
+                "{context}: {listed:?}"
+            );
+        }
+    }
+    let stores = UpdateStores::new(&fixture.state_dir());
+    let record = stores.records.read("tools").unwrap().unwrap();
+    assert_eq!(record.generation, generation, "{context}");
+    assert!(!stores.journals.exists("tools"), "{context}: journal left");
+    let mut with_containers: Vec<String> = listed.iter().map(|(_, g, _)| g.clone()).collect();
+    with_containers.sort();
+    with_containers.dedup();
+    let mut generation_images: Vec<String> = engine
+        .images()
+        .into_iter()
+        .filter_map(|image| image.labels.get(labels::GENERATION).cloned())
+        .collect();
+    generation_images.sort();
+    generation_images.dedup();
+    assert_eq!(generation_images, with_containers, "{context}");
+}
+
+#[tokio::test]
+async fn an_update_is_built_beside_swapped_in_kept_and_rolled_back() {
+    let fixture = fixture();
+    let engine = installed(&fixture).await;
+    let outcome = run_update(&fixture, &engine).await.unwrap();
+    assert_eq!(
+        outcome,
+        UpdateOutcome::Updated {
+            from: GenerationRef {
+                generation: 1,
+                image_digest: Some("sha256:feed".into())
+            },
+            to: GenerationRef {
+                generation: 2,
+                image_digest: Some(format!("sha256:{}", "ab".repeat(32)))
+            },
+            pruned: vec![],
+            prune_failures: vec![],
+        }
+    );
+    assert_consistent(&fixture, &engine, 2, "updated");
+    // The new container was created beside the running one and verified before the old stopped.
+    let calls = engine.calls();
+    let position = |call: &str| {
+        calls
+            .iter()
+            .position(|made| made == call)
+            .unwrap_or_else(|| panic!("{call} not in {calls:?}"))
+    };
+    let verified = calls
+        .iter()
+        .rposition(|call| call == "exec sh -c command -v -- \"$1\" >/dev/null sh git")
+        .unwrap();
+    assert!(position("create_container horizonos-tools-2") < verified);
+    let stopped = calls
+        .iter()
+        .position(|call| call.starts_with("stop_container "))
+        .unwrap();
+    assert!(verified < stopped, "{calls:?}");
+
+    // The same digest again: up to date, nothing built.
+    let before = engine.calls().len();
+    let again = run_update(&fixture, &engine).await.unwrap();
+    assert!(matches!(again, UpdateOutcome::UpToDate { .. }), "{again:?}");
+    assert!(
+        engine.calls()[before..]
+            .iter()
+            .all(|call| call.starts_with("list_")),
+        "{:?}",
+        &engine.calls()[before..]
+    );
+
+    let back = run_rollback(&fixture, &engine, RollbackTarget::Previous)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&back, RollbackOutcome::RolledBack { from, to } if from.generation == 2 && to.generation == 1),
+        "{back:?}"
+    );
+    assert_consistent(&fixture, &engine, 1, "rolled back");
+    let stores = UpdateStores::new(&fixture.state_dir());
+    assert_eq!(
+        stores
+            .records
+            .read("tools")
+            .unwrap()
+            .unwrap()
+            .image_digest
+            .as_deref(),
+        Some("sha256:feed"),
+        "the kept record is restored"
+    );
+    let error = run_rollback(&fixture, &engine, RollbackTarget::Previous)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "`tools` has nothing to roll back to: generation 1 runs and no older generation is kept (kept: 2)"
+    );
+    let error = run_rollback(&fixture, &engine, RollbackTarget::Generation(7))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "`tools` has no generation 7 to return to (kept: 2)"
+    );
+    let forward = run_rollback(&fixture, &engine, RollbackTarget::Generation(2))
+        .await
+        .unwrap();
+    assert!(matches!(forward, RollbackOutcome::RolledBack { .. }));
+    assert_consistent(&fixture, &engine, 2, "forward");
+}
+
+#[tokio::test]
+async fn only_the_newest_kept_generations_survive_pruning() {
+    let fixture = Fixture::new(serde_json::json!({
+        "name": "tools", "image": pinned(), "persistent": true
+    }));
+    let engine = installed(&fixture).await;
+    let stores = UpdateStores::new(&fixture.state_dir());
+    // Each update needs a changed install record to differ from: forget the digest each time.
+    for expected in 2..=5 {
+        let mut record = stores.records.read("tools").unwrap().unwrap();
+        record.image_digest = None;
+        stores.records.write(&record).unwrap();
+        let outcome = run_update(&fixture, &engine).await.unwrap();
+        let UpdateOutcome::Updated { to, pruned, .. } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(to.generation, expected);
+        let expected_pruned: Vec<u64> = if expected > 3 {
+            vec![expected - 3]
+        } else {
+            vec![]
+        };
+        assert_eq!(pruned, expected_pruned);
+    }
+    assert_consistent(&fixture, &engine, 5, "after four updates");
+    let kept: Vec<String> = containers(&engine)
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(
+        kept,
+        ["horizonos-tools", "horizonos-tools-3", "horizonos-tools-4"]
+    );
+    assert_eq!(
+        stores.history.read("tools", 2).unwrap(),
+        None,
+        "pruned records go too"
+    );
+    assert!(stores.history.read("tools", 4).unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_failure_at_every_engine_call_of_an_update_ends_consistent_after_recovery() {
+    // The calls a successful update makes, after those of the install.
+    let reference = fixture();
+    let engine = installed(&reference).await;
+    let install_calls = engine.calls();
+    run_update(&reference, &engine).await.unwrap();
+    let update_calls: Vec<String> = engine.calls()[install_calls.len()..].to_vec();
+    assert!(update_calls.len() > 15, "{update_calls:?}");
+    let operation_of = |call: &str| call.split(' ').next().unwrap_or_default().to_owned();
+    let (mut failed_before_swap, mut failed_later) = (0, 0);
+    for (index, call) in update_calls.iter().enumerate() {
+        let operation = operation_of(call);
+        let nth = install_calls
+            .iter()
+            .chain(&update_calls[..=index])
+            .filter(|made| operation_of(made) == operation)
+            .count();
+        let fixture = fixture();
+        let mut engine = FakeEngine::new(&[&pinned()]);
+        let outcome = fixture.install(&engine, false).await.unwrap();
+        assert!(matches!(outcome, InstallOutcome::Installed { .. }));
+        // Leak the operation name: the fake keeps &'static str keys (a test, a few bytes).
+        let operation: &'static str = Box::leak(operation.into_boxed_str());
+        engine.fail(operation, nth);
+        engine.exec_script = Box::new(|_| (0, Vec::new()));
+        let context = format!("failure of call {index} ({call})");
+        let result = run_update(&fixture, &engine).await;
+        // The next command recovers whatever the failure left.
+        run_recovery(&fixture, &engine).await;
+        let generation = match &result {
+            Ok(UpdateOutcome::Updated { to, .. }) => to.generation,
+            Ok(other) => panic!("{context}: {other:?}"),
+            Err(error) => {
+                let stores = UpdateStores::new(&fixture.state_dir());
+                let generation = stores.records.read("tools").unwrap().unwrap().generation;
+                if let UpdateError::UpdateFailed { step, .. } = error
+                    && step.before_swap()
+                {
+                    assert_eq!(generation, 1, "{context}: {error}");
+                    assert!(
+                        error.left_running_container_untouched(),
+                        "{context}: {error}"
+                    );
+                    failed_before_swap += 1;
+                } else {
+                    failed_later += 1;
+                }
+                generation
+            }
+        };
+        assert_consistent(&fixture, &engine, generation, &context);
+    }
+    // The injections really hit: build/verify failures, and swap failures.
+    assert!(
+        failed_before_swap >= 8 && failed_later >= 3,
+        "{failed_before_swap} {failed_later}"
+    );
+}
