@@ -18,6 +18,7 @@ use horizon_core::update::{
 };
 use serde::Serialize;
 
+use super::export::{DeclaredExports, export_declared, render_refused};
 use super::guard::{lock_for_write, render_recovery, update_failure, update_stores};
 use super::installed::{catalog, resolve};
 use super::{connect_engine, print_report};
@@ -54,6 +55,9 @@ struct UpdateEntry {
     name: String,
     #[serde(flatten)]
     outcome: Option<UpdateOutcome>,
+    /// The definition's `export_binaries`, exported after an update (as `install` does: a
+    /// binary the new definition added gets its wrapper; existing wrappers are unchanged).
+    exports: Option<DeclaredExports>,
     /// Why it failed, when it did.
     error: Option<String>,
 }
@@ -111,11 +115,20 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
             keep_previous: args.keep,
         };
         match update_one(global, &engine, request, args.wait).await {
-            Ok(outcome) => entries.push(UpdateEntry {
-                name,
-                outcome: Some(outcome),
-                error: None,
-            }),
+            Ok(outcome) => {
+                let exports = matches!(outcome, UpdateOutcome::Updated { .. })
+                    .then(|| export_declared(global, &name, &resolved.definition.export_binaries));
+                if let Some(exports) = &exports {
+                    // A warning that cannot be shown must not fail the update (the JSON has it).
+                    let _ = render_refused(&mut std::io::stderr().lock(), exports);
+                }
+                entries.push(UpdateEntry {
+                    name,
+                    outcome: Some(outcome),
+                    exports,
+                    error: None,
+                });
+            }
             Err(failure) if failure.status == exit::INTERRUPTED || names.len() == 1 => {
                 return Err(failure);
             }
@@ -123,6 +136,7 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
                 entries.push(UpdateEntry {
                     name: name.clone(),
                     outcome: None,
+                    exports: None,
                     error: Some(format!("{:#}", failure.error)),
                 });
                 failures.push(failure);
