@@ -755,3 +755,88 @@ fn the_podman_service_killed_mid_swap_is_recovered_after_it_restarts() {
     let overlay = dir.join("root/overlay");
     while run(Command::new("umount").arg(&overlay)).status.success() {}
 }
+
+#[test]
+fn update_all_updates_each_container_and_reports_each_outcome() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("update-all");
+    let good = unique_name("upd-all-good");
+    let bad = unique_name("upd-all-bad");
+    for name in [&good, &bad] {
+        let image = push_release(bed, name, "v1");
+        let verify = json!({"verify": [["grep", "-q", "v1", RELEASE_FILE]]});
+        let extra = if *name == bad { verify } else { json!({}) };
+        write_definition(&session, name, &image, extra);
+        succeed(&session, &["install", name]);
+    }
+    push_release(bed, &good, "v2");
+    push_release(bed, &bad, "v2");
+    let output = horizon(&session, &["update", "--check"]);
+    assert_exit(&output, 100);
+
+    // One failing does not stop the other; every failure left its container untouched: 4.
+    let output = horizon(&session, &["update", "--all", "--json"]);
+    assert_exit(&output, 4);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = report["containers"].as_array().unwrap();
+    let entry = |name: &str| {
+        entries
+            .iter()
+            .find(|entry| entry["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {report}"))
+            .clone()
+    };
+    let updated = entry(&good);
+    assert_eq!(updated["outcome"], "updated");
+    assert_eq!(updated["to"]["generation"], 2);
+    assert_eq!(updated["error"], Value::Null);
+    let failed = entry(&bad);
+    assert_eq!(failed["outcome"], Value::Null);
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("updating `{bad}` failed at step \"verify\"")),
+        "{failed}"
+    );
+    assert_eq!(running_release(&session, &good), "v2");
+    assert_eq!(running_release(&session, &bad), "v1");
+    assert_consistent(&session, &good, 2);
+    assert_consistent(&session, &bad, 1);
+}
+
+#[test]
+fn a_rollback_killed_mid_swap_is_reverted_or_completed_by_the_next_command() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("update-rollback-kill");
+    let name = unique_name("upd-rbk");
+    let image = push_release(bed, &name, "v1");
+    write_definition(&session, &name, &image, json!({}));
+    succeed(&session, &["install", &name]);
+    push_release(bed, &name, "v2");
+    succeed(&session, &["update", &name]);
+    for (point, release, generation, verb) in [
+        ("swap-renamed-old", "v2", 2, "reverted"),
+        ("swap-renamed-new", "v1", 1, "completed"),
+    ] {
+        let spec = format!("{point}=kill");
+        let output = horizon_with(
+            &session,
+            &[("HORIZON_FAILPOINTS", spec.as_str())],
+            &["rollback", &name],
+        );
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(output.status.signal(), Some(9), "{point}");
+        let status = horizon(&session, &["status", &name]);
+        assert_exit(&status, 0);
+        assert_eq!(
+            text(&status.stderr),
+            format!(
+                "horizon-container: an interrupted rollback of {name} was {verb}; generation {generation} runs\n"
+            ),
+            "{point}"
+        );
+        assert_eq!(running_release(&session, &name), release, "{point}");
+        assert_consistent(&session, &name, generation);
+    }
+}
