@@ -47,6 +47,39 @@ pub fn write_atomic_mode(
     sync_dir(dir).map_err(|error| (dir.to_path_buf(), error))
 }
 
+/// Why a JSON state file could not be read.
+#[derive(Debug)]
+pub enum JsonFileError {
+    /// Reading it failed.
+    Io(std::io::Error),
+    /// It is not valid JSON of the expected shape, or of another schema version.
+    Invalid(String),
+}
+
+/// Reads the JSON state file at `path` — `None` when there is none — and checks that
+/// `schema_version_of` it is `expected` (a file of another horizon version is refused, never
+/// guessed at).
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    schema_version_of: impl Fn(&T) -> u32,
+    expected: u32,
+) -> Result<Option<T>, JsonFileError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(JsonFileError::Io(error)),
+    };
+    let value: T = serde_json::from_slice(&bytes)
+        .map_err(|error| JsonFileError::Invalid(error.to_string()))?;
+    let found = schema_version_of(&value);
+    if found != expected {
+        return Err(JsonFileError::Invalid(format!(
+            "schema_version {found} (this horizon reads {expected})"
+        )));
+    }
+    Ok(Some(value))
+}
+
 /// Removes `path` durably; a file that is not there is not an error.
 pub fn remove_durably(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::LifecycleError;
+use crate::fsutil::{JsonFileError, read_json};
 
 /// Version of the record format; bumped on any incompatible change.
 pub const INSTALL_RECORD_SCHEMA_VERSION: u32 = 1;
@@ -75,32 +76,19 @@ impl StateStore {
     /// The record of `name`, if it is installed.
     pub fn read(&self, name: &str) -> Result<Option<InstallRecord>, LifecycleError> {
         let path = self.path(name);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(LifecycleError::State {
-                    action: "read install record",
-                    path,
-                    source,
-                });
-            }
-        };
-        let record: InstallRecord =
-            serde_json::from_slice(&bytes).map_err(|error| LifecycleError::BadState {
-                path: path.clone(),
-                message: error.to_string(),
-            })?;
-        if record.schema_version != INSTALL_RECORD_SCHEMA_VERSION {
-            return Err(LifecycleError::BadState {
+        read_json(
+            &path,
+            |record: &InstallRecord| record.schema_version,
+            INSTALL_RECORD_SCHEMA_VERSION,
+        )
+        .map_err(|error| match error {
+            JsonFileError::Io(source) => LifecycleError::State {
+                action: "read install record",
                 path,
-                message: format!(
-                    "schema_version {} (this horizon reads {INSTALL_RECORD_SCHEMA_VERSION})",
-                    record.schema_version
-                ),
-            });
-        }
-        Ok(Some(record))
+                source,
+            },
+            JsonFileError::Invalid(message) => LifecycleError::BadState { path, message },
+        })
     }
 
     /// Every install record, by name. A record that cannot be read is an error: callers decide

@@ -19,12 +19,8 @@ pub enum UpdateStep {
     Build(InstallStep),
     /// Checking that every exported binary resolves in the new container.
     VerifyExports,
-    /// Stopping the old container and putting the new one in its place.
+    /// Stopping the old container and putting the new one in its place, and recording it.
     Swap,
-    /// Writing the install record of the new generation.
-    Record,
-    /// Removing generations beyond those kept.
-    Prune,
 }
 
 impl UpdateStep {
@@ -35,8 +31,6 @@ impl UpdateStep {
             UpdateStep::Build(step) => step.as_str(),
             UpdateStep::VerifyExports => "verify exports",
             UpdateStep::Swap => "swap",
-            UpdateStep::Record => "record",
-            UpdateStep::Prune => "prune",
         }
     }
 
@@ -58,8 +52,6 @@ impl Serialize for UpdateStep {
             UpdateStep::Check => serializer.serialize_str("check"),
             UpdateStep::VerifyExports => serializer.serialize_str("verify-exports"),
             UpdateStep::Swap => serializer.serialize_str("swap"),
-            UpdateStep::Record => serializer.serialize_str("record"),
-            UpdateStep::Prune => serializer.serialize_str("prune"),
         }
     }
 }
@@ -232,6 +224,26 @@ impl UpdateError {
                 ..
             } => step.before_swap() && cleanup_failures.is_empty(),
             _ => false,
+        }
+    }
+
+    /// The error of a state file (`what`) that could not be read.
+    pub(crate) fn from_state_file(
+        error: crate::fsutil::JsonFileError,
+        what: &'static str,
+        path: PathBuf,
+    ) -> Self {
+        match error {
+            crate::fsutil::JsonFileError::Io(source) => UpdateError::State {
+                action: "read",
+                path,
+                source,
+            },
+            crate::fsutil::JsonFileError::Invalid(message) => UpdateError::BadState {
+                what,
+                path,
+                message,
+            },
         }
     }
 

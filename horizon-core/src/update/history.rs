@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::UpdateError;
+use crate::fsutil::read_json;
 use crate::lifecycle::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord};
 
 /// The directory of generation records inside the state directory.
@@ -46,31 +47,12 @@ impl GenerationHistory {
     /// The record of generation `generation` of `name`, if kept.
     pub fn read(&self, name: &str, generation: u64) -> Result<Option<InstallRecord>, UpdateError> {
         let path = self.path(name, generation);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(UpdateError::State {
-                    action: "read the generation record",
-                    path,
-                    source,
-                });
-            }
-        };
-        let record: InstallRecord =
-            serde_json::from_slice(&bytes).map_err(|error| UpdateError::BadState {
-                what: "generation record",
-                path: path.clone(),
-                message: error.to_string(),
-            })?;
-        if record.schema_version != INSTALL_RECORD_SCHEMA_VERSION {
-            return Err(UpdateError::BadState {
-                what: "generation record",
-                path,
-                message: format!("schema_version {}", record.schema_version),
-            });
-        }
-        Ok(Some(record))
+        read_json(
+            &path,
+            |record: &InstallRecord| record.schema_version,
+            INSTALL_RECORD_SCHEMA_VERSION,
+        )
+        .map_err(|error| UpdateError::from_state_file(error, "generation record", path))
     }
 
     /// Forgets generation `generation` of `name`.

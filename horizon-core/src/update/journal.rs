@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::error::UpdateError;
+use crate::fsutil::read_json;
 
 /// Version of the journal format; bumped on any incompatible change.
 pub const JOURNAL_SCHEMA_VERSION: u32 = 1;
@@ -124,34 +125,12 @@ impl JournalStore {
     /// Definition `name`'s journal, if a transaction is in progress or was interrupted.
     pub fn read(&self, name: &str) -> Result<Option<Journal>, UpdateError> {
         let path = self.path(name);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(UpdateError::State {
-                    action: "read the update journal",
-                    path,
-                    source,
-                });
-            }
-        };
-        let journal: Journal =
-            serde_json::from_slice(&bytes).map_err(|error| UpdateError::BadState {
-                what: "update journal",
-                path: path.clone(),
-                message: error.to_string(),
-            })?;
-        if journal.schema_version != JOURNAL_SCHEMA_VERSION {
-            return Err(UpdateError::BadState {
-                what: "update journal",
-                path,
-                message: format!(
-                    "schema_version {} (this horizon reads {JOURNAL_SCHEMA_VERSION})",
-                    journal.schema_version
-                ),
-            });
-        }
-        Ok(Some(journal))
+        read_json(
+            &path,
+            |journal: &Journal| journal.schema_version,
+            JOURNAL_SCHEMA_VERSION,
+        )
+        .map_err(|error| UpdateError::from_state_file(error, "update journal", path))
     }
 
     /// Writes `journal` atomically and durably.

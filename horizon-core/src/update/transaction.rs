@@ -301,6 +301,8 @@ pub async fn update<E: Engine>(
 
 /// Builds generation `generation` from `digest`, creates and verifies its container beside the
 /// running one, and returns the record it will have. Each stage is journaled.
+// The transaction's parts (request, host, journal, what was made, progress) are separate
+// borrows on purpose: `made` and `journal` are undone or kept by the caller.
 #[allow(clippy::too_many_arguments)]
 async fn build_next<E: Engine>(
     engine: &E,
