@@ -93,6 +93,21 @@ fn render(out: &mut impl Write, status: &ContainerStatus) -> std::io::Result<()>
         "generation",
         format!("{} ({})", container.generation, container.image),
     )?;
+    if let Some(&newest) = status.kept_generations.last() {
+        let kept: Vec<String> = status.kept_generations.iter().map(u64::to_string).collect();
+        let back = status
+            .kept_generations
+            .iter()
+            .rev()
+            .find(|&&generation| generation < container.generation);
+        let hint = match back {
+            Some(previous) => format!("`horizon-container rollback {name}` returns to {previous}"),
+            None => {
+                format!("`horizon-container rollback {name} --to {newest}` returns to {newest}")
+            }
+        };
+        line(out, "kept", format!("{} ({hint})", kept.join(", ")))?;
+    }
     if let Some(record) = &status.record {
         line(out, "image", &record.image)?;
         line(
@@ -240,6 +255,35 @@ mod tests {
                 installed_at: "2024-05-01T10:00:00Z".into(),
                 export_binaries: vec!["git".into()],
             }),
+            kept_generations: vec![],
+        }
+    }
+
+    #[test]
+    fn names_the_kept_generations_and_the_rollback_that_returns_to_one() {
+        for (kept, expected) in [
+            (
+                vec![1],
+                "kept:         1 (`horizon-container rollback tools` returns to 1)\n",
+            ),
+            (
+                vec![1, 3],
+                "kept:         1, 3 (`horizon-container rollback tools` returns to 1)\n",
+            ),
+            (
+                vec![3],
+                "kept:         3 (`horizon-container rollback tools --to 3` returns to 3)\n",
+            ),
+        ] {
+            let status = ContainerStatus {
+                kept_generations: kept,
+                ..installed()
+            };
+            let mut out = Vec::new();
+            render(&mut out, &status).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let line = text.lines().find(|line| line.starts_with("kept:")).unwrap();
+            assert_eq!(format!("{line}\n"), expected);
         }
     }
 

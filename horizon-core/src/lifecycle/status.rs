@@ -13,7 +13,7 @@ use crate::engine::{
 use crate::labels;
 
 use super::error::LifecycleError;
-use super::start::{STATE_RUNNING, active_container, find_managed, generation_of};
+use super::start::{STATE_RUNNING, active_container, generation_of, managed_filter};
 use super::state::{InstallRecord, StateStore};
 
 /// Whether a definition's container exists and runs.
@@ -167,6 +167,9 @@ pub struct ContainerStatus {
     pub container: Option<ContainerFacts>,
     /// The install record, when one exists.
     pub record: Option<InstallRecord>,
+    /// The generations kept beside the active one (previous ones from updates, newer ones after a
+    /// rollback), ascending: what `rollback` can return to.
+    pub kept_generations: Vec<u64>,
 }
 
 /// The inspected facts of a managed container.
@@ -205,7 +208,21 @@ pub async fn status<E: Engine>(
     state: &StateStore,
 ) -> Result<ContainerStatus, LifecycleError> {
     let record = state.read(name)?;
-    let found = find_managed(engine, name).await?;
+    let all = engine
+        .list_containers(&managed_filter(name))
+        .await
+        .map_err(|error| LifecycleError::engine(name, "find the container of", error))?;
+    let found = active_container(name, &all).cloned();
+    let mut kept_generations: Vec<u64> = all
+        .iter()
+        .filter(|container| {
+            found
+                .as_ref()
+                .is_some_and(|active| active.id != container.id)
+        })
+        .map(|container| generation_of(&container.labels))
+        .collect();
+    kept_generations.sort_unstable();
     let current_hash = current.map(|resolved| resolved.definition.content_hash());
     let Some(found) = found else {
         if current.is_none() && record.is_none() {
@@ -222,6 +239,7 @@ pub async fn status<E: Engine>(
             current_hash,
             container: None,
             record,
+            kept_generations,
         });
     };
     let details = engine
@@ -251,5 +269,6 @@ pub async fn status<E: Engine>(
             security: details.security.clone(),
         }),
         record,
+        kept_generations,
     })
 }

@@ -286,6 +286,17 @@ fn check_update_and_rollback_round_trip() {
         ]
     );
     assert_eq!(record(&session, &name)["image_digest"], json!(available));
+    let status = succeed(&session, &["status", &name]);
+    assert!(
+        status.contains(&format!(
+            "\nkept:         1 (`horizon-container rollback {name}` returns to 1)\n"
+        )),
+        "{status}"
+    );
+    let status: Value =
+        serde_json::from_str(&succeed(&session, &["status", &name, "--json"])).unwrap();
+    assert_eq!(status["kept_generations"], json!([1]));
+    assert_eq!(status["container"]["generation"], 2);
     assert_eq!(
         std::fs::read(&notes).unwrap(),
         b"written before the update\n"
@@ -823,4 +834,30 @@ fn a_rollback_killed_mid_swap_is_reverted_or_completed_by_the_next_command() {
         assert_eq!(running_release(&session, &name), release, "{point}");
         assert_consistent(&session, &name, generation);
     }
+}
+
+#[test]
+fn a_non_persistent_container_is_updated_and_rolled_back_from_its_generation_images() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("update-non-persistent");
+    let name = unique_name("upd-np");
+    let image = push_release(bed, &name, "v1");
+    write_definition(&session, &name, &image, json!({"persistent": false}));
+    succeed(&session, &["install", &name]);
+    push_release(bed, &name, "v2");
+    succeed(&session, &["update", &name]);
+    assert_eq!(running_release(&session, &name), "v2");
+    assert_consistent(&session, &name, 2);
+
+    // A stopped non-persistent generation comes back fresh from its image on rollback.
+    let output = horizon(&session, &["run", &name, "touch", "/tmp/used"]);
+    assert_exit(&output, 0);
+    succeed(&session, &["rollback", &name]);
+    assert_eq!(running_release(&session, &name), "v1");
+    assert_consistent(&session, &name, 1);
+    succeed(&session, &["rollback", &name, "--to", "2"]);
+    assert_eq!(running_release(&session, &name), "v2");
+    let output = horizon(&session, &["run", &name, "test", "-e", "/tmp/used"]);
+    assert_exit(&output, 1);
+    assert_consistent(&session, &name, 2);
 }
