@@ -318,3 +318,49 @@ async fn a_failure_at_every_engine_call_of_an_update_ends_consistent_after_recov
         "{failed_before_swap} {failed_later}"
     );
 }
+
+#[tokio::test]
+async fn a_reader_recovers_only_a_transaction_nobody_holds() {
+    let fixture = fixture();
+    let engine = installed(&fixture).await;
+    let stores = UpdateStores::new(&fixture.state_dir());
+    let record = stores.records.read("tools").unwrap().unwrap();
+    // A transaction that only began: its journal, no objects yet.
+    let journal = Journal {
+        schema_version: journal::JOURNAL_SCHEMA_VERSION,
+        operation: Operation::Update,
+        name: "tools".into(),
+        pid: 1,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        from_generation: 1,
+        from_container: record.container_id.clone(),
+        from_was_running: true,
+        to_generation: 2,
+        to_record: None,
+        keep_previous: DEFAULT_KEEP_PREVIOUS,
+        pulled_image: None,
+        steps: vec![JournalStep::Begun],
+    };
+    stores.journals.write(&journal).unwrap();
+
+    // While a writer holds the lock, the transaction is in progress: a reader leaves it alone.
+    let held =
+        ContainerLock::acquire(&stores.state_dir, "tools", "update", LockWait::FailIfBusy).unwrap();
+    assert_eq!(run_recovery(&fixture, &engine).await, None);
+    assert!(stores.journals.exists("tools"));
+
+    // Once the holder is gone (it died), the next reader reverts it.
+    drop(held);
+    let recovery = run_recovery(&fixture, &engine).await.unwrap();
+    assert_eq!(
+        (
+            recovery.action,
+            recovery.generation,
+            recovery.interrupted_after
+        ),
+        (RecoveryAction::Reverted, 1, JournalStep::Begun)
+    );
+    assert_consistent(&fixture, &engine, 1, "recovered");
+    // Without a journal there is nothing to do, and no lock is taken.
+    assert_eq!(run_recovery(&fixture, &engine).await, None);
+}
