@@ -98,6 +98,18 @@ pub struct Options {
     /// $XDG_STATE_HOME/horizonos, else ~/.local/state/horizonos; /var/lib/horizonos for root).
     #[arg(long, value_name = "DIR", env = "HORIZON_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Podman API endpoint for the containers: unix:///path/podman.sock, tcp://HOST:PORT or
+    /// http://HOST:PORT. Default: CONTAINER_HOST, then the rootless socket, then
+    /// /run/podman/podman.sock.
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Directory of system container definitions (default /etc/containers/system).
+    #[arg(long, value_name = "DIR", env = "HORIZON_SYSTEM_DIR")]
+    pub system_dir: Option<PathBuf>,
+    /// Directory of your own container definitions (default
+    /// $XDG_CONFIG_HOME/horizonos/containers, else ~/.config/horizonos/containers).
+    #[arg(long, value_name = "DIR", env = "HORIZON_USER_DIR")]
+    pub user_dir: Option<PathBuf>,
 }
 
 /// `--backend`.

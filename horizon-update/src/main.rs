@@ -16,9 +16,17 @@ use anyhow::anyhow;
 use clap::{CommandFactory, Parser};
 use horizon_core::apps::AppHost;
 use horizon_core::base::{BackendKind, BaseDetection, DetectInput, OSTREE_BOOTED_MARKER, detect};
+use horizon_core::definition::{Catalog, DefinitionSources};
+use horizon_core::endpoint::DiscoveryInput;
+use horizon_core::engine::PodmanEngine;
 use horizon_core::host_command::{SystemRunner, find_program};
+use horizon_core::lifecycle::{DesktopHost, StateStore};
 use horizon_core::paths::{HorizonPaths, PathInputs};
-use horizon_core::system_update::{self, Progress, SystemContext, SystemUpdateError, UpdateScope};
+use horizon_core::system_update::containers::ContainersContext;
+use horizon_core::system_update::{
+    self, Progress, RollbackScope, SystemContext, SystemUpdateError, UpdateScope,
+};
+use horizon_core::update::{DEFAULT_KEEP_PREVIOUS, REGISTRIES_CONF_ENV, RegistryClient};
 
 use crate::cli::{Action, BackendChoice, Cli, Options};
 use crate::exit::Failure;
@@ -109,10 +117,15 @@ struct Host {
     base: BaseDetection,
     apps: AppHost,
     state_dir: PathBuf,
+    catalog: Catalog,
+    registry: RegistryClient,
+    desktop: DesktopHost,
+    /// Podman, when the action changes containers and some are installed; else why not.
+    engine: Result<PodmanEngine, String>,
 }
 
 impl Host {
-    fn gather(options: &Options) -> Host {
+    async fn gather(options: &Options, action: Action) -> Host {
         let runner = SystemRunner::default();
         let base = detect(&DetectInput {
             backend: match options.backend {
@@ -136,37 +149,97 @@ impl Host {
             .state_dir
             .clone()
             .unwrap_or_else(|| HorizonPaths::from_inputs(&PathInputs::from_process()).state_dir);
+        let mut sources = DefinitionSources::from_environment(
+            std::env::var_os("HOME"),
+            std::env::var_os("XDG_CONFIG_HOME"),
+        );
+        if let Some(dir) = &options.system_dir {
+            sources.system_dir = dir.clone();
+        }
+        if let Some(dir) = &options.user_dir {
+            sources.user_dir = Some(dir.clone());
+        }
+        let registry = RegistryClient {
+            // The registries.conf Podman is pointed at, if any, is the one skopeo must read.
+            registries_conf: std::env::var_os(REGISTRIES_CONF_ENV)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            ..Default::default()
+        };
+        let desktop = DesktopHost::probe(
+            std::env::var("DISPLAY").ok(),
+            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            std::env::var("WAYLAND_DISPLAY").ok(),
+        );
+        let engine = if changes_containers(action) && has_containers(&state_dir) {
+            connect(options.url.clone()).await
+        } else {
+            Err("Podman is not needed for this action".to_owned())
+        };
         Host {
             runner,
             base,
             apps,
+            catalog: horizon_core::definition::load(&sources),
             state_dir,
+            registry,
+            desktop,
+            engine,
         }
     }
 
-    fn context(&self) -> SystemContext<'_, SystemRunner> {
-        SystemContext {
-            runner: &self.runner,
-            base: &self.base,
-            apps: &self.apps,
-            state_dir: &self.state_dir,
+    fn containers(&self) -> ContainersContext<'_, PodmanEngine> {
+        ContainersContext {
+            engine: self.engine.as_ref().map_err(Clone::clone),
+            catalog: &self.catalog,
+            registry: &self.registry,
+            desktop: &self.desktop,
+            keep_previous: DEFAULT_KEEP_PREVIOUS,
         }
     }
 }
 
-async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
-    // Until the container-updates library is in this build, say so rather than pretend.
-    if matches!(
+/// True for the actions that update or roll back containers.
+fn changes_containers(action: Action) -> bool {
+    matches!(
         action,
-        Action::Containers | Action::Rollback(system_update::RollbackScope::Containers)
-    ) {
-        return Err(Failure::other(anyhow!(
-            "container updates are not part of this build of horizon-update yet; --all and \
-             --rollback cover the base system and the applications"
-        )));
-    }
-    let host = Host::gather(options);
-    let context = host.context();
+        Action::All
+            | Action::Containers
+            | Action::Rollback(RollbackScope::Both | RollbackScope::Containers)
+    )
+}
+
+/// True when some container is installed (or its records cannot be read: the layer then says why).
+fn has_containers(state_dir: &Path) -> bool {
+    StateStore::new(state_dir)
+        .list()
+        .map_or(true, |records| !records.is_empty())
+}
+
+/// Podman, found as horizon-container finds it (`--url`, `CONTAINER_HOST`, the rootless socket,
+/// the rootful one), without starting a service; or what went wrong and how to fix it.
+async fn connect(url: Option<String>) -> Result<PodmanEngine, String> {
+    horizon_core::engine::connect(&DiscoveryInput::from_process(url), None)
+        .await
+        .map(|connection| connection.engine)
+        .map_err(|error| {
+            format!(
+                "{error} (start Podman's service: `systemctl enable --now podman.socket`, or \
+                 `systemctl --user enable --now podman.socket` for your own containers)"
+            )
+        })
+}
+
+async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
+    let host = Host::gather(options, action).await;
+    let containers = host.containers();
+    let context = SystemContext {
+        runner: &host.runner,
+        base: &host.base,
+        containers: &containers,
+        apps: &host.apps,
+        state_dir: &host.state_dir,
+    };
     let progress = |step: Progress| show_progress(&step);
     match action {
         Action::History => {
@@ -186,19 +259,21 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             }))
         }
         Action::All | Action::Containers => {
+            let lock = system_update::lock(&host.state_dir).map_err(failure)?;
             let scope = if action == Action::All {
                 UpdateScope::All
             } else {
                 UpdateScope::Containers
             };
-            let report = system_update::update(&context, scope, now_unix(), &progress)
+            let report = system_update::update(&context, &lock, scope, now_unix(), &progress)
                 .await
                 .map_err(failure)?;
             print(options.json, &report, |out| render::update(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
         Action::Rollback(scope) => {
-            let report = system_update::rollback(&context, scope, &progress)
+            let lock = system_update::lock(&host.state_dir).map_err(failure)?;
+            let report = system_update::rollback(&context, &lock, scope, &progress)
                 .await
                 .map_err(failure)?;
             print(options.json, &report, |out| render::rollback(out, &report))?;
@@ -220,24 +295,23 @@ fn now_unix() -> u64 {
 
 /// A library error as a failure with its exit status and the command that helps.
 fn failure(error: SystemUpdateError) -> Failure {
-    let hint = match &error {
-        SystemUpdateError::NothingToRollBack { .. } => {
-            Some("horizon-update --history lists the recorded system generations")
-        }
-        _ => None,
-    };
-    let failure = Failure::other(anyhow!(error));
-    match hint {
-        Some(hint) => failure.with_hint(hint),
-        None => failure,
+    match &error {
+        SystemUpdateError::NothingToRollBack { .. } => Failure::other(anyhow!(error))
+            .with_hint("horizon-update --history lists the recorded system generations"),
+        SystemUpdateError::Busy { .. } => Failure::new(BUSY, anyhow!(error))
+            .with_hint("wait for it to finish, then run this again"),
+        _ => Failure::other(anyhow!(error)),
     }
 }
 
 /// One progress line on stderr per step of a long run.
 fn show_progress(step: &Progress) {
-    let Progress::Layer { layer, action } = step;
+    let line = match step {
+        Progress::Layer { layer, action } => format!("horizon-update: {layer}: {action}…"),
+        Progress::Container { name, step } => format!("horizon-update: containers: {name}: {step}"),
+    };
     // Losing a progress line is not worth failing the update for.
-    let _ = writeln!(std::io::stderr(), "horizon-update: {layer}: {action}…");
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Prints a report on stdout: JSON with its schema version, or the human rendering. A closed

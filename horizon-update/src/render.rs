@@ -5,10 +5,12 @@ use std::io::{self, Write};
 
 use horizon_core::apps::{AppChange, SourceReport, SourceState};
 use horizon_core::base::{BaseCheck, RollbackOutcome, UpgradeOutcome};
+use horizon_core::system_update::containers::{ContainerRollback, ContainerUpdate};
 use horizon_core::system_update::generations::SystemGeneration;
 use horizon_core::system_update::{
     CheckReport, History, Layer, RollbackReport, RollbackScope, UpdateReport,
 };
+use horizon_core::update::{ContainerCheck, GenerationRef};
 use serde::Serialize;
 
 /// Version of every `--json` document of horizon-update; bumped on any incompatible change.
@@ -53,6 +55,7 @@ pub fn check(out: &mut impl Write, report: &CheckReport) -> io::Result<()> {
         Layer::Done(check) => base_check(out, check)?,
         other => layer_line(out, "Base system", other)?,
     }
+    containers_layer(out, &report.containers, container_check)?;
     apps(out, &report.apps, "update available", "updates available")?;
     if report.updates_available() {
         writeln!(out, "Updates are available: horizon-update --all")?;
@@ -104,6 +107,7 @@ pub fn update(out: &mut impl Write, report: &UpdateReport) -> io::Result<()> {
         }
         other => layer_line(out, "Base system", other)?,
     }
+    containers_layer(out, &report.containers, container_update)?;
     apps(out, &report.apps, "updated", "updated")?;
     match (report.new_generation, report.previous_generation) {
         (Some(new), Some(previous)) => writeln!(
@@ -136,6 +140,7 @@ pub fn rollback(out: &mut impl Write, report: &RollbackReport) -> io::Result<()>
         )?,
         other => layer_line(out, "Base system", other)?,
     }
+    containers_layer(out, &report.containers, container_rollback)?;
     if report.any_failed() {
         writeln!(
             out,
@@ -211,6 +216,106 @@ fn containers(generation: &SystemGeneration) -> String {
         .join(" ")
 }
 
+/// `Containers:` and one line per container, or the layer's one line.
+fn containers_layer<T>(
+    out: &mut impl Write,
+    layer: &Layer<Vec<T>>,
+    line: fn(&T) -> String,
+) -> io::Result<()> {
+    let Layer::Done(items) = layer else {
+        return layer_line(out, "Containers", layer);
+    };
+    writeln!(out, "Containers:")?;
+    for item in items {
+        writeln!(out, "  {}", line(item))?;
+    }
+    Ok(())
+}
+
+/// `generation N (DIGEST)`.
+fn generation(reference: &GenerationRef) -> String {
+    match &reference.image_digest {
+        Some(digest) => format!("generation {} ({})", reference.generation, short(digest)),
+        None => format!("generation {}", reference.generation),
+    }
+}
+
+fn container_check(check: &ContainerCheck) -> String {
+    if let Some(error) = &check.error {
+        return format!("{}: FAILED: {error}", check.name);
+    }
+    if !check.definition_exists {
+        return format!(
+            "{}: generation {}; its definition is gone, nothing to update to",
+            check.name, check.generation
+        );
+    }
+    let mut reasons = Vec::new();
+    if check.image_update {
+        reasons.push(format!(
+            "image {} at the registry",
+            check.available_digest.as_deref().map(short).unwrap_or("?")
+        ));
+    }
+    if check.definition_changed {
+        reasons.push("definition changed".to_owned());
+    }
+    if reasons.is_empty() {
+        format!(
+            "{}: up to date (generation {})",
+            check.name, check.generation
+        )
+    } else {
+        format!(
+            "{}: update available (generation {}: {})",
+            check.name,
+            check.generation,
+            reasons.join(", ")
+        )
+    }
+}
+
+fn container_update(update: &ContainerUpdate) -> String {
+    use horizon_core::update::UpdateOutcome;
+    match (&update.outcome, &update.error) {
+        (_, Some(error)) => format!(
+            "{}: FAILED (the running container is untouched): {error}",
+            update.name
+        ),
+        (Some(UpdateOutcome::Updated { from, to, .. }), None) => format!(
+            "{}: updated from {} to {}",
+            update.name,
+            generation(from),
+            generation(to)
+        ),
+        (Some(UpdateOutcome::UpToDate { current }), None) => {
+            format!("{}: up to date ({})", update.name, generation(current))
+        }
+        (_, None) => format!("{}: done", update.name),
+    }
+}
+
+fn container_rollback(rollback: &ContainerRollback) -> String {
+    use horizon_core::update::RollbackOutcome;
+    match (&rollback.outcome, &rollback.error) {
+        (_, Some(error)) => format!("{}: FAILED: {error}", rollback.name),
+        (Some(RollbackOutcome::RolledBack { from, to }), None) => format!(
+            "{}: {} is active again (was {})",
+            rollback.name,
+            generation(to),
+            generation(from)
+        ),
+        (Some(RollbackOutcome::AlreadyActive { current }), None) => {
+            format!(
+                "{}: {} is active already",
+                rollback.name,
+                generation(current)
+            )
+        }
+        (_, None) => format!("{}: generation {}", rollback.name, rollback.generation),
+    }
+}
+
 /// `LABEL: skipped (REASON)` / `LABEL: FAILED: ERROR`.
 fn layer_line<T>(out: &mut impl Write, label: &str, layer: &Layer<T>) -> io::Result<()> {
     match layer {
@@ -262,6 +367,8 @@ mod tests {
         BaseRecord, ContainerRecord, GenerationCause, SYSTEM_GENERATION_SCHEMA_VERSION,
     };
 
+    use horizon_core::update::UpdateOutcome;
+
     use super::*;
 
     const V1: &str = "0ccd480a95c6963e09e26089e87ef1c7ba5ad68f9e2dd290eafc1069606774d4";
@@ -310,12 +417,42 @@ mod tests {
                 latest_version: Some("2".into()),
                 update_available: true,
             }),
+            containers: Layer::Done(vec![
+                ContainerCheck {
+                    name: "tools".into(),
+                    generation: 1,
+                    image: "127.0.0.1:5000/horizon/tools:latest".into(),
+                    installed_digest: Some(format!("sha256:{}", "a".repeat(64))),
+                    available_digest: Some(format!("sha256:{}", "b".repeat(64))),
+                    image_update: true,
+                    definition_changed: true,
+                    definition_exists: true,
+                    error: None,
+                },
+                ContainerCheck {
+                    name: "dev".into(),
+                    generation: 3,
+                    image: "127.0.0.1:5000/horizon/dev:latest".into(),
+                    installed_digest: None,
+                    available_digest: None,
+                    image_update: false,
+                    definition_changed: false,
+                    definition_exists: true,
+                    error: Some(
+                        "resolving 127.0.0.1:5000/horizon/dev:latest at its registry: timed out"
+                            .into(),
+                    ),
+                },
+            ]),
             apps: flatpak_change(),
         };
         assert_eq!(
             text(|out| check(out, &report)),
             "Base system (ostree, origin:horizon/stable):\n  next boot: 1 (0ccd480a95c6)\n  \
              available: 2 (0272b151847c) (not downloaded; horizon-update --all stages it)\n\
+             Containers:\n  tools: update available (generation 1: image bbbbbbbbbbbb at the \
+             registry, definition changed)\n  dev: FAILED: resolving \
+             127.0.0.1:5000/horizon/dev:latest at its registry: timed out\n\
              Applications:\n  flatpak (system): up to date (2 installed)\n  flatpak (user): 1 \
              update available\n    org.example.Hello/x86_64/stable 9c1ffb40709e -> dd04bcfb4b0a\n  \
              snap: skipped (snapd is not installed)\nUpdates are available: horizon-update --all\n"
@@ -324,11 +461,15 @@ mod tests {
             base: Layer::Skipped {
                 reason: "not an OSTree system".into(),
             },
+            containers: Layer::Skipped {
+                reason: "no container is installed".into(),
+            },
             apps: vec![],
         };
         assert_eq!(
             text(|out| check(out, &quiet)),
-            "Base system: skipped (not an OSTree system)\nEverything is up to date.\n"
+            "Base system: skipped (not an OSTree system)\nContainers: skipped (no container is \
+             installed)\nEverything is up to date.\n"
         );
     }
 
@@ -343,12 +484,38 @@ mod tests {
                 to: V2.into(),
                 version: Some("2".into()),
             }),
+            containers: Layer::Done(vec![
+                ContainerUpdate {
+                    name: "tools".into(),
+                    outcome: Some(UpdateOutcome::Updated {
+                        from: GenerationRef {
+                            generation: 1,
+                            image_digest: Some(format!("sha256:{}", "a".repeat(64))),
+                        },
+                        to: GenerationRef {
+                            generation: 2,
+                            image_digest: Some(format!("sha256:{}", "b".repeat(64))),
+                        },
+                        pruned: vec![],
+                        prune_failures: vec![],
+                    }),
+                    error: None,
+                },
+                ContainerUpdate {
+                    name: "dev".into(),
+                    outcome: None,
+                    error: Some("updating `dev` failed at step \"verify\"".into()),
+                },
+            ]),
             apps: flatpak_change(),
         };
         assert_eq!(
             text(|out| update(out, &report)),
             "Base system: staged 2 (0272b151847c) for the next boot (now 0ccd480a95c6); the \
-             running system is unchanged. Reboot to use it.\nApplications:\n  flatpak (system): up \
+             running system is unchanged. Reboot to use it.\nContainers:\n  tools: updated from \
+             generation 1 (aaaaaaaaaaaa) to generation 2 (bbbbbbbbbbbb)\n  dev: FAILED (the \
+             running container is untouched): updating `dev` failed at step \"verify\"\n\
+             Applications:\n  flatpak (system): up \
              to date (2 installed)\n  flatpak (user): 1 updated\n    \
              org.example.Hello/x86_64/stable 9c1ffb40709e -> dd04bcfb4b0a\n  snap: skipped (snapd \
              is not installed)\nSystem generation 2 recorded (previous: 1). To go back: \
@@ -359,13 +526,17 @@ mod tests {
                 error: "upgrading the base system failed: ostree admin upgrade … failed".into(),
             },
             new_generation: None,
+            containers: Layer::Failed {
+                error: "no Podman service answers".into(),
+            },
             apps: vec![],
             ..report
         };
         assert_eq!(
             text(|out| update(out, &failed)),
             "Base system: FAILED: upgrading the base system failed: ostree admin upgrade … \
-             failed\nNothing changed; system generation 1 stays in effect.\n"
+             failed\nContainers: FAILED: no Podman service answers\nNothing changed; system \
+             generation 1 stays in effect.\n"
         );
     }
 
@@ -379,12 +550,28 @@ mod tests {
                 from: V2.into(),
                 to: V1.into(),
             }),
+            containers: Layer::Done(vec![ContainerRollback {
+                name: "tools".into(),
+                generation: 1,
+                outcome: Some(horizon_core::update::RollbackOutcome::RolledBack {
+                    from: GenerationRef {
+                        generation: 2,
+                        image_digest: None,
+                    },
+                    to: GenerationRef {
+                        generation: 1,
+                        image_digest: None,
+                    },
+                }),
+                error: None,
+            }]),
         };
         assert_eq!(
             text(|out| rollback(out, &report)),
             "Base system: 0ccd480a95c6 is the default for the next boot again (was \
-             0272b151847c); the running system is unchanged. Reboot to use it.\nSystem generation \
-             1 is in effect again (was 2).\n"
+             0272b151847c); the running system is unchanged. Reboot to use it.\nContainers:\n  \
+             tools: generation 1 is active again (was generation 2)\nSystem generation 1 is in \
+             effect again (was 2).\n"
         );
         let failed = RollbackReport {
             base: Layer::Failed {
@@ -394,8 +581,9 @@ mod tests {
         };
         assert_eq!(
             text(|out| rollback(out, &failed)),
-            "Base system: FAILED: boom\nSystem generation 2 stays in effect; run the rollback \
-             again once the failure is fixed.\n"
+            "Base system: FAILED: boom\nContainers:\n  tools: generation 1 is active again (was \
+             generation 2)\nSystem generation 2 stays in effect; run the rollback again once the \
+             failure is fixed.\n"
         );
     }
 

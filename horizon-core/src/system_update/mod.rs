@@ -5,7 +5,11 @@
 //! Each layer is independent: a layer that is not on the machine is [`Layer::Skipped`], a layer
 //! that fails is [`Layer::Failed`] with its error, and neither stops the others. Nothing here
 //! prints; progress goes to a callback and results come back as reports for the binary to render.
+//! Writers (update, rollback) hold the [`SystemLock`], so two runs never interleave, and each
+//! container's own lock, so a `horizon-container update` of the same container never interleaves
+//! with them either.
 
+pub mod containers;
 pub mod generations;
 
 use std::path::Path;
@@ -14,8 +18,13 @@ use serde::Serialize;
 
 use crate::apps::{self, AppAction, AppHost, SourceReport};
 use crate::base::{BaseCheck, BaseDetection, BaseSystem, RollbackOutcome, UpgradeOutcome};
+use crate::engine::Engine;
 use crate::host_command::Runner;
 use crate::lifecycle::StateStore;
+use crate::update::{
+    ContainerCheck, ContainerLock, LockWait, UpdateError, UpdateProgress, UpdateStores,
+};
+use containers::{ContainerRollback, ContainerUpdate, ContainersContext};
 use generations::{
     BaseRecord, ContainerRecord, GenerationCause, GenerationError, GenerationStore,
     SystemGeneration,
@@ -51,11 +60,13 @@ impl<T> Layer<T> {
 
 /// What `horizon-update` works on (the binary gathers it; tests build it).
 #[derive(Debug)]
-pub struct SystemContext<'a, R: Runner> {
+pub struct SystemContext<'a, R: Runner, E: Engine> {
     /// Runs the host tools.
     pub runner: &'a R,
     /// The base-system backend, or why there is none.
     pub base: &'a BaseDetection,
+    /// The container side.
+    pub containers: &'a ContainersContext<'a, E>,
     /// Which application sources exist.
     pub apps: &'a AppHost,
     /// horizon's state directory (install records, system generations, locks).
@@ -70,12 +81,45 @@ pub enum Progress {
         layer: &'static str,
         action: &'static str,
     },
+    /// A container's update reached a step.
+    Container { name: String, step: String },
+}
+
+/// The name of the system-wide lock in the lock directory: a leading dot, so no definition name
+/// (a lowercase letter first) can ever be the same.
+const SYSTEM_LOCK_NAME: &str = ".horizon-update";
+
+/// Held by a `horizon-update` run that changes anything; released when dropped (or when the
+/// process dies: it is an OS file lock).
+#[derive(Debug)]
+pub struct SystemLock {
+    _lock: ContainerLock,
+}
+
+/// Takes the system-wide lock, failing at once with [`SystemUpdateError::Busy`] (naming the
+/// holder's pid and since when) when another run holds it.
+pub fn lock(state_dir: &Path) -> Result<SystemLock, SystemUpdateError> {
+    ContainerLock::acquire(
+        state_dir,
+        SYSTEM_LOCK_NAME,
+        containers::LOCK_OPERATION,
+        LockWait::FailIfBusy,
+    )
+    .map(|lock| SystemLock { _lock: lock })
+    .map_err(|error| match error {
+        UpdateError::Busy { holder, lock, .. } => SystemUpdateError::Busy {
+            holder: holder.map(|holder| (holder.pid, holder.since_unix)),
+            lock,
+        },
+        other => SystemUpdateError::Lock(other),
+    })
 }
 
 /// `--check`: every layer, nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
     pub base: Layer<BaseCheck>,
+    pub containers: Layer<Vec<ContainerCheck>>,
     pub apps: Vec<SourceReport>,
 }
 
@@ -83,20 +127,29 @@ impl CheckReport {
     /// True when some layer has an update.
     pub fn updates_available(&self) -> bool {
         matches!(&self.base, Layer::Done(check) if check.update_available)
+            || matches!(&self.containers, Layer::Done(checks)
+                if checks.iter().any(ContainerCheck::update_available))
             || self
                 .apps
                 .iter()
                 .any(|report| matches!(report.state, apps::SourceState::Changes { .. }))
     }
 
-    /// True when some layer failed.
+    /// True when some layer (or one container's check) failed.
     pub fn any_failed(&self) -> bool {
         self.base.failed()
-            || self
-                .apps
-                .iter()
-                .any(|report| matches!(report.state, apps::SourceState::Failed { .. }))
+            || self.containers.failed()
+            || matches!(&self.containers, Layer::Done(checks)
+                if checks.iter().any(|check| check.error.is_some()))
+            || apps_failed(&self.apps)
     }
+}
+
+/// True when some application source failed.
+fn apps_failed(reports: &[SourceReport]) -> bool {
+    reports
+        .iter()
+        .any(|report| matches!(report.state, apps::SourceState::Failed { .. }))
 }
 
 /// Which layers an update run covers.
@@ -118,17 +171,18 @@ pub struct UpdateReport {
     /// The generation recorded after the run (`None` when nothing changed).
     pub new_generation: Option<u64>,
     pub base: Layer<UpgradeOutcome>,
+    pub containers: Layer<Vec<ContainerUpdate>>,
     pub apps: Vec<SourceReport>,
 }
 
 impl UpdateReport {
-    /// True when some layer failed.
+    /// True when some layer (or one container) failed.
     pub fn any_failed(&self) -> bool {
         self.base.failed()
-            || self
-                .apps
-                .iter()
-                .any(|report| matches!(report.state, apps::SourceState::Failed { .. }))
+            || self.containers.failed()
+            || matches!(&self.containers, Layer::Done(updates)
+                if updates.iter().any(|update| update.error.is_some()))
+            || apps_failed(&self.apps)
     }
 }
 
@@ -151,12 +205,16 @@ pub struct RollbackReport {
     /// The generation restored (now in effect, when nothing failed).
     pub to_generation: u64,
     pub base: Layer<RollbackOutcome>,
+    pub containers: Layer<Vec<ContainerRollback>>,
 }
 
 impl RollbackReport {
-    /// True when some side failed.
+    /// True when some side (or one container) failed.
     pub fn any_failed(&self) -> bool {
         self.base.failed()
+            || self.containers.failed()
+            || matches!(&self.containers, Layer::Done(rollbacks)
+                if rollbacks.iter().any(|rollback| rollback.error.is_some()))
     }
 }
 
@@ -179,6 +237,19 @@ pub enum SystemUpdateError {
     /// The install records could not be read.
     #[error("reading the installed containers failed: {0}")]
     Containers(#[source] crate::lifecycle::LifecycleError),
+    /// Another horizon-update holds the system lock.
+    #[error("another horizon-update is running: {}", match holder {
+        Some((pid, since)) => format!("pid {pid} since {} (lock {})", crate::update::rfc3339(*since), lock.display()),
+        None => format!("it holds {}", lock.display()),
+    })]
+    Busy {
+        /// The holder's pid and when it took the lock (seconds since the Unix epoch).
+        holder: Option<(u32, u64)>,
+        lock: std::path::PathBuf,
+    },
+    /// The lock could not be taken for another reason.
+    #[error("taking the horizon-update lock failed: {0}")]
+    Lock(#[source] UpdateError),
     /// There is no earlier generation.
     #[error("nothing to roll back to: {}", match current {
         Some(current) => format!("generation {current} is the oldest recorded"),
@@ -189,8 +260,8 @@ pub enum SystemUpdateError {
 
 /// `--check`: the base (a new commit on its origin, found without deploying) and every
 /// application source.
-pub async fn check<R: Runner>(
-    context: &SystemContext<'_, R>,
+pub async fn check<R: Runner, E: Engine>(
+    context: &SystemContext<'_, R, E>,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> CheckReport {
     progress(Progress::Layer {
@@ -204,18 +275,29 @@ pub async fn check<R: Runner>(
         BaseDetection::Found(backend) => Layer::from_result(backend.check(context.runner).await),
     };
     progress(Progress::Layer {
+        layer: "containers",
+        action: "checking",
+    });
+    let stores = UpdateStores::new(context.state_dir);
+    let containers = containers::check(context.containers, &stores).await;
+    progress(Progress::Layer {
         layer: "apps",
         action: "checking",
     });
     let apps = apps::run_all(context.runner, context.apps, AppAction::Check).await;
-    CheckReport { base, apps }
+    CheckReport {
+        base,
+        containers,
+        apps,
+    }
 }
 
 /// `--all` / `--containers`: records the machine's state first when it changed since the
 /// generation in effect, updates the layers of `scope` (each independently), and records the
 /// result as a new generation when anything changed.
-pub async fn update<R: Runner>(
-    context: &SystemContext<'_, R>,
+pub async fn update<R: Runner, E: Engine>(
+    context: &SystemContext<'_, R, E>,
+    _lock: &SystemLock,
     scope: UpdateScope,
     now_unix: u64,
     progress: &(dyn Fn(Progress) + Send + Sync),
@@ -239,6 +321,20 @@ pub async fn update<R: Runner>(
             Layer::from_result(backend.upgrade(context.runner).await)
         }
     };
+    progress(Progress::Layer {
+        layer: "containers",
+        action: "updating",
+    });
+    let stores = UpdateStores::new(context.state_dir);
+    let on_container = |name: &str, event: &UpdateProgress<'_>| {
+        if let UpdateProgress::Step { step, subject } = event {
+            progress(Progress::Container {
+                name: name.to_owned(),
+                step: format!("{step}: {subject}"),
+            });
+        }
+    };
+    let containers = containers::update(context.containers, &stores, &on_container).await;
     let apps = match scope {
         UpdateScope::All => {
             progress(Progress::Layer {
@@ -261,6 +357,7 @@ pub async fn update<R: Runner>(
         previous_generation: previous,
         new_generation: (current != previous).then_some(current).flatten(),
         base,
+        containers,
         apps,
     })
 }
@@ -268,8 +365,9 @@ pub async fn update<R: Runner>(
 /// `--rollback`: restores the generation before the one in effect — the base deployment it
 /// recorded becomes the default for the next boot — and makes it the one in effect. When a side
 /// fails, the generation in effect stays, so running the rollback again retries it.
-pub async fn rollback<R: Runner>(
-    context: &SystemContext<'_, R>,
+pub async fn rollback<R: Runner, E: Engine>(
+    context: &SystemContext<'_, R, E>,
+    _lock: &SystemLock,
     scope: RollbackScope,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<RollbackReport, SystemUpdateError> {
@@ -301,11 +399,25 @@ pub async fn rollback<R: Runner>(
             Layer::from_result(backend.rollback_to(context.runner, &record.checksum).await)
         }
     };
+    let containers = match scope {
+        RollbackScope::Base => Layer::Skipped {
+            reason: "not part of --rollback --base".to_owned(),
+        },
+        RollbackScope::Both | RollbackScope::Containers => {
+            progress(Progress::Layer {
+                layer: "containers",
+                action: "rolling back",
+            });
+            let stores = UpdateStores::new(context.state_dir);
+            containers::rollback(context.containers, &stores, &target.containers).await
+        }
+    };
     let report = RollbackReport {
         scope,
         from_generation,
         to_generation: target.generation,
         base,
+        containers,
     };
     if !report.any_failed() {
         store.set_current(target.generation)?;
@@ -329,8 +441,8 @@ struct Snapshot {
     containers: Vec<ContainerRecord>,
 }
 
-async fn snapshot<R: Runner>(
-    context: &SystemContext<'_, R>,
+async fn snapshot<R: Runner, E: Engine>(
+    context: &SystemContext<'_, R, E>,
 ) -> Result<Snapshot, SystemUpdateError> {
     let base = match context.base {
         BaseDetection::Absent { .. } => None,

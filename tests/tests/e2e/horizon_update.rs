@@ -102,7 +102,7 @@ fn deployed(bed: &OstreeBed) -> Vec<String> {
         .collect()
 }
 
-const NO_APPS: &str = "Applications:\n  flatpak (system): up to date (0 installed)\n  flatpak (user): up to date (0 installed)\n  snap: skipped (snapd is not installed)\n";
+const NO_APPS: &str = "Containers: skipped (no container is installed)\nApplications:\n  flatpak (system): up to date (0 installed)\n  flatpak (user): up to date (0 installed)\n  snap: skipped (snapd is not installed)\n";
 
 #[test]
 fn check_all_rollback_and_history_on_a_real_sysroot() {
@@ -133,7 +133,7 @@ fn check_all_rollback_and_history_on_a_real_sysroot() {
     );
     assert_eq!(
         text(&output.stderr),
-        "horizon-update: base: checking…\nhorizon-update: apps: checking…\n"
+        "horizon-update: base: checking…\nhorizon-update: containers: checking…\nhorizon-update: apps: checking…\n"
     );
     let check = world.json(&["--check", "--json"], 100);
     assert_eq!(check["base"]["state"], "done");
@@ -182,7 +182,7 @@ fn check_all_rollback_and_history_on_a_real_sysroot() {
     assert_eq!(
         text(&output.stdout),
         format!(
-            "Base system: {} is the default for the next boot again (was {}); the running system is unchanged. Reboot to use it.\nSystem generation 1 is in effect again (was 2).\n",
+            "Base system: {} is the default for the next boot again (was {}); the running system is unchanged. Reboot to use it.\nContainers: skipped (the generation recorded no container)\nSystem generation 1 is in effect again (was 2).\n",
             short(&v1),
             short(&v2)
         )

@@ -13,6 +13,7 @@ mod engine;
 mod export;
 mod export_transparency;
 mod horizon_update;
+mod horizon_update_containers;
 mod lifecycle;
 mod logs;
 mod run;

@@ -1,0 +1,251 @@
+//! `horizon-update` with containers, through its binary, as root against the test bed's rootful
+//! Podman service and local registry and a real OSTree sysroot: v1 deployed and a container of
+//! image v1 installed → v2 committed and pushed → `--check` reports both → `--all` stages v2 and
+//! updates the container → `--rollback` makes v1 the default again and the container's previous
+//! generation active. And the locks: two horizon-update runs never interleave; a container whose
+//! lock another writer holds is reported busy while the others go on.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use horizon_e2e::TestBed;
+use horizon_e2e::bins::cargo_bin;
+use horizon_e2e::ostree::{OS_NAME, OstreeBed};
+use horizon_e2e::session::Session;
+use serde_json::{Value, json};
+
+use crate::{assert_exit, text, unique_name};
+
+/// What the v1 and v2 images carry.
+const RELEASE_FILE: &str = "/etc/horizon-release";
+
+/// `horizon-update ARGS` in `session`, on `sysroot`, with empty Flatpak installations of its own.
+fn horizon_update(session: &Session, sysroot: &OstreeBed, args: &[&str]) -> Command {
+    let mut command = session.command(cargo_bin("horizon-update", "horizon-update"));
+    command
+        .env("HORIZON_SYSROOT", &sysroot.sysroot)
+        .env("HORIZON_OS", OS_NAME)
+        .env("FLATPAK_USER_DIR", session.home.join("no-flatpak-user"))
+        .env("FLATPAK_SYSTEM_DIR", session.home.join("no-flatpak-system"))
+        .args(args)
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run a command")
+}
+
+fn horizon_container(session: &Session, args: &[&str]) -> Output {
+    run(session.horizon_container().args(args).stdin(Stdio::null()))
+}
+
+/// Installs a persistent container of a busybox image whose release file says v1.
+fn install_v1(bed: &'static TestBed, session: &Session, name: &str) {
+    let image = bed.push_busybox_variant(name, "latest", &[(RELEASE_FILE, b"v1\n")]);
+    let definition = json!({"name": name, "image": image, "persistent": true});
+    session.write_user_definition(name, &definition.to_string());
+    assert_exit(&horizon_container(session, &["install", name]), 0);
+}
+
+/// The release the active container runs.
+fn running_release(session: &Session, name: &str) -> String {
+    let output = horizon_container(session, &["run", name, "cat", RELEASE_FILE]);
+    assert_exit(&output, 0);
+    text(&output.stdout).trim().to_owned()
+}
+
+fn record(session: &Session, name: &str) -> Value {
+    let path = session
+        .state_dir
+        .join("containers")
+        .join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(path).expect("install record")).expect("JSON")
+}
+
+fn short_digest(digest: &Value) -> String {
+    digest.as_str().expect("a digest")[7..19].to_owned()
+}
+
+#[test]
+fn all_updates_base_and_container_together_and_rollback_restores_both() {
+    let bed = TestBed::shared();
+    let session = bed.root_session("hu-containers-all");
+    let name = unique_name("hu-all");
+    install_v1(bed, &session, &name);
+    let d1 = record(&session, &name)["image_digest"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (ostree, v1) = OstreeBed::create(dir.path()).unwrap();
+
+    let v2 = ostree.commit("2").unwrap();
+    bed.push_busybox_variant(&name, "latest", &[(RELEASE_FILE, b"v2\n")]);
+    let output = run(&mut horizon_update(&session, &ostree, &["--check"]));
+    assert_exit(&output, 100);
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "Containers:\n  {name}: update available (generation 1: image "
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  available: 2 ("), "{stdout}");
+    // A check changes nothing.
+    assert_eq!(record(&session, &name)["generation"], 1);
+    assert_eq!(ostree.deployments().unwrap().len(), 1);
+
+    let output = run(&mut horizon_update(&session, &ostree, &["--all"]));
+    assert_exit(&output, 0);
+    let d2 = record(&session, &name)["image_digest"].clone();
+    assert_ne!(d1, d2);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Base system: staged 2 ({}) for the next boot (now {}); the running system is unchanged. Reboot to use it.\nContainers:\n  {name}: updated from generation 1 ({}) to generation 2 ({})\nApplications:\n  flatpak (system): up to date (0 installed)\n  flatpak (user): up to date (0 installed)\n  snap: skipped (snapd is not installed)\nSystem generation 2 recorded (previous: 1). To go back: horizon-update --rollback\n",
+            &v2[..12],
+            &v1[..12],
+            short_digest(&d1),
+            short_digest(&d2)
+        )
+    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("horizon-update: base: downloading and staging…\nhorizon-update: containers: updating…\n"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("horizon-update: containers: {name}: ")),
+        "{stderr}"
+    );
+    assert_eq!(ostree.default_checksum().unwrap(), v2);
+    assert_eq!(running_release(&session, &name), "v2");
+
+    let output = run(&mut horizon_update(
+        &session,
+        &ostree,
+        &["--history", "--json"],
+    ));
+    assert_exit(&output, 0);
+    let history: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(history["schema_version"], 1);
+    assert_eq!(history["current"], 2);
+    assert_eq!(
+        history["generations"][0]["containers"],
+        json!([{"name": name, "generation": 1, "image_digest": d1}])
+    );
+    assert_eq!(history["generations"][0]["base"]["checksum"], v1.as_str());
+    assert_eq!(
+        history["generations"][1]["containers"],
+        json!([{"name": name, "generation": 2, "image_digest": d2}])
+    );
+    assert_eq!(history["generations"][1]["base"]["checksum"], v2.as_str());
+
+    let output = run(&mut horizon_update(&session, &ostree, &["--rollback"]));
+    assert_exit(&output, 0);
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Base system: {} is the default for the next boot again (was {}); the running system is unchanged. Reboot to use it.\nContainers:\n  {name}: generation 1 ({}) is active again (was generation 2 ({}))\nSystem generation 1 is in effect again (was 2).\n",
+            &v1[..12],
+            &v2[..12],
+            short_digest(&d1),
+            short_digest(&d2)
+        )
+    );
+    assert_eq!(ostree.default_checksum().unwrap(), v1);
+    assert_eq!(running_release(&session, &name), "v1");
+    assert_eq!(record(&session, &name)["generation"], 1);
+
+    // --rollback --containers alone, once more: nothing older than generation 1 is recorded.
+    let output = run(&mut horizon_update(
+        &session,
+        &ostree,
+        &["--rollback", "--containers"],
+    ));
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).starts_with(
+            "horizon-update: error: nothing to roll back to: generation 1 is the oldest recorded\n"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_exit(&horizon_container(&session, &["remove", &name]), 0);
+}
+
+#[test]
+fn two_runs_never_interleave_and_a_busy_container_is_reported_while_others_go_on() {
+    let bed = TestBed::shared();
+    let session = bed.root_session("hu-containers-locks");
+    let busy = unique_name("hu-busy");
+    let free = unique_name("hu-free");
+    install_v1(bed, &session, &busy);
+    install_v1(bed, &session, &free);
+    let dir = tempfile::tempdir().unwrap();
+    let (ostree, _v1) = OstreeBed::create(dir.path()).unwrap();
+
+    // A horizon-update that is slow to download holds the system lock.
+    ostree.commit_with_files("2", 60).unwrap();
+    ostree.server.set_object_delay(Duration::from_millis(100));
+    let before = ostree.server.object_requests();
+    let mut first = horizon_update(&session, &ostree, &["--all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ostree.server.object_requests() < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never started downloading"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run(&mut horizon_update(&session, &ostree, &["--all"]));
+    assert_exit(&second, 4);
+    let lock = session.state_dir.join("locks/.horizon-update.lock");
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "horizon-update: error: another horizon-update is running: pid {} since ",
+            first.id()
+        )) && stderr.ends_with(&format!(
+            " (lock {})\nhint: wait for it to finish, then run this again\n",
+            lock.display()
+        )),
+        "{stderr}"
+    );
+    let rollback = run(&mut horizon_update(&session, &ostree, &["--rollback"]));
+    assert_exit(&rollback, 4);
+    ostree.server.set_object_delay(Duration::ZERO);
+    let first_status = first.wait().unwrap();
+    assert!(first_status.success(), "the first run failed");
+
+    // A writer (as `horizon-container update` would) holds one container's lock.
+    bed.push_busybox_variant(&busy, "latest", &[(RELEASE_FILE, b"v2\n")]);
+    bed.push_busybox_variant(&free, "latest", &[(RELEASE_FILE, b"v2\n")]);
+    let lock_path = session.state_dir.join("locks").join(format!("{busy}.lock"));
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let output = run(&mut horizon_update(&session, &ostree, &["--containers"]));
+    assert_exit(&output, 1);
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.starts_with("Base system: skipped (not part of --containers)\nContainers:\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "  {busy}: FAILED (the running container is untouched): `{busy}` is busy: another process holds {}\n",
+            lock_path.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("  {free}: updated from generation 1 (")),
+        "{stdout}"
+    );
+    assert_eq!(running_release(&session, &busy), "v1");
+    assert_eq!(running_release(&session, &free), "v2");
+    drop(held);
+    for name in [&busy, &free] {
+        assert_exit(&horizon_container(&session, &["remove", name]), 0);
+    }
+}
