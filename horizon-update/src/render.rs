@@ -5,7 +5,9 @@ use std::io::{self, Write};
 
 use horizon_core::apps::{AppChange, SourceReport, SourceState};
 use horizon_core::base::{BaseCheck, RollbackOutcome, UpgradeOutcome};
-use horizon_core::system_update::containers::{ContainerRollback, ContainerUpdate};
+use horizon_core::system_update::containers::{
+    ContainerResults, ContainerRollback, ContainerUpdate,
+};
 use horizon_core::system_update::generations::SystemGeneration;
 use horizon_core::system_update::{
     CheckReport, History, Layer, RollbackReport, RollbackScope, UpdateReport,
@@ -219,14 +221,14 @@ fn containers(generation: &SystemGeneration) -> String {
 /// `Containers:` and one line per container, or the layer's one line.
 fn containers_layer<T>(
     out: &mut impl Write,
-    layer: &Layer<Vec<T>>,
+    layer: &Layer<ContainerResults<T>>,
     line: fn(&T) -> String,
 ) -> io::Result<()> {
-    let Layer::Done(items) = layer else {
+    let Layer::Done(done) = layer else {
         return layer_line(out, "Containers", layer);
     };
     writeln!(out, "Containers:")?;
-    for item in items {
+    for item in &done.results {
         writeln!(out, "  {}", line(item))?;
     }
     Ok(())
@@ -417,7 +419,8 @@ mod tests {
                 latest_version: Some("2".into()),
                 update_available: true,
             }),
-            containers: Layer::Done(vec![
+            containers: Layer::Done(ContainerResults {
+                results: vec![
                 ContainerCheck {
                     name: "tools".into(),
                     generation: 1,
@@ -443,7 +446,8 @@ mod tests {
                             .into(),
                     ),
                 },
-            ]),
+            ],
+            }),
             apps: flatpak_change(),
         };
         assert_eq!(
@@ -484,29 +488,31 @@ mod tests {
                 to: V2.into(),
                 version: Some("2".into()),
             }),
-            containers: Layer::Done(vec![
-                ContainerUpdate {
-                    name: "tools".into(),
-                    outcome: Some(UpdateOutcome::Updated {
-                        from: GenerationRef {
-                            generation: 1,
-                            image_digest: Some(format!("sha256:{}", "a".repeat(64))),
-                        },
-                        to: GenerationRef {
-                            generation: 2,
-                            image_digest: Some(format!("sha256:{}", "b".repeat(64))),
-                        },
-                        pruned: vec![],
-                        prune_failures: vec![],
-                    }),
-                    error: None,
-                },
-                ContainerUpdate {
-                    name: "dev".into(),
-                    outcome: None,
-                    error: Some("updating `dev` failed at step \"verify\"".into()),
-                },
-            ]),
+            containers: Layer::Done(ContainerResults {
+                results: vec![
+                    ContainerUpdate {
+                        name: "tools".into(),
+                        outcome: Some(UpdateOutcome::Updated {
+                            from: GenerationRef {
+                                generation: 1,
+                                image_digest: Some(format!("sha256:{}", "a".repeat(64))),
+                            },
+                            to: GenerationRef {
+                                generation: 2,
+                                image_digest: Some(format!("sha256:{}", "b".repeat(64))),
+                            },
+                            pruned: vec![],
+                            prune_failures: vec![],
+                        }),
+                        error: None,
+                    },
+                    ContainerUpdate {
+                        name: "dev".into(),
+                        outcome: None,
+                        error: Some("updating `dev` failed at step \"verify\"".into()),
+                    },
+                ],
+            }),
             apps: flatpak_change(),
         };
         assert_eq!(
@@ -550,21 +556,23 @@ mod tests {
                 from: V2.into(),
                 to: V1.into(),
             }),
-            containers: Layer::Done(vec![ContainerRollback {
-                name: "tools".into(),
-                generation: 1,
-                outcome: Some(horizon_core::update::RollbackOutcome::RolledBack {
-                    from: GenerationRef {
-                        generation: 2,
-                        image_digest: None,
-                    },
-                    to: GenerationRef {
-                        generation: 1,
-                        image_digest: None,
-                    },
-                }),
-                error: None,
-            }]),
+            containers: Layer::Done(ContainerResults {
+                results: vec![ContainerRollback {
+                    name: "tools".into(),
+                    generation: 1,
+                    outcome: Some(horizon_core::update::RollbackOutcome::RolledBack {
+                        from: GenerationRef {
+                            generation: 2,
+                            image_digest: None,
+                        },
+                        to: GenerationRef {
+                            generation: 1,
+                            image_digest: None,
+                        },
+                    }),
+                    error: None,
+                }],
+            }),
         };
         assert_eq!(
             text(|out| rollback(out, &report)),
@@ -594,6 +602,7 @@ mod tests {
                 schema_version: SYSTEM_GENERATION_SCHEMA_VERSION,
                 generation: number,
                 recorded_unix: 0,
+                parent: number.checked_sub(1).filter(|parent| *parent > 0),
                 cause,
                 base: Some(BaseRecord {
                     backend: BackendKind::Ostree,

@@ -34,6 +34,14 @@ pub struct ContainersContext<'a, E: Engine> {
     pub keep_previous: usize,
 }
 
+/// The per-container results of a layer (a struct, so that the layer's JSON can carry its
+/// `state` beside them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContainerResults<T> {
+    /// One entry per container, in name order.
+    pub results: Vec<T>,
+}
+
 /// One container's update.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerUpdate {
@@ -60,7 +68,7 @@ pub struct ContainerRollback {
 pub async fn check<E: Engine>(
     context: &ContainersContext<'_, E>,
     stores: &UpdateStores,
-) -> Layer<Vec<ContainerCheck>> {
+) -> Layer<ContainerResults<ContainerCheck>> {
     let request = CheckRequest {
         catalog: context.catalog,
         state: &stores.records,
@@ -69,7 +77,7 @@ pub async fn check<E: Engine>(
     };
     match crate::update::check(request).await {
         Ok(checks) if checks.is_empty() => no_containers(),
-        Ok(checks) => Layer::Done(checks),
+        Ok(checks) => Layer::Done(ContainerResults { results: checks }),
         Err(error) => Layer::Failed {
             error: error_chain(&error),
         },
@@ -81,7 +89,7 @@ pub async fn update<E: Engine>(
     context: &ContainersContext<'_, E>,
     stores: &UpdateStores,
     on_progress: &(dyn Fn(&str, &UpdateProgress<'_>) + Send + Sync),
-) -> Layer<Vec<ContainerUpdate>> {
+) -> Layer<ContainerResults<ContainerUpdate>> {
     let records = match stores.records.list() {
         Ok(records) if records.is_empty() => return no_containers(),
         Ok(records) => records,
@@ -139,7 +147,7 @@ pub async fn update<E: Engine>(
             },
         });
     }
-    Layer::Done(updates)
+    Layer::Done(ContainerResults { results: updates })
 }
 
 /// Returns every container a system generation recorded to the generation it recorded. A
@@ -148,7 +156,7 @@ pub async fn rollback<E: Engine>(
     context: &ContainersContext<'_, E>,
     stores: &UpdateStores,
     recorded: &[ContainerRecord],
-) -> Layer<Vec<ContainerRollback>> {
+) -> Layer<ContainerResults<ContainerRollback>> {
     if recorded.is_empty() {
         return Layer::Skipped {
             reason: "the generation recorded no container".to_owned(),
@@ -191,7 +199,7 @@ pub async fn rollback<E: Engine>(
             error,
         });
     }
-    Layer::Done(rollbacks)
+    Layer::Done(ContainerResults { results: rollbacks })
 }
 
 fn no_containers<T>() -> Layer<T> {

@@ -3,8 +3,10 @@
 //! --all`/`--containers` run, so that one rollback restores both sides together.
 //!
 //! On disk: `STATE_DIR/system-generations/N.json`, one immutable file per generation, and
-//! `STATE_DIR/system-generations/current`, the number of the generation in effect (a rollback
-//! moves it back; a second rollback goes further back). Every file is written atomically
+//! `STATE_DIR/system-generations/current`, the number of the generation in effect. Each generation
+//! names its parent, the generation that was in effect when it was recorded: a rollback goes to the
+//! parent of the one in effect (what the machine ran before the last run changed it), and a second
+//! rollback to the parent's parent. Every file is written atomically
 //! ([`crate::fsutil::write_atomic`]), so a crash leaves the old state or the new one.
 
 use std::path::{Path, PathBuf};
@@ -67,6 +69,8 @@ pub struct SystemGeneration {
     pub generation: u64,
     /// When it was recorded (seconds since the Unix epoch).
     pub recorded_unix: u64,
+    /// The generation that was in effect when this one was recorded (`None` for the first).
+    pub parent: Option<u64>,
     pub cause: GenerationCause,
     /// `None` when the machine has no OSTree base (or it could not be read).
     pub base: Option<BaseRecord>,
@@ -208,7 +212,8 @@ impl GenerationStore {
         }
     }
 
-    /// Records a new generation (numbered after the newest) and makes it current.
+    /// Records a new generation (numbered after the newest, its parent the one in effect) and
+    /// makes it current.
     pub fn record(
         &self,
         cause: GenerationCause,
@@ -224,6 +229,7 @@ impl GenerationStore {
             schema_version: SYSTEM_GENERATION_SCHEMA_VERSION,
             generation: next,
             recorded_unix,
+            parent: self.current()?,
             cause,
             base,
             containers,
@@ -301,11 +307,12 @@ mod tests {
         assert_eq!(store.list().unwrap(), [first.clone(), second.clone()]);
         store.set_current(1).unwrap();
         assert_eq!(store.current().unwrap(), Some(1));
-        // A new record is numbered after the newest, whatever is current.
+        // A new record is numbered after the newest; its parent is the one in effect.
         let third = store
             .record(GenerationCause::UpdateContainers, 30, None, vec![])
             .unwrap();
-        assert_eq!(third.generation, 3);
+        assert_eq!((third.generation, third.parent), (3, Some(1)));
+        assert_eq!((first.parent, second.parent), (None, Some(1)));
         assert!(first.same_state(Some(&base("v1")), &[container(1)]));
         assert!(!first.same_state(Some(&base("v2")), &[container(1)]));
         let files: Vec<String> = std::fs::read_dir(store.dir())

@@ -24,7 +24,7 @@ use crate::lifecycle::StateStore;
 use crate::update::{
     ContainerCheck, ContainerLock, LockWait, UpdateError, UpdateProgress, UpdateStores,
 };
-use containers::{ContainerRollback, ContainerUpdate, ContainersContext};
+use containers::{ContainerResults, ContainerRollback, ContainerUpdate, ContainersContext};
 use generations::{
     BaseRecord, ContainerRecord, GenerationCause, GenerationError, GenerationStore,
     SystemGeneration,
@@ -119,7 +119,7 @@ pub fn lock(state_dir: &Path) -> Result<SystemLock, SystemUpdateError> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
     pub base: Layer<BaseCheck>,
-    pub containers: Layer<Vec<ContainerCheck>>,
+    pub containers: Layer<ContainerResults<ContainerCheck>>,
     pub apps: Vec<SourceReport>,
 }
 
@@ -128,7 +128,7 @@ impl CheckReport {
     pub fn updates_available(&self) -> bool {
         matches!(&self.base, Layer::Done(check) if check.update_available)
             || matches!(&self.containers, Layer::Done(checks)
-                if checks.iter().any(ContainerCheck::update_available))
+                if checks.results.iter().any(ContainerCheck::update_available))
             || self
                 .apps
                 .iter()
@@ -140,7 +140,7 @@ impl CheckReport {
         self.base.failed()
             || self.containers.failed()
             || matches!(&self.containers, Layer::Done(checks)
-                if checks.iter().any(|check| check.error.is_some()))
+                if checks.results.iter().any(|check| check.error.is_some()))
             || apps_failed(&self.apps)
     }
 }
@@ -171,7 +171,7 @@ pub struct UpdateReport {
     /// The generation recorded after the run (`None` when nothing changed).
     pub new_generation: Option<u64>,
     pub base: Layer<UpgradeOutcome>,
-    pub containers: Layer<Vec<ContainerUpdate>>,
+    pub containers: Layer<ContainerResults<ContainerUpdate>>,
     pub apps: Vec<SourceReport>,
 }
 
@@ -181,7 +181,7 @@ impl UpdateReport {
         self.base.failed()
             || self.containers.failed()
             || matches!(&self.containers, Layer::Done(updates)
-                if updates.iter().any(|update| update.error.is_some()))
+                if updates.results.iter().any(|update| update.error.is_some()))
             || apps_failed(&self.apps)
     }
 }
@@ -205,7 +205,7 @@ pub struct RollbackReport {
     /// The generation restored (now in effect, when nothing failed).
     pub to_generation: u64,
     pub base: Layer<RollbackOutcome>,
-    pub containers: Layer<Vec<ContainerRollback>>,
+    pub containers: Layer<ContainerResults<ContainerRollback>>,
 }
 
 impl RollbackReport {
@@ -214,7 +214,7 @@ impl RollbackReport {
         self.base.failed()
             || self.containers.failed()
             || matches!(&self.containers, Layer::Done(rollbacks)
-                if rollbacks.iter().any(|rollback| rollback.error.is_some()))
+                if rollbacks.results.iter().any(|rollback| rollback.error.is_some()))
     }
 }
 
@@ -252,7 +252,7 @@ pub enum SystemUpdateError {
     Lock(#[source] UpdateError),
     /// There is no earlier generation.
     #[error("nothing to roll back to: {}", match current {
-        Some(current) => format!("generation {current} is the oldest recorded"),
+        Some(current) => format!("generation {current} has no earlier generation recorded before it"),
         None => "no system generation is recorded yet (horizon-update --all records one)".to_owned(),
     })]
     NothingToRollBack { current: Option<u64> },
@@ -362,9 +362,10 @@ pub async fn update<R: Runner, E: Engine>(
     })
 }
 
-/// `--rollback`: restores the generation before the one in effect — the base deployment it
-/// recorded becomes the default for the next boot — and makes it the one in effect. When a side
-/// fails, the generation in effect stays, so running the rollback again retries it.
+/// `--rollback`: restores the parent of the generation in effect (what the machine ran before the
+/// run that recorded it) — the base deployment it recorded becomes the default for the next boot,
+/// the containers return to the generations it recorded — and makes it the one in effect. When a
+/// side fails, the generation in effect stays, so running the rollback again retries it.
 pub async fn rollback<R: Runner, E: Engine>(
     context: &SystemContext<'_, R, E>,
     _lock: &SystemLock,
@@ -373,12 +374,14 @@ pub async fn rollback<R: Runner, E: Engine>(
 ) -> Result<RollbackReport, SystemUpdateError> {
     let store = GenerationStore::new(context.state_dir);
     let current = store.current()?;
-    let target = store
-        .list()?
-        .into_iter()
-        .rev()
-        .find(|generation| current.is_some_and(|current| generation.generation < current))
-        .ok_or(SystemUpdateError::NothingToRollBack { current })?;
+    let parent = match current {
+        Some(current) => store.read(current)?.parent,
+        None => None,
+    };
+    let target = match parent {
+        Some(parent) => store.read(parent)?,
+        None => return Err(SystemUpdateError::NothingToRollBack { current }),
+    };
     let from_generation = current.unwrap_or_default();
 
     let base = match (scope, &target.base, context.base) {
@@ -494,4 +497,27 @@ fn record_if_changed(
         snapshot.containers.clone(),
     )?;
     Ok(Some(recorded.generation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_serialise_with_their_state() {
+        let done = Layer::Done(ContainerResults {
+            results: vec![1, 2],
+        });
+        assert_eq!(
+            serde_json::to_value(&done).unwrap(),
+            serde_json::json!({"state": "done", "results": [1, 2]})
+        );
+        let skipped: Layer<ContainerResults<u8>> = Layer::Skipped {
+            reason: "no container is installed".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&skipped).unwrap(),
+            serde_json::json!({"state": "skipped", "reason": "no container is installed"})
+        );
+    }
 }

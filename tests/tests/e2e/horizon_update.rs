@@ -204,7 +204,7 @@ fn check_all_rollback_and_history_on_a_real_sysroot() {
     assert_eq!(text(&output.stdout), "");
     assert_eq!(
         text(&output.stderr),
-        "horizon-update: error: nothing to roll back to: generation 1 is the oldest recorded\nhint: horizon-update --history lists the recorded system generations\n"
+        "horizon-update: error: nothing to roll back to: generation 1 has no earlier generation recorded before it\nhint: horizon-update --history lists the recorded system generations\n"
     );
     assert_eq!(default_checksum(&bed), v1);
 

@@ -89,6 +89,22 @@ fn all_updates_base_and_container_together_and_rollback_restores_both() {
         "{stdout}"
     );
     assert!(stdout.contains("  available: 2 ("), "{stdout}");
+    let output = run(&mut horizon_update(
+        &session,
+        &ostree,
+        &["--check", "--json"],
+    ));
+    assert_exit(&output, 100);
+    let check: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(check["schema_version"], 1);
+    assert_eq!(check["base"]["latest"], v2.as_str());
+    assert_eq!(check["containers"]["state"], "done");
+    let container = &check["containers"]["results"][0];
+    assert_eq!(container["name"], name.as_str());
+    assert_eq!(container["generation"], 1);
+    assert_eq!(container["installed_digest"], d1);
+    assert_eq!(container["image_update"], true);
+    assert_eq!(container["error"], Value::Null);
     // A check changes nothing.
     assert_eq!(record(&session, &name)["generation"], 1);
     assert_eq!(ostree.deployments().unwrap().len(), 1);
@@ -136,12 +152,48 @@ fn all_updates_base_and_container_together_and_rollback_restores_both() {
     );
     assert_eq!(history["generations"][1]["base"]["checksum"], v2.as_str());
 
+    let output = run(&mut horizon_update(
+        &session,
+        &ostree,
+        &["--rollback", "--json"],
+    ));
+    assert_exit(&output, 0);
+    let rollback: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (
+            &rollback["from_generation"],
+            &rollback["to_generation"],
+            &rollback["base"]["outcome"],
+            &rollback["containers"]["results"][0]["outcome"],
+            &rollback["containers"]["results"][0]["to"]["generation"],
+        ),
+        (
+            &json!(2),
+            &json!(1),
+            &json!("made-default"),
+            &json!("rolled-back"),
+            &json!(1)
+        )
+    );
+    assert_eq!(ostree.default_checksum().unwrap(), v1);
+    assert_eq!(running_release(&session, &name), "v1");
+    // Update again (generation 3, whose parent is 1), and roll that back in text.
+    let output = run(&mut horizon_update(&session, &ostree, &["--history"]));
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stdout).contains("*   1  found "),
+        "{}",
+        text(&output.stdout)
+    );
+    let output = run(&mut horizon_update(&session, &ostree, &["--all"]));
+    assert_exit(&output, 0);
+    assert_eq!(running_release(&session, &name), "v2");
     let output = run(&mut horizon_update(&session, &ostree, &["--rollback"]));
     assert_exit(&output, 0);
     assert_eq!(
         text(&output.stdout),
         format!(
-            "Base system: {} is the default for the next boot again (was {}); the running system is unchanged. Reboot to use it.\nContainers:\n  {name}: generation 1 ({}) is active again (was generation 2 ({}))\nSystem generation 1 is in effect again (was 2).\n",
+            "Base system: {} is the default for the next boot again (was {}); the running system is unchanged. Reboot to use it.\nContainers:\n  {name}: generation 1 ({}) is active again (was generation 3 ({}))\nSystem generation 1 is in effect again (was 3).\n",
             &v1[..12],
             &v2[..12],
             short_digest(&d1),
@@ -152,7 +204,7 @@ fn all_updates_base_and_container_together_and_rollback_restores_both() {
     assert_eq!(running_release(&session, &name), "v1");
     assert_eq!(record(&session, &name)["generation"], 1);
 
-    // --rollback --containers alone, once more: nothing older than generation 1 is recorded.
+    // --rollback --containers alone, once more: nothing was recorded before generation 1.
     let output = run(&mut horizon_update(
         &session,
         &ostree,
@@ -161,7 +213,7 @@ fn all_updates_base_and_container_together_and_rollback_restores_both() {
     assert_exit(&output, 1);
     assert!(
         text(&output.stderr).starts_with(
-            "horizon-update: error: nothing to roll back to: generation 1 is the oldest recorded\n"
+            "horizon-update: error: nothing to roll back to: generation 1 has no earlier generation recorded before it\n"
         ),
         "{}",
         text(&output.stderr)
