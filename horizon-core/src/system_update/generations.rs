@@ -166,27 +166,24 @@ impl GenerationStore {
 
     /// Generation `generation`.
     pub fn read(&self, generation: u64) -> Result<SystemGeneration, GenerationError> {
+        use crate::fsutil::{JsonFileError, read_json};
         let path = self.path(generation);
-        let bytes = std::fs::read(&path).map_err(|source| GenerationError::Io {
+        let read = read_json(
+            &path,
+            |generation: &SystemGeneration| generation.schema_version,
+            SYSTEM_GENERATION_SCHEMA_VERSION,
+        );
+        let io = |path: PathBuf, source| GenerationError::Io {
             action: "read",
-            path: path.clone(),
+            path,
             source,
-        })?;
-        let parsed: SystemGeneration =
-            serde_json::from_slice(&bytes).map_err(|error| GenerationError::Invalid {
-                path: path.clone(),
-                message: error.to_string(),
-            })?;
-        if parsed.schema_version != SYSTEM_GENERATION_SCHEMA_VERSION {
-            return Err(GenerationError::Invalid {
-                path,
-                message: format!(
-                    "schema_version {} (this horizon reads {SYSTEM_GENERATION_SCHEMA_VERSION})",
-                    parsed.schema_version
-                ),
-            });
+        };
+        match read {
+            Ok(Some(generation)) => Ok(generation),
+            Ok(None) => Err(io(path, std::io::ErrorKind::NotFound.into())),
+            Err(JsonFileError::Io(source)) => Err(io(path, source)),
+            Err(JsonFileError::Invalid(message)) => Err(GenerationError::Invalid { path, message }),
         }
-        Ok(parsed)
     }
 
     /// The number of the generation in effect (the newest when no pointer was written yet).
