@@ -34,6 +34,18 @@ pub struct ContainersContext<'a, E: Engine> {
     pub keep_previous: usize,
 }
 
+impl<'a, E: Engine> ContainersContext<'a, E> {
+    /// The engine, or the layer's failure saying why there is none.
+    fn engine<T>(&self) -> Result<&'a E, Layer<T>> {
+        self.engine
+            .as_ref()
+            .copied()
+            .map_err(|error| Layer::Failed {
+                error: error.clone(),
+            })
+    }
+}
+
 /// The per-container results of a layer (a struct, so that the layer's JSON can carry its
 /// `state` beside them).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -99,13 +111,9 @@ pub async fn update<E: Engine>(
             };
         }
     };
-    let engine = match &context.engine {
-        Ok(engine) => *engine,
-        Err(error) => {
-            return Layer::Failed {
-                error: error.clone(),
-            };
-        }
+    let engine = match context.engine() {
+        Ok(engine) => engine,
+        Err(failed) => return failed,
     };
     let mut updates = Vec::new();
     for record in records {
@@ -162,13 +170,9 @@ pub async fn rollback<E: Engine>(
             reason: "the generation recorded no container".to_owned(),
         };
     }
-    let engine = match &context.engine {
-        Ok(engine) => *engine,
-        Err(error) => {
-            return Layer::Failed {
-                error: error.clone(),
-            };
-        }
+    let engine = match context.engine() {
+        Ok(engine) => engine,
+        Err(failed) => return failed,
     };
     let mut rollbacks = Vec::new();
     for container in recorded {
