@@ -1,0 +1,428 @@
+//! The host side: what an exported wrapper's client calls to run a program through the
+//! container's agent. No async runtime, no definition, no Podman: it opens the active instance's
+//! socket, sends the request with this process's stdin, stdout and stderr, forwards signals,
+//! follows the program's job-control stops, and returns how the program ended.
+//!
+//! Finding the socket is where a container could try to redirect the client, so every step is
+//! checked on an open descriptor, never on a path that could change between check and use:
+//! `RUNTIME/agent/NAME` is opened without following a symlink and must be a directory owned by
+//! the caller or root and writable by no one else; `active` must be a regular file owned by
+//! them; `GEN/agent.sock` is opened with `O_PATH | O_NOFOLLOW` and must be a socket owned by
+//! them; the client then connects through `/proc/self/fd/N` — exactly the inode it checked (which
+//! also lifts the 108-byte limit of socket paths).
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::{FileType, Mode, OFlags};
+
+use crate::environment::is_forwarded;
+use crate::layout::{ACTIVE_FILE, AGENT_DIR, SOCKET_NAME};
+use crate::protocol::{
+    AgentMessage, ClientMessage, RefusalKind, Request, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT,
+    encode_client_message, parse_agent_message,
+};
+use crate::sys;
+use crate::transport::{read_frame, send_frame};
+
+/// Signals the client passes on to the program's process group (the terminal sends them to the
+/// client, which is in the caller's foreground job; the program is not). SIGCONT also resumes the
+/// program after a job-control stop, SIGWINCH tells it the window changed.
+pub const FORWARDED_SIGNALS: [i32; 9] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGTSTP,
+];
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The definition whose container runs it.
+    pub definition: &'a str,
+    /// The program and its arguments, byte for byte.
+    pub argv: &'a [OsString],
+    /// The caller's directory, most preferred first (logical `$PWD`, then physical).
+    pub working_dirs: &'a [PathBuf],
+    /// The caller's whole environment (only allowlisted names are sent).
+    pub environment: &'a [(OsString, OsString)],
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It exited with this status.
+    Exited(u8),
+    /// This signal ended it (the client should end the same way: [`crate::die_by_signal`]).
+    Signaled(i32),
+}
+
+/// Said before the program runs: the caller's directory is not shared with the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkingDirNote {
+    /// Where the program runs instead (`None`: the container's `/`).
+    pub running_in: Option<PathBuf>,
+}
+
+/// Why the agent path did not run the program.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// There is no agent to ask (no directory, no active instance, no socket, the container is
+    /// stopped): use the API path. Nothing ran.
+    NoAgent {
+        /// What was missing.
+        reason: String,
+    },
+    /// A path on the way to the socket is not what horizon made: a symlink, not a socket, owned
+    /// by someone else, writable by others. Nothing ran; do not fall back silently.
+    Unsafe {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The agent refused the request (nothing ran): a missing program (127), one not executable
+    /// (126), a caller it does not serve, a malformed request.
+    Refused {
+        /// Why.
+        kind: RefusalKind,
+        /// The agent's message.
+        message: String,
+    },
+    /// The connection failed while the program may have been running.
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::NoAgent { reason } => write!(f, "no agent: {reason}"),
+            ClientError::Unsafe { path, reason } => write!(
+                f,
+                "refusing the agent socket path {}: {reason}",
+                path.display()
+            ),
+            ClientError::Refused { message, .. } => write!(f, "{message}"),
+            ClientError::Io { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// The runtime directories to look in, first match wins: `HORIZON_RUNTIME_DIR` when set;
+/// else the caller's own (`$XDG_RUNTIME_DIR/horizonos`, `/run/user/UID/horizonos`; root's is
+/// `/run/horizonos`); then, for a non-root caller, root's (system containers exported for
+/// everyone). The caller passes the values in.
+pub fn runtime_dirs(
+    uid: u32,
+    horizon_runtime_dir: Option<&OsStr>,
+    xdg_runtime_dir: Option<&OsStr>,
+) -> Vec<PathBuf> {
+    const SYSTEM: &str = "/run/horizonos";
+    let absolute =
+        |value: Option<&OsStr>| value.map(PathBuf::from).filter(|path| path.is_absolute());
+    if let Some(dir) = absolute(horizon_runtime_dir) {
+        return vec![dir];
+    }
+    if uid == 0 {
+        return vec![PathBuf::from(SYSTEM)];
+    }
+    let own = absolute(xdg_runtime_dir)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")))
+        .join("horizonos");
+    vec![own, PathBuf::from(SYSTEM)]
+}
+
+fn unsafe_path(path: &Path, reason: impl Into<String>) -> ClientError {
+    ClientError::Unsafe {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn no_agent(path: &Path, what: &str) -> ClientError {
+    ClientError::NoAgent {
+        reason: format!("{} {what}", path.display()),
+    }
+}
+
+/// The owner check: the caller itself, or root (who can do anything anyway).
+fn trusted_owner(uid: u32, caller: u32) -> bool {
+    uid == caller || uid == 0
+}
+
+fn open_checked(
+    dir: Option<BorrowedFd<'_>>,
+    name: &Path,
+    shown: &Path,
+    flags: OFlags,
+) -> Result<OwnedFd, ClientError> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = match dir {
+        Some(dir) => rustix::fs::openat(dir, name, flags, Mode::empty()),
+        None => rustix::fs::open(name, flags, Mode::empty()),
+    };
+    opened.map_err(|error| match error {
+        rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => no_agent(shown, "does not exist"),
+        rustix::io::Errno::LOOP => unsafe_path(shown, "it is a symlink"),
+        other => ClientError::NoAgent {
+            reason: format!("{}: {other}", shown.display()),
+        },
+    })
+}
+
+/// Opens the active instance's socket of `definition` below `runtime_dir` and connects to it.
+pub fn connect(runtime_dir: &Path, definition: &str) -> Result<UnixStream, ClientError> {
+    let caller = rustix::process::geteuid().as_raw();
+    if definition.is_empty() || definition.contains('/') || definition.starts_with('.') {
+        return Err(ClientError::NoAgent {
+            reason: format!("{definition:?} is not a definition name"),
+        });
+    }
+    let definition_dir = runtime_dir.join(AGENT_DIR).join(definition);
+    let dir = open_checked(
+        None,
+        &definition_dir,
+        &definition_dir,
+        OFlags::RDONLY | OFlags::DIRECTORY,
+    )?;
+    let stat = rustix::fs::fstat(&dir).map_err(|error| ClientError::NoAgent {
+        reason: format!("{}: {error}", definition_dir.display()),
+    })?;
+    if !trusted_owner(stat.st_uid, caller) {
+        return Err(unsafe_path(
+            &definition_dir,
+            format!("owned by uid {}, not by you or root", stat.st_uid),
+        ));
+    }
+    if stat.st_mode & 0o022 != 0 {
+        return Err(unsafe_path(&definition_dir, "writable by others"));
+    }
+
+    let active_path = definition_dir.join(ACTIVE_FILE);
+    let active = open_checked(
+        Some(dir.as_fd()),
+        Path::new(ACTIVE_FILE),
+        &active_path,
+        OFlags::RDONLY,
+    )?;
+    let stat = rustix::fs::fstat(&active).map_err(|error| ClientError::NoAgent {
+        reason: format!("{}: {error}", active_path.display()),
+    })?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(unsafe_path(&active_path, "not a regular file"));
+    }
+    if !trusted_owner(stat.st_uid, caller) {
+        return Err(unsafe_path(
+            &active_path,
+            format!("owned by uid {}, not by you or root", stat.st_uid),
+        ));
+    }
+    let instance = crate::layout::read_active(&std::fs::File::from(active))
+        .map_err(|error| unsafe_path(&active_path, error.to_string()))?;
+
+    let instance_path = definition_dir.join(&instance);
+    let instance_dir = open_checked(
+        Some(dir.as_fd()),
+        Path::new(&instance),
+        &instance_path,
+        OFlags::PATH | OFlags::DIRECTORY,
+    )?;
+    let socket_path = instance_path.join(SOCKET_NAME);
+    let socket = open_checked(
+        Some(instance_dir.as_fd()),
+        Path::new(SOCKET_NAME),
+        &socket_path,
+        OFlags::PATH,
+    )?;
+    let stat = rustix::fs::fstat(&socket).map_err(|error| ClientError::NoAgent {
+        reason: format!("{}: {error}", socket_path.display()),
+    })?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Socket => {}
+        FileType::Symlink => return Err(unsafe_path(&socket_path, "it is a symlink")),
+        _ => return Err(unsafe_path(&socket_path, "not a socket")),
+    }
+    if !trusted_owner(stat.st_uid, caller) {
+        return Err(unsafe_path(
+            &socket_path,
+            format!("owned by uid {}, not by you or root", stat.st_uid),
+        ));
+    }
+    // Connect to exactly the inode checked above.
+    let through = format!("/proc/self/fd/{}", socket.as_raw_fd());
+    UnixStream::connect(&through).map_err(|error| match error.raw_os_error() {
+        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) => no_agent(
+            &socket_path,
+            "has no agent listening (the container is stopped)",
+        ),
+        _ => ClientError::NoAgent {
+            reason: format!("{}: {error}", socket_path.display()),
+        },
+    })
+}
+
+/// Connects to the first runtime directory that has an agent for `definition`.
+pub fn connect_first(
+    runtime_dirs: &[PathBuf],
+    definition: &str,
+) -> Result<UnixStream, ClientError> {
+    let mut reasons = Vec::new();
+    for dir in runtime_dirs {
+        match connect(dir, definition) {
+            Ok(stream) => return Ok(stream),
+            Err(ClientError::NoAgent { reason }) => reasons.push(reason),
+            Err(other) => return Err(other),
+        }
+    }
+    Err(ClientError::NoAgent {
+        reason: reasons.join("; "),
+    })
+}
+
+/// Whether this process has descriptor `fd` open.
+fn is_open(fd: BorrowedFd<'_>) -> bool {
+    rustix::io::fcntl_getfd(fd).is_ok()
+}
+
+/// The request for `invocation` and which of this process's standard streams go with it.
+fn request(invocation: &Invocation<'_>) -> (Request, Vec<BorrowedFd<'static>>) {
+    let mut streams = 0;
+    let mut fds = Vec::new();
+    for (bit, fd) in [
+        (STREAM_STDIN, rustix::stdio::stdin()),
+        (STREAM_STDOUT, rustix::stdio::stdout()),
+        (STREAM_STDERR, rustix::stdio::stderr()),
+    ] {
+        if is_open(fd) {
+            streams |= bit;
+            fds.push(fd);
+        }
+    }
+    let environment = invocation
+        .environment
+        .iter()
+        .filter(|(name, _)| name.to_str().is_some_and(is_forwarded))
+        .map(|(name, value)| {
+            let mut entry = name.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(value.as_bytes());
+            entry
+        })
+        .filter(|entry| !entry.contains(&0))
+        .collect();
+    let request = Request {
+        streams,
+        argv: invocation
+            .argv
+            .iter()
+            .map(|arg| arg.as_bytes().to_vec())
+            .collect(),
+        working_dirs: invocation
+            .working_dirs
+            .iter()
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.as_os_str().as_bytes().to_vec())
+            .take(crate::protocol::MAX_WORKING_DIRS)
+            .collect(),
+        environment,
+    };
+    (request, fds)
+}
+
+/// Runs `invocation` through the agent on `stream` (from [`connect`]) and returns how the
+/// program ended. `on_note` hears when the caller's directory is not shared. Signals are blocked
+/// and forwarded while the program runs, and unblocked before this returns.
+pub fn run(
+    stream: &UnixStream,
+    invocation: &Invocation<'_>,
+    on_note: &mut dyn FnMut(&WorkingDirNote),
+) -> Result<Outcome, ClientError> {
+    let io_error = |what: &'static str| move |error: io::Error| ClientError::Io { what, error };
+    let saved = sys::block(&FORWARDED_SIGNALS).map_err(io_error("blocking signals"))?;
+    let result = (|| {
+        let signals = sys::signal_fd(&FORWARDED_SIGNALS).map_err(io_error("signalfd"))?;
+        let (request, fds) = request(invocation);
+        let frame = encode_client_message(&ClientMessage::Request(request));
+        send_frame(stream, &frame, &fds).map_err(io_error("sending the request to the agent"))?;
+        loop {
+            let mut poll = [
+                PollFd::new(stream, PollFlags::IN),
+                PollFd::new(&signals, PollFlags::IN),
+            ];
+            match rustix::event::poll(&mut poll, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(error) => return Err(io_error("poll")(error.into())),
+            }
+            let (socket_ready, signal_ready) =
+                (!poll[0].revents().is_empty(), !poll[1].revents().is_empty());
+            if signal_ready {
+                let mut records = [0u8; sys::SIGNALFD_SIGINFO_SIZE * 8];
+                if let Ok(count) = rustix::io::read(&signals, &mut records) {
+                    for signal in sys::signals_in(&records[..count]) {
+                        let frame = encode_client_message(&ClientMessage::Signal(signal));
+                        send_frame(stream, &frame, &[])
+                            .map_err(io_error("forwarding a signal to the agent"))?;
+                    }
+                }
+            }
+            if !socket_ready {
+                continue;
+            }
+            let payload = read_frame(stream)
+                .map_err(io_error("reading from the agent"))?
+                .ok_or_else(|| {
+                    io_error("reading from the agent")(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the agent closed the connection before the program ended",
+                    ))
+                })?;
+            let message = parse_agent_message(&payload).map_err(|error| {
+                io_error("reading from the agent")(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    error,
+                ))
+            })?;
+            match message {
+                AgentMessage::Started {
+                    working_dir_shared: false,
+                    running_in,
+                } => on_note(&WorkingDirNote {
+                    running_in: (!running_in.is_empty())
+                        .then(|| PathBuf::from(OsStr::from_bytes(&running_in))),
+                }),
+                AgentMessage::Started { .. } => {}
+                // The program stopped (Ctrl-Z): stop too, so the caller's shell regains the
+                // terminal; its `fg` sends SIGCONT, which is forwarded above.
+                AgentMessage::Stopped(_) => sys::stop_self(),
+                AgentMessage::Exited(code) => {
+                    return Ok(Outcome::Exited(u8::try_from(code).unwrap_or(u8::MAX)));
+                }
+                AgentMessage::Signaled { signal, .. } => return Ok(Outcome::Signaled(signal)),
+                AgentMessage::Refused { kind, message } => {
+                    return Err(ClientError::Refused { kind, message });
+                }
+            }
+        }
+    })();
+    sys::restore(saved);
+    result
+}

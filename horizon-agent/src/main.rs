@@ -1,0 +1,110 @@
+//! `horizon-agent`: `serve` is the main process of a managed container (see the library);
+//! `exec NAME PROGRAM [ARGS...]` is the bare host-side client (argv positional and verbatim, as
+//! `horizon-exec`'s): it runs PROGRAM through the agent of NAME's container, without the API
+//! fallback, and exits as the program did (125 when the agent path fails).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use horizon_agent::client::{self, ClientError, Invocation, Outcome};
+use horizon_agent::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
+use horizon_agent::server::{self, AgentConfig};
+
+/// Exit status of a failure of horizon (never the program's own), as `run` uses.
+const EXEC_FAILURE: u8 = 125;
+/// Overrides where `serve` listens (tests that run the agent outside a container).
+const SOCKET_ENV: &str = "HORIZON_AGENT_SOCKET";
+/// Exit status of a bad command line of the agent itself.
+const USAGE_FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|arg| arg.to_str()) {
+        Some(layout::SERVE) => serve(&args[2..]),
+        Some("exec") => exec(&args[2..]),
+        Some("--version") => {
+            let mut stdout = std::io::stdout();
+            // Nothing to do if stdout is closed.
+            let _ = writeln!(stdout, "horizon-agent {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        _ => fail(
+            USAGE_FAILURE,
+            "usage: horizon-agent serve [--mount SOURCE TARGET]... [--definition-env NAME]...\n\
+             \x20      horizon-agent exec NAME PROGRAM [ARGS...]",
+        ),
+    }
+}
+
+fn fail(status: u8, message: &str) -> ExitCode {
+    let mut stderr = std::io::stderr();
+    // If stderr is gone there is nobody left to tell.
+    let _ = writeln!(stderr, "horizon-agent: {message}");
+    ExitCode::from(status)
+}
+
+fn serve(args: &[OsString]) -> ExitCode {
+    let options = match layout::parse_serve_options(args) {
+        Ok(options) => options,
+        Err(message) => return fail(USAGE_FAILURE, &message),
+    };
+    // The socket's directory is the instance directory's mount point; a test outside a container
+    // may point the agent elsewhere.
+    let socket = std::env::var_os(SOCKET_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(SOCKET_DIR_IN_CONTAINER).join(SOCKET_NAME));
+    let listener = match server::bind(&socket) {
+        Ok(listener) => listener,
+        Err(error) => {
+            return fail(
+                1,
+                &format!("cannot listen on {}: {error}", socket.display()),
+            );
+        }
+    };
+    let config = AgentConfig {
+        options,
+        environment: std::env::vars_os().collect(),
+        uid: rustix::process::geteuid().as_raw(),
+    };
+    match server::serve(listener, &config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(1, &format!("serving failed: {error}")),
+    }
+}
+
+fn exec(args: &[OsString]) -> ExitCode {
+    let (Some(name), Some(_)) = (args.first().and_then(|name| name.to_str()), args.get(1)) else {
+        return fail(
+            EXEC_FAILURE,
+            "usage: horizon-agent exec NAME PROGRAM [ARGS...]",
+        );
+    };
+    let dirs = client::runtime_dirs(
+        rustix::process::geteuid().as_raw(),
+        std::env::var_os("HORIZON_RUNTIME_DIR").as_deref(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    );
+    let stream = match client::connect_first(&dirs, name) {
+        Ok(stream) => stream,
+        Err(error) => return fail(EXEC_FAILURE, &error.to_string()),
+    };
+    let working_dirs: Vec<PathBuf> = std::env::current_dir().into_iter().collect();
+    let environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let invocation = Invocation {
+        definition: name,
+        argv: &args[1..],
+        working_dirs: &working_dirs,
+        environment: &environment,
+    };
+    match client::run(&stream, &invocation, &mut |_| {}) {
+        Ok(Outcome::Exited(code)) => ExitCode::from(code),
+        Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
+        Err(ClientError::Refused { kind, message }) => {
+            fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
+        }
+        Err(error) => fail(EXEC_FAILURE, &error.to_string()),
+    }
+}
