@@ -47,6 +47,15 @@ pub const AGENT_FILE_NAME: &str = "horizon-agent";
 /// The longest instance name in `active` (a generation number).
 const MAX_ACTIVE_LEN: usize = 32;
 
+/// Where horizon's own mounts live in an agent-managed container.
+pub const AGENT_MOUNT_ROOT: &str = "/run/horizon";
+
+/// True for the agent's own mounts (the binary and the socket directory), which are horizon's,
+/// not the definition's.
+pub fn is_agent_mount(target: &str) -> bool {
+    Path::new(target).starts_with(AGENT_MOUNT_ROOT)
+}
+
 /// `RUNTIME/agent/NAME`.
 pub fn definition_dir(runtime_dir: &Path, definition: &str) -> PathBuf {
     runtime_dir.join(AGENT_DIR).join(definition)

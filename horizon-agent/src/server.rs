@@ -408,12 +408,17 @@ struct Identity {
 }
 
 fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identity, String> {
-    let base_home = config
-        .environment
-        .iter()
-        .find(|(name, _)| name == "HOME")
-        .map(|(_, value)| PathBuf::from(value));
+    let passwd = std::fs::read_to_string(PASSWD).unwrap_or_default();
     if peer_uid == config.uid {
+        // $HOME as Podman set it, else the user's entry (as a shell finds its home).
+        let base_home = config
+            .environment
+            .iter()
+            .find(|(name, _)| name == "HOME")
+            .map(|(_, value)| PathBuf::from(value))
+            .or_else(|| {
+                users::passwd_entry(&passwd, peer_uid).map(|entry| PathBuf::from(entry.home))
+            });
         return Ok(Identity {
             switch: None,
             home: base_home,
@@ -425,7 +430,6 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
             config.uid
         ));
     }
-    let passwd = std::fs::read_to_string(PASSWD).unwrap_or_default();
     let entry = users::passwd_entry(&passwd, peer_uid);
     let groups = match &entry {
         Some(entry) => {

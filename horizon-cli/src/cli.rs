@@ -46,6 +46,10 @@ pub struct GlobalArgs {
     /// /usr/local/bin for root).
     #[arg(long, global = true, value_name = "DIR", env = "HORIZON_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
+    /// Directory of runtime files: the agents' sockets (default $XDG_RUNTIME_DIR/horizonos;
+    /// /run/horizonos for root).
+    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_RUNTIME_DIR")]
+    pub runtime_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,6 +32,25 @@ pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
     path
 }
 
+/// The static in-container agent (what `scripts/build-agent` builds: a release static-pie, in a
+/// target directory of its own), built once per test process.
+pub fn static_agent() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(path) = built.as_ref() {
+        return path.clone();
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-agent");
+    let output = process::run(&mut Command::new(&script))
+        .unwrap_or_else(|error| panic!("building the static agent failed: {error:#}"));
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    assert!(path.is_file(), "scripts/build-agent printed {path:?}");
+    *built = Some(path.clone());
+    path
+}
+
 fn build(package: &str, bin: &str) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::TestBed;
-use crate::bins::cargo_bin;
+use crate::bins::{cargo_bin, static_agent};
 use crate::podman::{Account, PodmanService};
 
 /// PATH inside a session: the system's, after the session's export directory.
@@ -35,6 +35,8 @@ pub struct Session {
     pub state_dir: PathBuf,
     /// Where exported wrappers go (`HORIZON_EXPORT_DIR`), first on PATH.
     pub export_dir: PathBuf,
+    /// horizon's runtime directory (`HORIZON_RUNTIME_DIR`): the agents' sockets.
+    pub runtime_dir: PathBuf,
     /// The Podman service this session talks to.
     pub service: &'static PodmanService,
     /// The unprivileged account, or `None` for root.
@@ -73,6 +75,7 @@ impl TestBed {
             system_dir: base.join("system"),
             state_dir: home.join(".local/state/horizonos"),
             export_dir: home.join(".local/bin"),
+            runtime_dir: base.join("runtime"),
             home,
             service,
             account,
@@ -82,6 +85,7 @@ impl TestBed {
             &session.state_dir,
             &session.export_dir,
             &session.definitions_dir(),
+            &session.runtime_dir,
         ] {
             std::fs::create_dir_all(dir).expect("create session directories");
         }
@@ -89,6 +93,8 @@ impl TestBed {
             .expect("create the system definitions directory");
         if let Some(account) = &session.account {
             chown_tree(&session.home, account);
+            chown_tree(&session.runtime_dir, account);
+            set_mode(&session.runtime_dir, 0o700);
             // The user must reach its home below the run directory.
             for dir in [base.parent().expect("sessions dir"), &base] {
                 set_mode(dir, 0o755);
@@ -131,6 +137,11 @@ impl Session {
                 self.system_dir.clone().into_os_string(),
             ),
             ("HORIZON_STATE_DIR", self.state_dir.clone().into_os_string()),
+            (
+                "HORIZON_RUNTIME_DIR",
+                self.runtime_dir.clone().into_os_string(),
+            ),
+            ("HORIZON_AGENT", static_agent().into_os_string()),
             (
                 "HORIZON_EXPORT_DIR",
                 self.export_dir.clone().into_os_string(),

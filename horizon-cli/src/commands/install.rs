@@ -62,11 +62,13 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         std::env::var("WAYLAND_DISPLAY").ok(),
     );
+    let agent = super::agent_host(global);
     let request = InstallRequest {
         resolved: &resolved,
         reinstall,
         desktop: &desktop,
         state: &state,
+        agent: agent.as_ref(),
     };
     let view = ProgressView::new(std::io::stderr().is_terminal());
     let outcome = install(&engine, request, &|progress| view.show(progress)).await;

@@ -90,7 +90,45 @@ pub fn horizon_paths(global: &GlobalArgs) -> horizon_core::paths::HorizonPaths {
     if let Some(dir) = &global.export_dir {
         paths.export_dir = dir.clone();
     }
+    if let Some(dir) = &global.runtime_dir {
+        paths.runtime_dir = dir.clone();
+    }
     paths
+}
+
+/// Names the agent binary new containers get, overriding where it is installed.
+const AGENT_ENV: &str = "HORIZON_AGENT";
+
+/// The in-container agent for new containers: `$HORIZON_AGENT`, else the one installed beside
+/// this binary (`../libexec/horizon/horizon-agent`, or `horizon-agent` in the same directory).
+/// Only a static build is used (it must run in any image); without one, containers are made
+/// the old way and their exports take the API path.
+pub fn agent_host(global: &GlobalArgs) -> Option<horizon_core::lifecycle::AgentHost> {
+    let binary = std::env::var_os(AGENT_ENV)
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| horizon_agent::layout::find_agent_beside(&exe))
+        })?;
+    let binary = match std::fs::canonicalize(&binary) {
+        Ok(binary) => binary,
+        Err(error) => {
+            tracing::warn!(%error, binary = %binary.display(), "the agent binary is not usable");
+            return None;
+        }
+    };
+    if !horizon_agent::layout::is_static_executable(&binary).unwrap_or(false) {
+        tracing::warn!(
+            binary = %binary.display(),
+            "the agent binary is not statically linked (build it with scripts/build-agent); containers are made without it"
+        );
+        return None;
+    }
+    Some(horizon_core::lifecycle::AgentHost {
+        binary,
+        runtime_dir: horizon_paths(global).runtime_dir,
+    })
 }
 
 /// Connects to Podman as the global options say (starting the user's service when none answers),

@@ -6,33 +6,9 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
-/// Variables forwarded by exact name: the terminal, the locale, the time zone, the display
-/// servers, the session type and the SSH agent.
-pub const FORWARDED_VARIABLES: &[&str] = &[
-    "TERM",
-    "COLORTERM",
-    "NO_COLOR",
-    "LANG",
-    "LANGUAGE",
-    "TZ",
-    "DISPLAY",
-    "WAYLAND_DISPLAY",
-    "XDG_RUNTIME_DIR",
-    "XDG_SESSION_TYPE",
-    "XDG_CURRENT_DESKTOP",
-    "SSH_AUTH_SOCK",
-];
-
-/// Variables forwarded by prefix: the locale categories (`LC_ALL`, `LC_CTYPE`, …).
-pub const FORWARDED_PREFIXES: &[&str] = &["LC_"];
-
-/// True when a variable of this name is forwarded.
-pub fn is_forwarded(name: &str) -> bool {
-    FORWARDED_VARIABLES.contains(&name)
-        || FORWARDED_PREFIXES
-            .iter()
-            .any(|prefix| name.len() > prefix.len() && name.starts_with(prefix))
-}
+// The allowlist lives in horizon-agent, which enforces it too (the agent path never sees this
+// crate): one list for both exec paths.
+pub use horizon_agent::environment::{FORWARDED_PREFIXES, FORWARDED_VARIABLES, is_forwarded};
 
 /// The forwarded part of the caller's environment. Variables whose name or value is not UTF-8
 /// are left out: Podman's API carries strings, and a mangled locale is worse than none.

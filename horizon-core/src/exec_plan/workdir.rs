@@ -4,7 +4,7 @@
 //! mounted at `/mnt/data` becomes `/mnt/data/x`. A directory of the image that merely has the same
 //! name (`/etc`, `/usr/bin`) is not the caller's directory, so it does not count.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::engine::BindMount;
 
@@ -13,28 +13,12 @@ use crate::engine::BindMount;
 /// most specific). `None` when no candidate is shared or the translated path is not UTF-8 (Podman
 /// takes the directory as a string).
 pub fn shared_working_dir(candidates: &[PathBuf], mounts: &[BindMount]) -> Option<String> {
-    candidates
+    let pairs: Vec<(&str, &str)> = mounts
         .iter()
-        .filter(|candidate| candidate.is_absolute())
-        .find_map(|candidate| translate(candidate, mounts))
-}
-
-fn translate(dir: &Path, mounts: &[BindMount]) -> Option<String> {
-    let (mount, rest) = mounts
-        .iter()
-        .filter_map(|mount| {
-            let rest = dir.strip_prefix(&mount.source).ok()?;
-            Some((mount, rest))
-        })
-        .max_by_key(|(mount, _)| mount.source.len())?;
-    let target = Path::new(&mount.target);
-    // Joining an empty rest would add a trailing slash.
-    let translated = if rest.as_os_str().is_empty() {
-        target.to_path_buf()
-    } else {
-        target.join(rest)
-    };
-    translated.to_str().map(str::to_owned)
+        .map(|mount| (mount.source.as_str(), mount.target.as_str()))
+        .collect();
+    horizon_agent::workdir::translate_working_dir(candidates, &pairs)
+        .and_then(|dir| dir.to_str().map(str::to_owned))
 }
 
 #[cfg(test)]

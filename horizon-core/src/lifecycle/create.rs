@@ -46,6 +46,17 @@ pub(crate) async fn create_verified<E: Engine>(
     spec: &ContainerSpec,
     create_name: &str,
 ) -> Result<ContainerDetails, (InstallStep, LifecycleError, Vec<String>)> {
+    if let Err(source) = super::agent::prepare_agent_dir(&spec.mounts) {
+        return Err((
+            InstallStep::Create,
+            LifecycleError::AgentDir {
+                name: definition.to_owned(),
+                dir: super::agent::agent_instance_dir(&spec.mounts).unwrap_or_default(),
+                source,
+            },
+            Vec::new(),
+        ));
+    }
     let mut creating = spec.clone();
     creating.name = create_name.to_owned();
     creating

@@ -143,6 +143,30 @@ pub enum LifecycleError {
         /// What was wrong.
         message: String,
     },
+    /// The container's agent did not start listening (a container is useless to its wrappers
+    /// then: they would all take the slow path).
+    #[error(
+        "the agent of container {container} did not listen on {} within {seconds} s; `podman logs {container}` shows why",
+        .socket.display()
+    )]
+    AgentNotListening {
+        /// The container.
+        container: String,
+        /// The socket it should have made.
+        socket: PathBuf,
+        /// How long horizon waited.
+        seconds: u64,
+    },
+    /// The agent's socket directory could not be made ready.
+    #[error("preparing the agent directory {} of {name} failed: {source}", .dir.display())]
+    AgentDir {
+        /// The definition.
+        name: String,
+        /// The directory.
+        dir: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// Reading or writing horizon's state failed.
     #[error("{action} {}", .path.display())]
     State {

@@ -50,6 +50,8 @@ pub struct InstallRequest<'a> {
     pub desktop: &'a DesktopHost,
     /// Where the install record is written.
     pub state: &'a StateStore,
+    /// The in-container agent (see [`HostContext::agent`]).
+    pub agent: Option<&'a super::agent::AgentHost>,
 }
 
 /// Progress of an install, for the caller to render.
@@ -116,6 +118,7 @@ pub async fn install<E: Engine>(
     let host = HostContext {
         rootless: info.rootless,
         desktop: request.desktop.clone(),
+        agent: request.agent.cloned(),
     };
     let generation = next_generation(engine, name, existing.as_ref(), request.state).await?;
     let mut made = Made::default();
@@ -283,6 +286,7 @@ async fn build_and_start<E: Engine>(
             })?;
         made.container = Some(final_name.clone());
     }
+    super::start::activate(name, &details.mounts);
 
     // Record.
     let record = install_record(resolved, &built, &details);
@@ -452,6 +456,18 @@ pub(crate) async fn create_and_start<E: Engine>(
             LifecycleError::engine(name, "start", error),
         )
     })?;
+    if !super::agent::wait_for_agent(&spec.mounts).await {
+        return Err((
+            InstallStep::Start,
+            LifecycleError::AgentNotListening {
+                container: create_name.to_owned(),
+                socket: super::agent::agent_instance_dir(&spec.mounts)
+                    .unwrap_or_default()
+                    .join(horizon_agent::layout::SOCKET_NAME),
+                seconds: super::agent::AGENT_START_TIMEOUT.as_secs(),
+            },
+        ));
+    }
     // The definition's own checks, before anything touches a running container.
     if !definition.verify.is_empty() {
         let subject: Vec<String> = definition

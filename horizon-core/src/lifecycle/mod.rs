@@ -7,6 +7,7 @@
 //! ([`crate::labels`]), never by parsing names. Host facts (rootless or not, desktop sockets, the
 //! state directory) come in as values; nothing here reads the environment or prints.
 
+mod agent;
 mod cleanup;
 mod create;
 mod error;
@@ -21,6 +22,10 @@ mod status;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use agent::{
+    AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir, prepare_agent_dir,
+    wait_for_agent,
+};
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};
 pub use install::{

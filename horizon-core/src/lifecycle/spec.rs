@@ -40,6 +40,9 @@ pub struct HostContext {
     pub rootless: bool,
     /// What desktop integration can use.
     pub desktop: DesktopHost,
+    /// The in-container agent, when horizon has one: it becomes the container's main process.
+    /// `None` makes the container the old way (`sleep infinity` under catatonit; API exec only).
+    pub agent: Option<super::agent::AgentHost>,
 }
 
 /// The desktop resources present on the host; each is `Some` only when it exists there.
@@ -260,13 +263,36 @@ pub fn container_spec(
             })
             .collect::<Vec<_>>(),
     );
+    // With the agent, it is the main process (and init: it reaps what it starts); it learns the
+    // container's bind mounts (to translate the caller's directory) and which variables the
+    // definition sets (they win over the caller's) from its command line.
+    let (command, init) = match &host.agent {
+        Some(agent) => {
+            let shared: Vec<(String, String)> = mounts
+                .iter()
+                .map(|mount| (mount.source.clone(), mount.target.clone()))
+                .collect();
+            let definition_env: Vec<String> = definition.environment.keys().cloned().collect();
+            let command = horizon_agent::layout::serve_command(&shared, &definition_env);
+            mounts.extend(super::agent::agent_mounts(
+                agent,
+                &definition.name,
+                generation,
+            ));
+            (command, false)
+        }
+        None => (
+            KEEPALIVE_COMMAND
+                .iter()
+                .map(|&arg| arg.to_owned())
+                .collect(),
+            true,
+        ),
+    };
     ContainerSpec {
         name: naming::container_name(&definition.name),
         image: generation_image.to_owned(),
-        command: KEEPALIVE_COMMAND
-            .iter()
-            .map(|&arg| arg.to_owned())
-            .collect(),
+        command,
         // horizon owns the main process: an image's entrypoint would wrap (or replace) it.
         entrypoint: Some(Vec::new()),
         labels: managed_labels(resolved, generation),
@@ -289,6 +315,6 @@ pub fn container_spec(
         userns: host.rootless.then_some(UserNamespace::KeepId),
         user: None,
         hostname: None,
-        init: true,
+        init,
     }
 }

@@ -124,6 +124,19 @@ pub async fn start<E: Engine>(
     } else {
         container.id.clone()
     };
+    // The agent's socket directory lives on a tmpfs: after a reboot it must be made again before
+    // Podman can bind it. A container without a recorded spec predates the agent: nothing to do.
+    if outcome != StartOutcome::AlreadyRunning
+        && let Ok(spec) = recorded_spec(name, &container.name, &container.labels)
+    {
+        super::agent::prepare_agent_dir(&spec.mounts).map_err(|source| {
+            LifecycleError::AgentDir {
+                name: name.to_owned(),
+                dir: super::agent::agent_instance_dir(&spec.mounts).unwrap_or_default(),
+                source,
+            }
+        })?;
+    }
     let outcome = match engine.start_container(&target).await {
         Ok(StateChange::AlreadyInState) if outcome == StartOutcome::Started => {
             StartOutcome::AlreadyRunning
@@ -135,7 +148,18 @@ pub async fn start<E: Engine>(
         .inspect_container(&target)
         .await
         .map_err(|error| LifecycleError::engine(name, "inspect", error))?;
+    if details.name.trim_start_matches('/') == crate::naming::container_name(name) {
+        activate(name, &details.mounts);
+    }
     Ok((outcome, details))
+}
+
+/// Points `name`'s wrappers at the agent of the container with `mounts`. A failure is not fatal:
+/// the wrappers then take the API path, which runs this again.
+pub(crate) fn activate(name: &str, mounts: &[crate::engine::BindMount]) {
+    if let Err(error) = super::agent::activate_agent(mounts) {
+        tracing::warn!(%error, definition = name, "cannot mark the container's agent active");
+    }
 }
 
 /// Replaces a stopped non-persistent container by a fresh one made from the same spec.

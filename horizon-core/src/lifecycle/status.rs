@@ -193,7 +193,7 @@ pub struct ContainerFacts {
     pub created: String,
     /// Run state and times.
     pub run: ContainerState,
-    /// Bind mounts as applied.
+    /// Bind mounts as applied (the definition's; horizon's own agent mounts are left out).
     pub mounts: Vec<BindMount>,
     /// Security settings as applied.
     pub security: AppliedSecurity,
@@ -265,7 +265,12 @@ pub async fn status<E: Engine>(
             layer: label(labels::LAYER),
             created: details.created.clone(),
             run: details.state.clone(),
-            mounts: details.mounts.clone(),
+            mounts: details
+                .mounts
+                .iter()
+                .filter(|mount| !horizon_agent::layout::is_agent_mount(&mount.target))
+                .cloned()
+                .collect(),
             security: details.security.clone(),
         }),
         record,

@@ -66,6 +66,7 @@ impl Fixture {
             reinstall,
             desktop: &desktop,
             state: &state,
+            agent: None,
         };
         install(engine, request, &|_| {}).await
     }
@@ -624,6 +625,7 @@ fn the_spec_asks_for_the_security_model_and_the_check_finds_every_difference() {
     let host = HostContext {
         rootless: true,
         desktop: DesktopHost::default(),
+        agent: None,
     };
     let spec = container_spec(&fixture.resolved, "localhost/horizonos/tools:3", 3, &host);
     assert_eq!(spec.name, "horizonos-tools");

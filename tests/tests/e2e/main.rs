@@ -5,6 +5,7 @@
 // Test code: a panic with the value is the most useful failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent;
 mod base_ostree;
 mod cli_info;
 mod docs;

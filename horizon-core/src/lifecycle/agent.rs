@@ -1,0 +1,96 @@
+//! The in-container agent's side of the lifecycle (see horizon-agent's `layout` for the whole
+//! layout): a managed container's spec gets the agent as its main process, with the static binary
+//! and its per-instance socket directory bind-mounted in; before any start that directory must
+//! exist on the host (it lives in the runtime directory, a tmpfs gone after a reboot), and once the
+//! container named `horizonos-NAME` runs, its instance becomes the `active` one wrappers reach.
+//! Everything is derived from the container's own mounts, so a container made before the agent
+//! (no such mount) is simply left alone: its exports use the API path.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use horizon_agent::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
+
+use crate::engine::BindMount;
+
+/// How long a freshly started container's agent may take to listen.
+pub const AGENT_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the socket is looked for meanwhile.
+const AGENT_POLL: Duration = Duration::from_millis(20);
+
+/// What the host provides for agent-managed containers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentHost {
+    /// The static `horizon-agent` binary on the host (bind-mounted read-only).
+    pub binary: PathBuf,
+    /// horizon's runtime directory (instance directories live below it).
+    pub runtime_dir: PathBuf,
+}
+
+/// The host directory of a container's agent socket (the source of its
+/// [`SOCKET_DIR_IN_CONTAINER`] mount), or `None` for a container without the agent.
+pub fn agent_instance_dir(mounts: &[BindMount]) -> Option<PathBuf> {
+    mounts
+        .iter()
+        .find(|mount| mount.target == SOCKET_DIR_IN_CONTAINER)
+        .map(|mount| PathBuf::from(&mount.source))
+}
+
+/// Creates the container's socket directory on the host (needed before create and every start);
+/// nothing for a container without the agent.
+pub fn prepare_agent_dir(mounts: &[BindMount]) -> std::io::Result<()> {
+    match agent_instance_dir(mounts) {
+        Some(dir) => layout::prepare_instance_dir(&dir),
+        None => Ok(()),
+    }
+}
+
+/// Makes the container with these mounts the one wrappers of its definition reach; nothing for a
+/// container without the agent. Call it for the container named `horizonos-NAME` only, once it
+/// runs (`lifecycle::start` does).
+pub fn activate_agent(mounts: &[BindMount]) -> std::io::Result<()> {
+    match agent_instance_dir(mounts) {
+        Some(dir) => layout::activate(&dir),
+        None => Ok(()),
+    }
+}
+
+/// Waits until the agent of a started container listens (its socket exists); `false` after
+/// [`AGENT_START_TIMEOUT`]. True at once for a container without the agent.
+pub async fn wait_for_agent(mounts: &[BindMount]) -> bool {
+    let Some(dir) = agent_instance_dir(mounts) else {
+        return true;
+    };
+    let socket = dir.join(SOCKET_NAME);
+    let deadline = tokio::time::Instant::now() + AGENT_START_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if is_socket(&socket) {
+            return true;
+        }
+        tokio::time::sleep(AGENT_POLL).await;
+    }
+    is_socket(&socket)
+}
+
+fn is_socket(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())
+}
+
+/// The mounts the agent adds to a container of definition `name` at `generation`.
+pub(crate) fn agent_mounts(agent: &AgentHost, name: &str, generation: u64) -> [BindMount; 2] {
+    [
+        BindMount {
+            source: agent.binary.display().to_string(),
+            target: layout::AGENT_IN_CONTAINER.to_owned(),
+            read_only: true,
+        },
+        BindMount {
+            source: layout::instance_dir(&agent.runtime_dir, name, generation)
+                .display()
+                .to_string(),
+            target: SOCKET_DIR_IN_CONTAINER.to_owned(),
+            read_only: false,
+        },
+    ]
+}

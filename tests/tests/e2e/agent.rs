@@ -1,0 +1,428 @@
+//! The in-container agent end to end: a managed container's main process is the static agent, its
+//! socket is per instance and marked active, and programs run through it as they run natively
+//! (argv byte for byte, streams, exit statuses, death by a signal, `yes | head -1`, the working
+//! directory, the environment allowlist with the definition winning). Security: another user
+//! cannot reach a user's socket; the client refuses a socket that is a symlink or owned by
+//! someone else; a process started by the agent has the capabilities, cgroup, seccomp mode and
+//! user of one started by `podman exec`; a rootful system container runs a normal user's program
+//! as that user; malformed requests are refused and the agent goes on serving.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use horizon_agent::layout::{ACTIVE_FILE, AGENT_DIR, SOCKET_NAME};
+use horizon_agent::protocol::{
+    AgentMessage, ClientMessage, RefusalKind, Request, encode_client_message, parse_agent_message,
+};
+use horizon_agent::transport::{read_frame, send_frame};
+use horizon_e2e::TestBed;
+use horizon_e2e::bins::cargo_bin;
+use horizon_e2e::session::Session;
+
+use super::run::Installed;
+use crate::{assert_exit, text};
+
+/// The uid of `nobody`: another user than the session's.
+const NOBODY: u32 = 65534;
+
+/// `horizon-agent exec NAME ARGS...` (the bare agent client) as the session's user.
+fn client(session: &Session, name: &str) -> Command {
+    let mut command = session.command(cargo_bin("horizon-agent", "horizon-agent"));
+    command.args(["exec", name]);
+    command
+}
+
+fn output(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+fn definition_dir(session: &Session, name: &str) -> PathBuf {
+    session.runtime_dir.join(AGENT_DIR).join(name)
+}
+
+fn socket(session: &Session, name: &str) -> PathBuf {
+    definition_dir(session, name).join("1").join(SOCKET_NAME)
+}
+
+/// `podman exec` as the container's default user.
+fn podman_exec(session: &Session, container: &str, argv: &[&str]) -> Output {
+    output(
+        session
+            .service
+            .storage
+            .podman()
+            .args(["exec", container])
+            .args(argv),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn programs_run_through_the_agent_as_they_run_natively() {
+    let installed = Installed::new("agent-native").await;
+    let (session, name) = (&installed.session, installed.name.as_str());
+
+    // The agent is PID 1; its instance directory is private and marked active.
+    let pid1 = podman_exec(session, &installed.container(), &["cat", "/proc/1/cmdline"]);
+    assert!(
+        text(&pid1.stdout).starts_with("/run/horizon/agent\0serve\0"),
+        "{pid1:?}"
+    );
+    let active = definition_dir(session, name).join(ACTIVE_FILE);
+    assert_eq!(std::fs::read_to_string(&active).unwrap(), "1\n");
+    for dir in [
+        session.runtime_dir.join(AGENT_DIR),
+        definition_dir(session, name),
+    ] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+    }
+    assert!(socket(session, name).exists());
+
+    // argv byte for byte, stdout and stderr apart, the exit status.
+    let args: &[&[u8]] = &[b"a b", b"", b"$(x) *", b"-n", b"\xff\xfe", b"line\nbreak"];
+    let mut command = client(session, name);
+    command.args([
+        "sh",
+        "-c",
+        "printf '[%s]' \"$@\"; echo err >&2; exit 7",
+        "sh",
+    ]);
+    command.args(args.iter().map(|arg| {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(arg)
+    }));
+    let result = output(&mut command);
+    assert_exit(&result, 7);
+    assert_eq!(result.stdout, b"[a b][][$(x) *][-n][\xff\xfe][line\nbreak]");
+    assert_eq!(result.stderr, b"err\n");
+
+    // stdin in.
+    let mut child = client(session, name)
+        .arg("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = {
+        let data = data.clone();
+        std::thread::spawn(move || stdin.write_all(&data).unwrap())
+    };
+    let result = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_exit(&result, 0);
+    assert!(result.stdout == data, "300 000 bytes through cat");
+
+    // Missing program: 127, as a shell; death by a signal is passed on as such.
+    let result = output(client(session, name).arg("no-such-program"));
+    assert_exit(&result, 127);
+    assert!(text(&result.stderr).contains("no-such-program: command not found"));
+    let result = output(client(session, name).args(["sh", "-c", "kill -TERM $$"]));
+    assert_eq!(result.status.signal(), Some(libc::SIGTERM), "{result:?}");
+
+    // `yes | head -1`: the program writes to the caller's pipe itself and gets SIGPIPE.
+    let agent = cargo_bin("horizon-agent", "horizon-agent");
+    let script = format!(
+        "'{}' exec {name} yes | head -1; echo \"${{PIPESTATUS[*]}}\"",
+        agent.display()
+    );
+    let result = output(session.command("bash").args(["-c", &script]));
+    assert_exit(&result, 0);
+    assert_eq!(text(&result.stdout), "y\n141 0\n");
+
+    // The working directory: a shared subdirectory as it is, an unshared one → the home.
+    let sub = session.write_home_file("src/dir with space/f", b"x");
+    let sub = sub.parent().unwrap();
+    let result = output(client(session, name).arg("pwd").current_dir(sub));
+    assert_eq!(text(&result.stdout), format!("{}\n", sub.display()));
+    // Unshared: the same directory the API path picks (the container user's home).
+    let result = output(client(session, name).arg("pwd").current_dir("/"));
+    let api = output(installed.run_command(["pwd"]).current_dir("/"));
+    assert_exit(&api, 0);
+    assert_eq!(text(&result.stdout), text(&api.stdout));
+
+    // The environment: allowlisted variables in, the definition's win, the host's PATH not.
+    let result = output(
+        client(session, name)
+            .args([
+                "sh",
+                "-c",
+                "echo \"$LC_TIME|$LC_PAPER|$HORIZON_RUN_TEST|$SECRET|$PATH\"",
+            ])
+            .env("LC_TIME", "caller")
+            .env("LC_PAPER", "caller")
+            .env("SECRET", "host")
+            .env(
+                "PATH",
+                format!("/host/bin:{}", std::env::var("PATH").unwrap()),
+            ),
+    );
+    assert_exit(&result, 0);
+    let fields: Vec<String> = text(&result.stdout)
+        .trim_end()
+        .split('|')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        fields[..4],
+        ["from-definition", "caller", "from-definition", ""],
+        "{fields:?}"
+    );
+    assert!(!fields[4].contains("/host/bin"), "{fields:?}");
+
+    // A stopped container has no agent: the client says so (horizon-exec then takes the API
+    // path), and `start` brings the agent back and marks it active again.
+    let stop = output(session.horizon_container().args(["stop", name]));
+    assert_exit(&stop, 0);
+    let result = output(client(session, name).arg("true"));
+    assert_exit(&result, 125);
+    assert!(
+        text(&result.stderr).contains("no agent listening"),
+        "{}",
+        text(&result.stderr)
+    );
+    std::fs::remove_file(&active).unwrap();
+    assert_exit(
+        &output(session.horizon_container().args(["start", name])),
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(&active).unwrap(), "1\n");
+    assert_exit(&output(client(session, name).arg("true")), 0);
+}
+
+/// The lines of `/proc/self/status` that describe privilege and confinement, and the cgroup.
+/// (Supplementary groups are not compared: `podman exec` gives a keep-id user none, while the
+/// container's main process — and so the agent's programs — has those the container's
+/// `/etc/group` gives, as a login would.)
+const CONFINEMENT: &str = "grep -E '^(Uid|Gid|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):' /proc/self/status; cat /proc/self/cgroup; id -u; id -g";
+
+fn confinement_via_podman(session: &Session, container: &str) -> String {
+    let result = podman_exec(session, container, &["sh", "-c", CONFINEMENT]);
+    assert_exit(&result, 0);
+    text(&result.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_process_is_confined_exactly_like_a_podman_exec_process() {
+    // Rootless (keep-id): the user's uid, no capabilities.
+    let installed = Installed::new("agent-confined").await;
+    let (session, name) = (&installed.session, installed.name.as_str());
+    let through_agent = output(client(session, name).args(["sh", "-c", CONFINEMENT]));
+    assert_exit(&through_agent, 0);
+    let expected = confinement_via_podman(session, &installed.container());
+    assert_eq!(text(&through_agent.stdout), expected);
+    assert!(expected.contains("Seccomp:\t2"), "{expected}");
+    assert!(expected.contains("NoNewPrivs:\t1"), "{expected}");
+
+    // Rootful (a system container): root's program as root, same as podman exec; a normal
+    // user's program runs as that user, never as root.
+    let bed = TestBed::shared();
+    let root = bed.root_session("agent-rootful");
+    let name = "agent-rootful";
+    root.write_system_definition(
+        name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image(), "mounts": ["/tmp"]})
+            .to_string(),
+    );
+    assert_exit(&output(root.horizon_container().args(["install", name])), 0);
+    let container = format!("horizonos-{name}");
+    let through_agent = output(client(&root, name).args(["sh", "-c", CONFINEMENT]));
+    assert_exit(&through_agent, 0);
+    assert_eq!(
+        text(&through_agent.stdout),
+        confinement_via_podman(&root, &container)
+    );
+    let user = bed.user_session("agent-rootful-user");
+    let account = user.account.clone().unwrap();
+    let mut as_user = client(&user, name);
+    as_user
+        .env("HORIZON_RUNTIME_DIR", &root.runtime_dir)
+        .args(["sh", "-c", CONFINEMENT])
+        .current_dir("/tmp");
+    let through_agent = output(&mut as_user);
+    assert_exit(&through_agent, 0);
+    let via_podman = output(
+        root.service
+            .storage
+            .podman()
+            .args([
+                "exec",
+                "--user",
+                &format!("{}:{}", account.uid, account.gid),
+            ])
+            .args([container.as_str(), "sh", "-c", CONFINEMENT]),
+    );
+    assert_exit(&via_podman, 0);
+    assert_eq!(text(&through_agent.stdout), text(&via_podman.stdout));
+    assert!(
+        text(&through_agent.stdout).contains(&format!("Uid:\t{0}\t{0}\t{0}\t{0}", account.uid)),
+        "{}",
+        text(&through_agent.stdout)
+    );
+    assert_exit(&output(root.horizon_container().args(["remove", name])), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_socket_is_private_and_the_client_refuses_a_redirected_one() {
+    let installed = Installed::new("agent-private").await;
+    let (session, name) = (&installed.session, installed.name.as_str());
+
+    // Another user can neither reach the directory nor connect to the socket.
+    let mut other = client(session, name);
+    other.arg("true").uid(NOBODY).gid(NOBODY);
+    let result = output(&mut other);
+    assert_exit(&result, 125);
+    assert!(
+        text(&result.stderr).contains("Permission denied"),
+        "{result:?}"
+    );
+    let socket_path = socket(session, name);
+    let connect_as_nobody = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--",
+        ])
+        .args([
+            "/usr/bin/python3",
+            "-c",
+            "import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+        ])
+        .arg(&socket_path)
+        .output()
+        .unwrap();
+    assert!(!connect_as_nobody.status.success());
+    assert!(
+        text(&connect_as_nobody.stderr).contains("PermissionError"),
+        "{}",
+        text(&connect_as_nobody.stderr)
+    );
+
+    // Inside the container, the socket is replaced by a symlink: the client refuses it.
+    let container = installed.container();
+    let swap = podman_exec(
+        session,
+        &container,
+        &[
+            "sh",
+            "-c",
+            "cd /run/horizon/socket && mv agent.sock real.sock && ln -s real.sock agent.sock",
+        ],
+    );
+    assert_exit(&swap, 0);
+    let result = output(client(session, name).arg("true"));
+    assert_exit(&result, 125);
+    assert!(
+        text(&result.stderr).contains("agent.sock: it is a symlink"),
+        "{}",
+        text(&result.stderr)
+    );
+    podman_exec(
+        session,
+        &container,
+        &[
+            "sh",
+            "-c",
+            "cd /run/horizon/socket && rm agent.sock && mv real.sock agent.sock",
+        ],
+    );
+    assert_exit(&output(client(session, name).arg("true")), 0);
+
+    // A socket owned by someone else (neither the caller nor root) is refused too.
+    std::os::unix::fs::lchown(&socket_path, Some(NOBODY), None).unwrap();
+    let result = output(client(session, name).arg("true"));
+    assert_exit(&result, 125);
+    assert!(
+        text(&result.stderr).contains("owned by uid 65534"),
+        "{}",
+        text(&result.stderr)
+    );
+}
+
+/// Sends `frame` (with `fds`) on a fresh connection and returns the agent's answer.
+fn answer(
+    socket: &PathBuf,
+    frame: &[u8],
+    fds: &[std::os::fd::BorrowedFd<'_>],
+) -> Option<AgentMessage> {
+    let stream = UnixStream::connect(socket).unwrap();
+    // A refused connection may be closed before everything was written.
+    let _ = send_frame(&stream, frame, fds);
+    let payload = read_frame(&stream).ok().flatten()?;
+    Some(parse_agent_message(&payload).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_are_refused_and_the_agent_goes_on() {
+    let installed = Installed::new("agent-malformed").await;
+    let (session, name) = (&installed.session, installed.name.as_str());
+    let socket = socket(session, name);
+    let refused = |message: Option<AgentMessage>, expected: RefusalKind| match message {
+        Some(AgentMessage::Refused { kind, .. }) => assert_eq!(kind, expected),
+        other => panic!("expected a {expected:?} refusal, got {other:?}"),
+    };
+    // Garbage, an unknown kind, another version, a frame beyond the limit.
+    refused(
+        answer(&socket, &[3, 0, 0, 0, 200, 2, 3], &[]),
+        RefusalKind::Malformed,
+    );
+    refused(
+        answer(&socket, &[1, 0, 0, 0, 99], &[]),
+        RefusalKind::Malformed,
+    );
+    refused(
+        answer(&socket, &[3, 0, 0, 0, 1, 9, 0], &[]),
+        RefusalKind::Version,
+    );
+    refused(
+        answer(&socket, &u32::MAX.to_le_bytes(), &[]),
+        RefusalKind::Malformed,
+    );
+    // A request announcing three streams but carrying none.
+    let request = Request {
+        streams: 7,
+        argv: vec![b"true".to_vec()],
+        working_dirs: vec![],
+        environment: vec![],
+    };
+    let frame = encode_client_message(&ClientMessage::Request(request.clone()));
+    refused(answer(&socket, &frame, &[]), RefusalKind::Malformed);
+    // Four descriptors: more than stdin, stdout and stderr.
+    let files: Vec<std::fs::File> = (0..4)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let fds: Vec<_> = files.iter().map(std::os::fd::AsFd::as_fd).collect();
+    refused(answer(&socket, &frame, &fds), RefusalKind::Malformed);
+    // A disallowed variable, and a connection that sends half a frame and goes away.
+    let mut sneaky = encode_client_message(&ClientMessage::Request(Request {
+        environment: vec![b"LANG=C".to_vec()],
+        streams: 0,
+        ..request
+    }));
+    let lang = sneaky.windows(4).position(|w| w == b"LANG").unwrap();
+    sneaky[lang..lang + 4].copy_from_slice(b"PATH");
+    refused(answer(&socket, &sneaky, &[]), RefusalKind::Malformed);
+    let half = UnixStream::connect(&socket).unwrap();
+    (&half).write_all(&frame[..frame.len() / 2]).unwrap();
+    drop(half);
+
+    // Still serving, still the same process.
+    let pid1 = podman_exec(session, &installed.container(), &["cat", "/proc/1/cmdline"]);
+    assert!(text(&pid1.stdout).starts_with("/run/horizon/agent\0"));
+    let result = output(client(session, name).args(["echo", "still here"]));
+    assert_exit(&result, 0);
+    assert_eq!(text(&result.stdout), "still here\n");
+    let logs = output(session.horizon_container().args(["logs", name]));
+    assert!(
+        text(&logs.stderr).contains("horizon-agent: refused a request of uid"),
+        "{logs:?}"
+    );
+}
