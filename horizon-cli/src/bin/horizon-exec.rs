@@ -1,10 +1,16 @@
 //! `horizon-exec`: the client every exported wrapper execs (contract C1). Its argv is positional
 //! and verbatim — `horizon-exec CONTAINER BINARY ARGS...`, arguments passed on byte for byte,
 //! never option-parsed — and it stays small: no async runtime, no definition loading, no API call
-//! of its own. It picks the fastest way into the container: today the API path, which execs the
-//! sibling `horizon-container run --exported CONTAINER -- BINARY ARGS...` (so `run`'s terminal,
-//! signal, environment, working-directory and exit-status handling apply, and a container that is
-//! not installed exits 127 with the command that installs it).
+//! of its own. It picks the fastest way into the container: first the container's agent (issue 6,
+//! `horizon_agent::client`: a connect and a fork inside the container, passing this process's
+//! own stdin, stdout and stderr; the program's exit status, or its death by a signal, becomes
+//! this process's), and when the container has no agent (stopped, made before the agent, a
+//! foreign image) the API path, which execs the sibling
+//! `horizon-container run --exported CONTAINER -- BINARY ARGS...` (so `run`'s terminal, signal,
+//! environment, working-directory and exit-status handling apply, a stopped container is
+//! started, and a container that is not installed exits 127 with the command that installs it).
+//! An agent socket that is not what horizon made (a symlink, another owner) is refused: exit 125,
+//! no fallback.
 //!
 //! A loop guard: it sets `HORIZON_EXEC_GUARD` for what it starts and refuses to run when it finds
 //! it set (a wrapper that would end up running itself, e.g. one exported over `horizon-container`).
@@ -22,6 +28,8 @@ use std::process::{Command, ExitCode};
 const API_CLIENT: &str = "horizon-container";
 /// Set for the processes this client starts; found set, it means a loop.
 const GUARD_VAR: &str = "HORIZON_EXEC_GUARD";
+/// Overrides horizon's runtime directory (where the agents' sockets are), as for horizon-container.
+const RUNTIME_DIR_VAR: &str = "HORIZON_RUNTIME_DIR";
 /// horizon itself failed (as `run`'s 125).
 const EXEC_FAILURE: u8 = 125;
 /// The loop guard fired ("cannot execute").
@@ -68,9 +76,60 @@ fn main() -> ExitCode {
             ),
         );
     }
-    // Issue 6 adds the agent path here: connect to the container's agent and run there, falling
-    // back to the API path below when the container has no agent.
-    api_path(&request)
+    match agent_path(&request) {
+        Some(status) => status,
+        None => api_path(&request),
+    }
+}
+
+/// Runs the request through the container's agent; `None` when there is no agent to ask (then
+/// nothing ran and the API path takes over).
+fn agent_path(request: &Request) -> Option<ExitCode> {
+    use horizon_agent::client::{self, ClientError, Invocation, Outcome};
+    let definition = request.container.to_str()?;
+    let dirs = client::runtime_dirs(
+        rustix::process::geteuid().as_raw(),
+        std::env::var_os(RUNTIME_DIR_VAR).as_deref(),
+        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
+    );
+    let stream = match client::connect_first(&dirs, definition) {
+        Ok(stream) => stream,
+        Err(ClientError::NoAgent { .. }) => return None,
+        Err(error) => return Some(fail(EXEC_FAILURE, &error.to_string())),
+    };
+    let working_dirs = client::caller_working_dirs(std::env::var_os("PWD").as_deref());
+    let environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let argv: Vec<OsString> = std::iter::once(request.binary.clone())
+        .chain(request.args.iter().cloned())
+        .collect();
+    let invocation = Invocation {
+        definition,
+        argv: &argv,
+        working_dirs: &working_dirs,
+        environment: &environment,
+    };
+    let container = horizon_core::naming::container_name(definition);
+    let mut on_note = |note: &client::WorkingDirNote| {
+        let running_in = note
+            .running_in
+            .as_ref()
+            .map(|dir| dir.to_string_lossy().into_owned());
+        // A note that cannot be shown must not stop the command.
+        let _ = client::render_working_dir_note(
+            &mut std::io::stderr().lock(),
+            working_dirs.first().map(PathBuf::as_path),
+            &container,
+            running_in.as_deref(),
+        );
+    };
+    Some(match client::run(&stream, &invocation, &mut on_note) {
+        Ok(Outcome::Exited(code)) => ExitCode::from(code),
+        Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
+        Err(ClientError::Refused { kind, message }) => {
+            fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
+        }
+        Err(error) => fail(EXEC_FAILURE, &error.to_string()),
+    })
 }
 
 /// Replaces this process with `horizon-container run --exported …`; returns only on failure.

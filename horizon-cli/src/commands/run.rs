@@ -11,7 +11,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
@@ -178,26 +178,12 @@ fn plan_failure(name: &str, defined: &Defined, error: ExecPlanError) -> Failure 
 
 /// This process's side of the request.
 fn caller(tty: bool) -> Caller {
-    let physical = std::env::current_dir().ok();
-    // The logical directory ($PWD, symlinks kept) is what the user sees; it counts only while it
-    // still names the current directory.
-    let logical = std::env::var_os("PWD")
-        .map(PathBuf::from)
-        .filter(|pwd| pwd.is_absolute() && same_directory(pwd, Path::new(".")));
-    let mut working_dirs: Vec<PathBuf> = logical.into_iter().chain(physical).collect();
-    working_dirs.dedup();
+    let working_dirs =
+        horizon_agent::client::caller_working_dirs(std::env::var_os("PWD").as_deref());
     Caller {
         working_dirs,
         environment: std::env::vars_os().collect(),
         tty,
-    }
-}
-
-fn same_directory(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
     }
 }
 
@@ -213,15 +199,12 @@ pub fn render_notes(
                 caller_dir,
                 running_in,
             } => {
-                let here = match caller_dir {
-                    Some(dir) => format!("{} is not shared with {container}", dir.display()),
-                    None => "the current directory no longer exists".to_owned(),
-                };
-                let there = match running_in {
-                    Some(dir) => format!("running in {dir} (the home directory there)"),
-                    None => "running in the container's default directory".to_owned(),
-                };
-                writeln!(out, "horizon-container: note: {here}; {there}")?;
+                horizon_agent::client::render_working_dir_note(
+                    out,
+                    caller_dir.as_deref(),
+                    container,
+                    running_in.as_deref(),
+                )?;
             }
             other => writeln!(out, "horizon-container: note: {other:?}")?,
         }

@@ -1,7 +1,9 @@
 //! `horizon-testbed`: runs one command inside a fresh test bed and tears it down afterwards, so the
 //! README's demo and developers get the same hermetic Podman service, registry and images as the
 //! tests. The command sees `CONTAINER_HOST` (the service's socket), `HORIZON_TEST_REGISTRY` and
-//! `HORIZON_TEST_BUSYBOX` (an image in that registry).
+//! `HORIZON_TEST_BUSYBOX` (an image in that registry), and `HORIZON_TEST_PODMAN` (the podman
+//! command line, with the service's storage flags, for the local `podman` CLI; unset
+//! `CONTAINER_HOST` and export the service's `CONTAINERS_CONF` as given before using it).
 //!
 //! Usage: `horizon-testbed run [--rootless] -- COMMAND [ARGS...]` (as root).
 
@@ -42,8 +44,20 @@ fn main() -> ExitCode {
         service.url(),
         bed.registry.host()
     );
-    let status = Command::new(program)
+    let podman = service.storage.podman();
+    let podman_line: Vec<String> = std::iter::once(podman.get_program())
+        .chain(podman.get_args())
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let mut command = Command::new(program);
+    for (name, value) in podman.get_envs() {
+        if let (Some(value), true) = (value, name == "CONTAINERS_CONF") {
+            command.env("HORIZON_TEST_CONTAINERS_CONF", value);
+        }
+    }
+    let status = command
         .args(program_args)
+        .env("HORIZON_TEST_PODMAN", podman_line.join(" "))
         .env("CONTAINER_HOST", service.url())
         .env("HORIZON_TEST_REGISTRY", bed.registry.host())
         .env("HORIZON_TEST_BUSYBOX", &busybox)

@@ -176,7 +176,9 @@ fn without_a_socket_horizon_starts_the_users_service_and_says_so() {
 
     let first = info(true);
     let socket = runtime_dir.join("podman/podman.sock");
-    let log = runtime_dir.join("horizonos/podman-service.log");
+    // horizon's runtime directory: the session's (HORIZON_RUNTIME_DIR), where the agents' sockets
+    // are too.
+    let log = session.runtime_dir.join("podman-service.log");
     let stderr = text(&first.stderr);
     // Record the pid before asserting, so the guard stops the service whatever happens.
     let pid: Option<u32> = stderr
