@@ -103,6 +103,7 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
         std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
         std::env::var("WAYLAND_DISPLAY").ok(),
     );
+    let agent = super::agent_host(global);
     let mut entries = Vec::new();
     let mut failures = Vec::new();
     for resolved in &resolved {
@@ -113,6 +114,7 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
             desktop: &desktop,
             registry: &registry,
             keep_previous: args.keep,
+            agent: agent.as_ref(),
         };
         match update_one(global, &engine, request, args.wait).await {
             Ok(outcome) => {

@@ -44,6 +44,7 @@ async fn run_update(fixture: &Fixture, engine: &FakeEngine) -> Result<UpdateOutc
         desktop: &desktop,
         registry: &registry,
         keep_previous: DEFAULT_KEEP_PREVIOUS,
+        agent: None,
     };
     update(engine, &lock, request, &|_| {}).await
 }

@@ -98,6 +98,8 @@ pub struct UpdateRequest<'a> {
     pub registry: &'a RegistryClient,
     /// Previous generations to keep (containers, images, records); older ones are pruned.
     pub keep_previous: usize,
+    /// The in-container agent the next container gets (see `lifecycle::HostContext::agent`).
+    pub agent: Option<&'a crate::lifecycle::AgentHost>,
 }
 
 /// Progress of an update, for the caller to render.
@@ -239,6 +241,7 @@ pub async fn update<E: Engine>(
     let host = HostContext {
         rootless: info.rootless,
         desktop: request.desktop.clone(),
+        agent: request.agent.cloned(),
     };
     let generation = next_generation(engine, name, Some(&active), &stores.records).await?;
     let mut journal = Journal {
