@@ -10,7 +10,7 @@
 //! environment, working-directory and exit-status handling apply, a stopped container is
 //! started, and a container that is not installed exits 127 with the command that installs it).
 //! An agent socket that is not what horizon made (a symlink, another owner) is refused: exit 125,
-//! no fallback.
+//! no fallback. `HORIZON_EXEC_PATH=api` skips the agent (to compare the paths, or to debug).
 //!
 //! A loop guard: it sets `HORIZON_EXEC_GUARD` for what it starts and refuses to run when it finds
 //! it set (a wrapper that would end up running itself, e.g. one exported over `horizon-container`).
@@ -30,6 +30,10 @@ const API_CLIENT: &str = "horizon-container";
 const GUARD_VAR: &str = "HORIZON_EXEC_GUARD";
 /// Overrides horizon's runtime directory (where the agents' sockets are), as for horizon-container.
 const RUNTIME_DIR_VAR: &str = "HORIZON_RUNTIME_DIR";
+/// Chooses the exec path: [`PATH_API`] skips the agent.
+const PATH_VAR: &str = "HORIZON_EXEC_PATH";
+/// See [`PATH_VAR`].
+const PATH_API: &str = "api";
 /// horizon itself failed (as `run`'s 125).
 const EXEC_FAILURE: u8 = 125;
 /// The loop guard fired ("cannot execute").
@@ -75,6 +79,9 @@ fn main() -> ExitCode {
                 request.binary.to_string_lossy()
             ),
         );
+    }
+    if std::env::var_os(PATH_VAR).is_some_and(|path| path == PATH_API) {
+        return api_path(&request);
     }
     match agent_path(&request) {
         Some(status) => status,

@@ -7,8 +7,9 @@
 //! host pipeline (SIGPIPE), SIGTERM to the wrapper, and a terminal through tmux.
 //!
 //! One Debian container (git and python3 from Debian's mirror, ~60 s) serves the whole module.
-//! The way a case is run is [`Way`]: the agent issue re-runs these cases on its exec path by
-//! adding a way (or by pointing the fixture at an agent-enabled container), not by copying them.
+//! The way a case is run is [`Way`]; every wrapper case runs on both exec paths ([`ExecPath`]):
+//! through the container's agent (what a wrapper uses) and through the API path
+//! (`HORIZON_EXEC_PATH=api`, what it falls back to).
 
 use std::io::Write;
 use std::path::Path;
@@ -134,8 +135,30 @@ pub enum Way {
     /// In the container with `podman exec`: same directory, the forwarded part of the
     /// environment, the same stdin.
     Native,
-    /// On the host through the exported wrapper (found in PATH, as a user runs it).
-    Wrapper,
+    /// On the host through the exported wrapper (found in PATH, as a user runs it), on one path.
+    Wrapper(ExecPath),
+}
+
+/// The two ways `horizon-exec` gets into the container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecPath {
+    /// The container's agent (the default).
+    Agent,
+    /// The libpod API (`horizon-container run`), forced with `HORIZON_EXEC_PATH=api`.
+    Api,
+}
+
+impl ExecPath {
+    /// Both, agent first.
+    pub const BOTH: [ExecPath; 2] = [ExecPath::Agent, ExecPath::Api];
+
+    /// The environment that selects this path.
+    pub fn env(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            ExecPath::Agent => Vec::new(),
+            ExecPath::Api => vec![("HORIZON_EXEC_PATH", "api")],
+        }
+    }
 }
 
 impl Way {
@@ -154,14 +177,18 @@ impl Way {
                 command.arg(naming::container_name(NAME)).args(argv);
                 command
             }
-            Way::Wrapper => {
+            Way::Wrapper(path) => {
                 let program = match argv[0] {
                     "sh" => SH_ALIAS,
                     "bash" => BASH_ALIAS,
                     other => other,
                 };
                 let mut command = fixture.exporting.session.command(program);
-                command.args(&argv[1..]).current_dir(&dir).envs(environment);
+                command
+                    .args(&argv[1..])
+                    .current_dir(&dir)
+                    .envs(environment)
+                    .envs(path.env());
                 command
             }
         }
@@ -193,14 +220,16 @@ impl Way {
 fn assert_transparent(dir: &str, argv: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     let fixture = debian();
     let native = Way::Native.run(fixture, dir, argv, stdin);
-    let wrapped = Way::Wrapper.run(fixture, dir, argv, stdin);
-    assert_eq!(
-        (wrapped.status.code(), &wrapped.stdout, &wrapped.stderr),
-        (native.status.code(), &native.stdout, &native.stderr),
-        "{argv:?} from {dir}: through the wrapper {:?}, natively {:?}",
-        outcome(&wrapped),
-        outcome(&native)
-    );
+    for path in ExecPath::BOTH {
+        let wrapped = Way::Wrapper(path).run(fixture, dir, argv, stdin);
+        assert_eq!(
+            (wrapped.status.code(), &wrapped.stdout, &wrapped.stderr),
+            (native.status.code(), &native.stdout, &native.stderr),
+            "{argv:?} from {dir}: through the wrapper ({path:?}) {:?}, natively {:?}",
+            outcome(&wrapped),
+            outcome(&native)
+        );
+    }
     outcome(&native)
 }
 
@@ -268,8 +297,10 @@ fn python_reads_binary_stdin_and_keeps_stdout_and_stderr_apart() {
     assert_eq!(code, Some(3));
     assert_eq!(stderr, "read 300000 bytes\n");
     let reversed: Vec<u8> = input.iter().rev().copied().collect();
-    let wrapped = Way::Wrapper.run(debian(), PROJECT, &["python3", "-c", script], &input);
-    assert_eq!(wrapped.stdout, reversed);
+    for path in ExecPath::BOTH {
+        let wrapped = Way::Wrapper(path).run(debian(), PROJECT, &["python3", "-c", script], &input);
+        assert_eq!(wrapped.stdout, reversed, "{path:?}");
+    }
     assert_eq!(stdout.len(), String::from_utf8_lossy(&reversed).len());
 }
 
@@ -341,55 +372,72 @@ fn yes_in_a_host_pipeline_ends_with_sigpipe() {
     // Natively the whole pipeline is in the container; through the wrapper, `yes` is the
     // exported one and `head` the host's.
     let native = Way::Native.run(fixture, PROJECT, &["bash", "-c", pipeline], b"");
-    let host = fixture
-        .exporting
-        .session
-        .command("bash")
-        .args(["-c", pipeline])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
     assert_eq!(
         outcome(&native),
         (Some(0), "y\n141 0\n".to_owned(), String::new())
     );
-    assert_eq!(outcome(&host), outcome(&native));
+    for path in ExecPath::BOTH {
+        let host = fixture
+            .exporting
+            .session
+            .command("bash")
+            .args(["-c", pipeline])
+            .envs(path.env())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(outcome(&host), outcome(&native), "{path:?}");
+    }
 }
 
 #[test]
 fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
     let fixture = debian();
     let session = &fixture.exporting.session;
-    let script = format!(
-        "cd {PROJECT}; {SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out'; echo \"exited=$?\"; sleep 60\n"
-    );
-    let tmux = Tmux::start(session, &script, 100, 30);
-    let screen = tmux.wait_for("exited=0");
-    assert!(
-        screen
-            .lines()
-            .any(|line| line.trim_end() == "tty-in-and-out"),
-        "{screen}"
-    );
+    for path in ExecPath::BOTH {
+        let env: String = path
+            .env()
+            .iter()
+            .map(|(name, value)| format!("{name}={value} "))
+            .collect();
+        let script = format!(
+            "cd {PROJECT}; {env}{SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out'; echo \"exited=$?\"; sleep 60\n"
+        );
+        let tmux = Tmux::start(session, &script, 100, 30);
+        let screen = tmux.wait_for("exited=0");
+        assert!(
+            screen
+                .lines()
+                .any(|line| line.trim_end() == "tty-in-and-out"),
+            "{path:?}: {screen}"
+        );
+    }
 }
 
 #[test]
 fn sigterm_to_the_wrapper_reaches_the_command() {
     let fixture = debian();
     let script = "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done";
-    let mut child = Way::Wrapper
-        .command(fixture, PROJECT, &["sh", "-c", script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let lines = lines_of(&mut child);
-    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready");
-    // The wrapper execs the client, which execs `horizon-container run`: one process, this pid.
-    horizon_e2e::process::signal(child.id(), SIGTERM);
-    assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "got-term");
-    assert_eq!(wait_limited(&mut child).code(), Some(3));
+    for path in ExecPath::BOTH {
+        let mut child = Way::Wrapper(path)
+            .command(fixture, PROJECT, &["sh", "-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(&mut child);
+        assert_eq!(lines.recv_timeout(PATIENCE).unwrap(), "ready", "{path:?}");
+        // The wrapper execs the client (which, on the API path, execs `horizon-container run`):
+        // one process, this pid.
+        horizon_e2e::process::signal(child.id(), SIGTERM);
+        assert_eq!(
+            lines.recv_timeout(PATIENCE).unwrap(),
+            "got-term",
+            "{path:?}"
+        );
+        assert_eq!(wait_limited(&mut child).code(), Some(3), "{path:?}");
+    }
 }
 
 #[test]
@@ -397,18 +445,39 @@ fn non_utf8_arguments_pass_through_the_wrapper_byte_for_byte() {
     use std::os::unix::ffi::OsStrExt;
     let fixture = debian();
     let odd = std::ffi::OsStr::from_bytes(b"caf\xe9 \xff\xfe");
-    let output = Way::Wrapper
-        .command(
-            fixture,
-            PROJECT,
-            &["sh", "-c", "printf '%s' \"$1\" | od -An -tx1", "x"],
-        )
-        .arg(odd)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    for path in ExecPath::BOTH {
+        let output = Way::Wrapper(path)
+            .command(
+                fixture,
+                PROJECT,
+                &["sh", "-c", "printf '%s' \"$1\" | od -An -tx1", "x"],
+            )
+            .arg(odd)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            outcome(&output),
+            (Some(0), " 63 61 66 e9 20 ff fe\n".to_owned(), String::new()),
+            "{path:?}"
+        );
+    }
+}
+
+#[test]
+fn the_agent_path_really_goes_through_the_agent() {
+    // Started by the agent (PID 1 of the container), the command's parent is 1; started by
+    // `runc exec` (the API path), its parent is outside the container's pid namespace: 0.
+    let fixture = debian();
+    let parent = |path: ExecPath| {
+        outcome(&Way::Wrapper(path).run(fixture, PROJECT, &["sh", "-c", "echo $PPID"], b""))
+    };
     assert_eq!(
-        outcome(&output),
-        (Some(0), " 63 61 66 e9 20 ff fe\n".to_owned(), String::new())
+        parent(ExecPath::Agent),
+        (Some(0), "1\n".to_owned(), String::new())
+    );
+    assert_eq!(
+        parent(ExecPath::Api),
+        (Some(0), "0\n".to_owned(), String::new())
     );
 }
