@@ -394,23 +394,29 @@ fn yes_in_a_host_pipeline_ends_with_sigpipe() {
 fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
     let fixture = debian();
     let session = &fixture.exporting.session;
+    // Both paths in one pane, one after the other (a second tmux server on the same socket
+    // races the first one's exit).
+    let mut script = format!("cd {PROJECT}; ");
     for path in ExecPath::BOTH {
         let env: String = path
             .env()
             .iter()
             .map(|(name, value)| format!("{name}={value} "))
             .collect();
-        let script = format!(
-            "cd {PROJECT}; {env}{SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out'; echo \"exited=$?\"; sleep 60\n"
-        );
-        let tmux = Tmux::start(session, &script, 100, 30);
-        let screen = tmux.wait_for("exited=0");
+        script.push_str(&format!(
+            "{env}{SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out-{path:?}'; echo \"exited-{path:?}=$?\"; "
+        ));
+    }
+    script.push_str("sleep 60\n");
+    let tmux = Tmux::start(session, &script, 100, 30);
+    let screen = tmux.wait_for("exited-Api=0");
+    for path in ExecPath::BOTH {
+        let line = format!("tty-in-and-out-{path:?}");
         assert!(
-            screen
-                .lines()
-                .any(|line| line.trim_end() == "tty-in-and-out"),
+            screen.lines().any(|shown| shown.trim_end() == line),
             "{path:?}: {screen}"
         );
+        assert!(screen.contains(&format!("exited-{path:?}=0")), "{screen}");
     }
 }
 
