@@ -120,6 +120,8 @@ struct Host {
     catalog: Catalog,
     registry: RegistryClient,
     desktop: DesktopHost,
+    /// The in-container agent updated containers get (as `horizon-container` finds it).
+    agent: Option<horizon_core::lifecycle::AgentHost>,
     /// Podman, when the action changes containers and some are installed; else why not.
     engine: Result<PodmanEngine, String>,
 }
@@ -166,6 +168,20 @@ impl Host {
                 .map(PathBuf::from),
             ..Default::default()
         };
+        let mut paths = HorizonPaths::from_inputs(&PathInputs::from_process());
+        if let Some(dir) = std::env::var_os("HORIZON_RUNTIME_DIR") {
+            paths.runtime_dir = PathBuf::from(dir);
+        }
+        let exe = std::env::current_exe().ok();
+        let agent = horizon_core::lifecycle::AgentHost::locate(
+            std::env::var_os("HORIZON_AGENT").map(PathBuf::from),
+            exe.as_deref(),
+            paths.runtime_dir,
+        )
+        .unwrap_or_else(|reason| {
+            tracing::warn!("{reason}");
+            None
+        });
         let desktop = DesktopHost::probe(
             std::env::var("DISPLAY").ok(),
             std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
@@ -184,6 +200,7 @@ impl Host {
             state_dir,
             registry,
             desktop,
+            agent,
             engine,
         }
     }
@@ -195,6 +212,7 @@ impl Host {
             registry: &self.registry,
             desktop: &self.desktop,
             keep_previous: DEFAULT_KEEP_PREVIOUS,
+            agent: self.agent.as_ref(),
         }
     }
 }

@@ -104,30 +104,15 @@ const AGENT_ENV: &str = "HORIZON_AGENT";
 /// Only a static build is used (it must run in any image); without one, containers are made
 /// the old way and their exports take the API path.
 pub fn agent_host(global: &GlobalArgs) -> Option<horizon_core::lifecycle::AgentHost> {
-    let binary = std::env::var_os(AGENT_ENV)
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|exe| horizon_agent::layout::find_agent_beside(&exe))
-        })?;
-    let binary = match std::fs::canonicalize(&binary) {
-        Ok(binary) => binary,
-        Err(error) => {
-            tracing::warn!(%error, binary = %binary.display(), "the agent binary is not usable");
-            return None;
-        }
-    };
-    if !horizon_agent::layout::is_static_executable(&binary).unwrap_or(false) {
-        tracing::warn!(
-            binary = %binary.display(),
-            "the agent binary is not statically linked (build it with scripts/build-agent); containers are made without it"
-        );
-        return None;
-    }
-    Some(horizon_core::lifecycle::AgentHost {
-        binary,
-        runtime_dir: horizon_paths(global).runtime_dir,
+    let exe = std::env::current_exe().ok();
+    horizon_core::lifecycle::AgentHost::locate(
+        std::env::var_os(AGENT_ENV).map(std::path::PathBuf::from),
+        exe.as_deref(),
+        horizon_paths(global).runtime_dir,
+    )
+    .unwrap_or_else(|reason| {
+        tracing::warn!("{reason}");
+        None
     })
 }
 

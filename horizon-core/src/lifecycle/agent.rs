@@ -27,6 +27,38 @@ pub struct AgentHost {
     pub runtime_dir: PathBuf,
 }
 
+impl AgentHost {
+    /// The agent for new containers: `explicit` (`$HORIZON_AGENT`, passed in), else the one
+    /// installed beside the running binary `exe` (`../libexec/horizon/horizon-agent`, or
+    /// `horizon-agent` in the same directory). `Ok(None)` when there is none; an error (for the
+    /// caller to report) when the one found is unusable: only a static build runs in every image.
+    pub fn locate(
+        explicit: Option<PathBuf>,
+        exe: Option<&Path>,
+        runtime_dir: PathBuf,
+    ) -> Result<Option<AgentHost>, String> {
+        let Some(binary) = explicit.or_else(|| exe.and_then(layout::find_agent_beside)) else {
+            return Ok(None);
+        };
+        let binary = std::fs::canonicalize(&binary).map_err(|error| {
+            format!(
+                "the agent binary {} is not usable: {error}",
+                binary.display()
+            )
+        })?;
+        if !layout::is_static_executable(&binary).unwrap_or(false) {
+            return Err(format!(
+                "the agent binary {} is not statically linked (build it with scripts/build-agent); containers are made without it",
+                binary.display()
+            ));
+        }
+        Ok(Some(AgentHost {
+            binary,
+            runtime_dir,
+        }))
+    }
+}
+
 /// The host directory of a container's agent socket (the source of its
 /// [`SOCKET_DIR_IN_CONTAINER`] mount), or `None` for a container without the agent.
 pub fn agent_instance_dir(mounts: &[BindMount]) -> Option<PathBuf> {

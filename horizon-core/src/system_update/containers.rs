@@ -32,6 +32,8 @@ pub struct ContainersContext<'a, E: Engine> {
     pub desktop: &'a DesktopHost,
     /// Previous generations each container keeps for rollback.
     pub keep_previous: usize,
+    /// The in-container agent the next containers get (`lifecycle::AgentHost::locate`).
+    pub agent: Option<&'a crate::lifecycle::AgentHost>,
 }
 
 impl<'a, E: Engine> ContainersContext<'a, E> {
@@ -135,6 +137,7 @@ pub async fn update<E: Engine>(
                 desktop: context.desktop,
                 registry: context.registry,
                 keep_previous: context.keep_previous,
+                agent: context.agent,
             };
             let progress = |event: &UpdateProgress<'_>| on_progress(&name, event);
             crate::update::update(engine, &lock, request, &progress)
