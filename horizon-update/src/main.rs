@@ -179,7 +179,8 @@ impl Host {
             paths.runtime_dir,
         )
         .unwrap_or_else(|reason| {
-            tracing::warn!("{reason}");
+            // Quiet: most runs update no container; horizon-container install says it loudly.
+            tracing::debug!("{reason}");
             None
         });
         let desktop = DesktopHost::probe(
