@@ -34,6 +34,30 @@ pub struct OstreeBed {
     work: PathBuf,
 }
 
+impl Drop for OstreeBed {
+    /// ostree makes every deployment's root directory immutable (`chattr +i`), so nobody — not
+    /// even root — can delete the sysroot until that is cleared: clear it, so the test's temp
+    /// directory can be removed.
+    fn drop(&mut self) {
+        let Ok(stateroots) = std::fs::read_dir(self.sysroot.join("ostree/deploy")) else {
+            return;
+        };
+        for stateroot in stateroots.flatten() {
+            let Ok(deployments) = std::fs::read_dir(stateroot.path().join("deploy")) else {
+                continue;
+            };
+            for deployment in deployments.flatten() {
+                if deployment.path().is_dir()
+                    && let Err(error) =
+                        process::run(Command::new("chattr").arg("-i").arg(deployment.path()))
+                {
+                    eprintln!("testbed: {error:#}");
+                }
+            }
+        }
+    }
+}
+
 /// A deployment as `ostree admin status` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedDeployment {
