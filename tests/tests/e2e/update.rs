@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 use horizon_core::update::failpoint::FAILPOINTS;
 use horizon_e2e::TestBed;
+use horizon_e2e::proxy::ProxyMode;
 use horizon_e2e::session::Session;
 use serde_json::{Value, json};
 
@@ -217,9 +218,14 @@ fn check_update_and_rollback_round_trip() {
     let bed = TestBed::shared();
     // Wrappers point at horizon-exec beside horizon-container: build it first.
     horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-exec");
+    // "Without the registry" is the fault proxy going down, never the shared registry itself:
+    // stopping that broke other tests' pushes running at the same moment.
+    let _turn = PROXY_TURN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let session = bed.user_session("update-round-trip");
     let name = unique_name("upd-rt");
-    let image = push_release(bed, &name, "v1");
+    let image = push_release_via_proxy(bed, &name, "v1");
     let notes = session.write_home_file("project/notes.txt", b"written before the update\n");
     write_definition(&session, &name, &image, json!({}));
     succeed(&session, &["install", &name]);
@@ -316,9 +322,9 @@ fn check_update_and_rollback_round_trip() {
     assert_eq!(updated["containers"][0]["current"]["generation"], 2);
 
     // rollback: v1 again, without the registry.
-    bed.registry.stop();
+    bed.registry_proxy.set_mode(ProxyMode::Down);
     let output = horizon(&session, &["rollback", &name]);
-    bed.registry.resume().unwrap();
+    bed.registry_proxy.set_mode(ProxyMode::Forward);
     assert_exit(&output, 0);
     assert_eq!(
         text(&output.stdout),
@@ -378,7 +384,6 @@ fn push_release_via_proxy(bed: &TestBed, image: &str, release: &str) -> String {
 
 #[test]
 fn a_registry_that_is_down_or_stalled_leaves_the_running_container_alone() {
-    use horizon_e2e::proxy::ProxyMode;
     let bed = TestBed::shared();
     let _turn = PROXY_TURN
         .lock()
