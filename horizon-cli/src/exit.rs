@@ -39,6 +39,24 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// Prints the error chain (and the hint) on stderr, prefixed with the binary's name, and
+    /// returns the exit status.
+    pub fn report(&self) -> std::process::ExitCode {
+        use std::io::Write;
+        let mut stderr = std::io::stderr().lock();
+        // If stderr itself is gone there is nobody left to tell.
+        let _ = writeln!(
+            stderr,
+            "{}: error: {:#}",
+            env!("CARGO_BIN_NAME"),
+            self.error
+        );
+        if let Some(hint) = &self.hint {
+            let _ = writeln!(stderr, "hint: {hint}");
+        }
+        std::process::ExitCode::from(self.status)
+    }
+
     pub fn new(status: u8, error: anyhow::Error) -> Self {
         Failure {
             error,

@@ -39,6 +39,9 @@ mod docs;
 #[allow(dead_code)] // horizon-container's exec statuses are not horizon-update's.
 #[path = "../../horizon-cli/src/exit.rs"]
 mod exit;
+// One tracing setup for every binary.
+#[path = "../../horizon-cli/src/logging.rs"]
+mod logging;
 
 /// Another horizon-update holds the lock.
 pub const BUSY: u8 = 4;
@@ -46,9 +49,6 @@ pub const BUSY: u8 = 4;
 pub const UPDATES_AVAILABLE: u8 = 100;
 /// snapd's socket: snaps are a layer only where snapd runs.
 const SNAPD_SOCKET: &str = "/run/snapd.socket";
-/// What `HORIZON_DEBUG=1` shows: horizon's own debug events (every host command with its status
-/// and duration).
-const DEBUG_FILTER: &str = "warn,horizon_core=debug,horizon_update=debug";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -58,17 +58,16 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             // A closed pipe (`horizon-update manpage | head`) is not a failure.
             Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(error) => report(&Failure::other(error.into())),
+            Err(error) => Failure::other(error.into()).report(),
         };
     }
-    init_tracing();
+    logging::init_tracing();
     let action = match Action::from_flags(&cli.flags) {
         Ok(action) => action,
         Err(message) => {
-            return report(
-                &Failure::new(exit::INVALID_INPUT, anyhow!(message))
-                    .with_hint("horizon-update --help lists the actions, with examples"),
-            );
+            return Failure::new(exit::INVALID_INPUT, anyhow!(message))
+                .with_hint("horizon-update --help lists the actions, with examples")
+                .report();
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -76,39 +75,12 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return report(&Failure::other(error.into())),
+        Err(error) => return Failure::other(error.into()).report(),
     };
     match runtime.block_on(run(action, &cli.options)) {
         Ok(code) => code,
-        Err(failure) => report(&failure),
+        Err(failure) => failure.report(),
     }
-}
-
-/// `HORIZON_DEBUG=1` (or `RUST_LOG`) turns on tracing on stderr.
-fn init_tracing() {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(filter) => filter,
-        Err(_) if std::env::var_os("HORIZON_DEBUG").is_some_and(|v| v != "0") => {
-            DEBUG_FILTER.into()
-        }
-        Err(_) => "warn".into(),
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .init();
-}
-
-/// Prints the error chain (and the hint) on stderr and returns its exit status.
-fn report(failure: &Failure) -> ExitCode {
-    let mut stderr = std::io::stderr().lock();
-    // If stderr itself is gone there is nobody left to tell.
-    let _ = writeln!(stderr, "horizon-update: error: {:#}", failure.error);
-    if let Some(hint) = &failure.hint {
-        let _ = writeln!(stderr, "hint: {hint}");
-    }
-    ExitCode::from(failure.status)
 }
 
 /// The host facts every action needs.
