@@ -80,6 +80,32 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     Ok(Some(value))
 }
 
+/// The stems of the `*.EXTENSION` files in the state directory `dir`, sorted: a directory that
+/// does not exist yet holds none, and the temp files of interrupted writes (a leading dot) are
+/// not state.
+pub fn list_stems(dir: &Path, extension: &str) -> std::io::Result<Vec<String>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let suffix = format!(".{extension}");
+    let mut stems = Vec::new();
+    for entry in entries {
+        let file_name = entry?.file_name();
+        if let Some(stem) = file_name
+            .to_str()
+            .and_then(|name| name.strip_suffix(&suffix))
+            && !stem.is_empty()
+            && !stem.starts_with('.')
+        {
+            stems.push(stem.to_owned());
+        }
+    }
+    stems.sort();
+    Ok(stems)
+}
+
 /// Removes `path` durably; a file that is not there is not an error.
 pub fn remove_durably(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {

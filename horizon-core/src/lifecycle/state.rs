@@ -94,37 +94,13 @@ impl StateStore {
     /// Every install record, by name. A record that cannot be read is an error: callers decide
     /// what to delete from these, and must not decide on partial knowledge.
     pub fn list(&self) -> Result<Vec<InstallRecord>, LifecycleError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(LifecycleError::State {
-                    action: "read state directory",
-                    path: self.dir.clone(),
-                    source,
-                });
-            }
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| LifecycleError::State {
+        let names = crate::fsutil::list_stems(&self.dir, RECORD_EXTENSION).map_err(|source| {
+            LifecycleError::State {
                 action: "read state directory",
                 path: self.dir.clone(),
                 source,
-            })?;
-            let file_name = entry.file_name();
-            let Some(name) = file_name
-                .to_str()
-                .and_then(|file| file.strip_suffix(&format!(".{RECORD_EXTENSION}")))
-            else {
-                continue;
-            };
-            // Temp files of interrupted writes start with a dot.
-            if !name.starts_with('.') {
-                names.push(name.to_owned());
             }
-        }
-        names.sort();
+        })?;
         let mut records = Vec::new();
         for name in names {
             records.extend(self.read(&name)?);

@@ -129,34 +129,15 @@ impl GenerationStore {
 
     /// Every generation, oldest first.
     pub fn list(&self) -> Result<Vec<SystemGeneration>, GenerationError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
-                return Err(GenerationError::Io {
+        let stems =
+            crate::fsutil::list_stems(&self.dir, GENERATION_EXTENSION).map_err(|source| {
+                GenerationError::Io {
                     action: "read",
                     path: self.dir.clone(),
                     source,
-                });
-            }
-        };
-        let mut numbers = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| GenerationError::Io {
-                action: "read",
-                path: self.dir.clone(),
-                source,
+                }
             })?;
-            let name = entry.file_name();
-            // Temp files of interrupted writes start with a dot and never parse as a number.
-            if let Some(number) = name
-                .to_str()
-                .and_then(|name| name.strip_suffix(&format!(".{GENERATION_EXTENSION}")))
-                .and_then(|stem| stem.parse::<u64>().ok())
-            {
-                numbers.push(number);
-            }
-        }
+        let mut numbers: Vec<u64> = stems.iter().filter_map(|stem| stem.parse().ok()).collect();
         numbers.sort_unstable();
         numbers
             .into_iter()
