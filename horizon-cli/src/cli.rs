@@ -110,9 +110,11 @@ pub enum Command {
     /// happens. Exit status 5: another horizon-container is changing it (see --wait); 130:
     /// interrupted, and undone. See docs/updates.md.
     ///
-    /// Examples: horizon-container update --check --json
-    ///           horizon-container update development
-    ///           horizon-container update --all --keep 3
+    /// Example: horizon-container update --check --json
+    ///
+    /// Example: horizon-container update development
+    ///
+    /// Example: horizon-container update --all --keep 3
     Update(UpdateArgs),
     /// Return a container to its previous generation, without any network.
     ///
