@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use horizon_core::export::{ExportEntry, Ledger};
 use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id, status};
 use serde::Serialize;
 
@@ -24,6 +25,9 @@ struct StatusReport<'a> {
     schema_version: u32,
     #[serde(flatten)]
     status: &'a ContainerStatus,
+    /// What the export ledger holds for this container (the wrappers that exist), not what the
+    /// definition asked for.
+    exports: &'a [ExportEntry],
 }
 
 pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
@@ -42,11 +46,18 @@ pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
         }
         Err(error) => return Err(lifecycle_failure(error)),
     };
+    let exports: Vec<ExportEntry> = Ledger::new(&super::horizon_paths(global).state_dir)
+        .read()
+        .map_err(super::export::export_failure)?
+        .into_iter()
+        .filter(|entry| entry.container == name)
+        .collect();
     let report = StatusReport {
         schema_version: SCHEMA_VERSION,
         status: &found,
+        exports: &exports,
     };
-    print_report(global.json, &report, |out| render(out, &found))?;
+    print_report(global.json, &report, |out| render(out, &found, &exports))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -66,7 +77,11 @@ fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
 }
 
-fn render(out: &mut impl Write, status: &ContainerStatus) -> std::io::Result<()> {
+fn render(
+    out: &mut impl Write,
+    status: &ContainerStatus,
+    exports: &[ExportEntry],
+) -> std::io::Result<()> {
     let name = &status.name;
     line(out, "name", name)?;
     line(out, "state", status.state.as_str())?;
@@ -132,13 +147,22 @@ fn render(out: &mut impl Write, status: &ContainerStatus) -> std::io::Result<()>
     if !container.run.running {
         line(out, "stopped", time(&container.run.finished_at))?;
     }
-    let exports = status
-        .record
-        .as_ref()
-        .map(|record| record.export_binaries.join(" "))
-        .filter(|exports| !exports.is_empty())
-        .unwrap_or_else(|| "none".to_owned());
-    line(out, "exports", exports)?;
+    let exports = exports
+        .iter()
+        .map(|entry| {
+            if entry.name == entry.binary {
+                entry.name.clone()
+            } else {
+                format!("{} ({})", entry.name, entry.binary)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    line(
+        out,
+        "exports",
+        if exports.is_empty() { "none" } else { &exports },
+    )?;
     if container.mounts.is_empty() {
         line(out, "mounts", "none")?;
     }
@@ -280,17 +304,33 @@ mod tests {
                 ..installed()
             };
             let mut out = Vec::new();
-            render(&mut out, &status).unwrap();
+            render(&mut out, &status, &[]).unwrap();
             let text = String::from_utf8(out).unwrap();
             let line = text.lines().find(|line| line.starts_with("kept:")).unwrap();
             assert_eq!(format!("{line}\n"), expected);
         }
     }
 
+    /// The ledger's entries for `tools`: `git`, and `git` again under the alias `g`.
+    fn exported() -> Vec<ExportEntry> {
+        ["git", "g"]
+            .into_iter()
+            .map(|name| ExportEntry {
+                name: name.into(),
+                path: format!("/home/u/.local/bin/{name}").into(),
+                container: "tools".into(),
+                binary: "git".into(),
+                content_hash: "sha256:ef".into(),
+                horizon_version: "0.1.0".into(),
+                backup: None,
+            })
+            .collect()
+    }
+
     #[test]
     fn renders_an_installed_container() {
         let mut out = Vec::new();
-        render(&mut out, &installed()).unwrap();
+        render(&mut out, &installed(), &exported()).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "name:         tools\n\
@@ -305,7 +345,7 @@ mod tests {
              created:      2024-05-01T10:00:00Z\n\
              started:      2024-05-01T10:00:01Z\n\
              stopped:      2024-05-01T11:00:00Z\n\
-             exports:      git\n\
+             exports:      git g (git)\n\
              mounts:       /home/u -> /home/u (rw)\n\
              \x20             /srv -> /data (ro)\n\
              security:     privileged no, no-new-privileges yes, seccomp default, network slirp4netns, user namespace keep-id\n\
@@ -323,7 +363,7 @@ mod tests {
             ..installed()
         };
         let mut out = Vec::new();
-        render(&mut out, &status).unwrap();
+        render(&mut out, &status, &[]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "name:         tools\n\

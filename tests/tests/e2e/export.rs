@@ -213,6 +213,15 @@ fn install_exports_the_definitions_binaries_and_remove_takes_them_away() {
     assert_eq!(listed["schema_version"], 1);
     assert_eq!(listed["export_dir"], json!(exporting.session.export_dir));
     assert_eq!(listed["exports"][1]["state"], "ok");
+    // status names what the ledger holds for the container.
+    let status = text(&exporting.hc(&["status", name]).stdout);
+    assert!(
+        status.contains("\nexports:      ipcalc sha3sum\n"),
+        "{status}"
+    );
+    let status: Value =
+        serde_json::from_slice(&exporting.hc(&["status", name, "--json"]).stdout).unwrap();
+    assert_eq!(status["exports"], exporting.ledger()["exports"]);
 
     // Installing again changes nothing and says so.
     let again = exporting.hc(&["install", name, "--json"]);

@@ -420,7 +420,7 @@ fn a_user_installs_manages_and_removes_a_busybox_container() {
              persistent:   yes\n\
              created:      {created}\n\
              started:      {started}\n\
-             exports:      busybox\n\
+             exports:      none\n\
              mounts:       {data} -> /data (ro)\n\
              security:     privileged no, no-new-privileges yes, seccomp default, network slirp4netns, user namespace keep-id\n\
              capabilities: {}\n",
