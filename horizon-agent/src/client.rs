@@ -26,10 +26,12 @@ use crate::environment::is_forwarded;
 use crate::layout::{ACTIVE_FILE, AGENT_DIR, SOCKET_NAME};
 use crate::protocol::{
     AgentMessage, ClientMessage, RefusalKind, Request, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT,
-    encode_client_message, parse_agent_message,
+    TerminalSettings, encode_client_message, parse_agent_message,
 };
+use crate::relay::Relay;
 use crate::sys;
-use crate::transport::{read_frame, send_frame};
+use crate::terminal;
+use crate::transport::{Received, receive, send_frame, take_frame};
 
 /// Signals the client passes on to the program's process group (the terminal sends them to the
 /// client, which is in the caller's foreground job; the program is not). SIGCONT also resumes the
@@ -57,6 +59,10 @@ pub struct Invocation<'a> {
     pub working_dirs: &'a [PathBuf],
     /// The caller's whole environment (only allowlisted names are sent).
     pub environment: &'a [(OsString, OsString)],
+    /// Run the program on a pseudo-terminal made like the caller's terminal, when the caller is
+    /// on one ([`terminal::caller_terminal`]): for interactive use (a shell, an editor, a
+    /// password prompt on `/dev/tty`, Ctrl-Z).
+    pub terminal: bool,
 }
 
 /// How the program ended.
@@ -342,8 +348,13 @@ fn is_open(fd: BorrowedFd<'_>) -> bool {
     rustix::io::fcntl_getfd(fd).is_ok()
 }
 
-/// The request for `invocation` and which of this process's standard streams go with it.
-fn request(invocation: &Invocation<'_>) -> (Request, Vec<BorrowedFd<'static>>) {
+/// The request for `invocation` and which of this process's standard streams go with it (those
+/// on `terminal`, the caller's terminal made the program's pty, stay here).
+fn request(
+    invocation: &Invocation<'_>,
+    terminal: Option<TerminalSettings>,
+) -> (Request, Vec<BorrowedFd<'static>>) {
+    let on_terminal = terminal.as_ref().map_or(0, |settings| settings.streams);
     let mut streams = 0;
     let mut fds = Vec::new();
     for (bit, fd) in [
@@ -351,7 +362,7 @@ fn request(invocation: &Invocation<'_>) -> (Request, Vec<BorrowedFd<'static>>) {
         (STREAM_STDOUT, rustix::stdio::stdout()),
         (STREAM_STDERR, rustix::stdio::stderr()),
     ] {
-        if is_open(fd) {
+        if on_terminal & bit == 0 && is_open(fd) {
             streams |= bit;
             fds.push(fd);
         }
@@ -383,13 +394,16 @@ fn request(invocation: &Invocation<'_>) -> (Request, Vec<BorrowedFd<'static>>) {
             .take(crate::protocol::MAX_WORKING_DIRS)
             .collect(),
         environment,
+        terminal,
     };
     (request, fds)
 }
 
 /// Runs `invocation` through the agent on `stream` (from [`connect`]) and returns how the
 /// program ended. `on_note` hears when the caller's directory is not shared. Signals are blocked
-/// and forwarded while the program runs, and unblocked before this returns.
+/// and forwarded while the program runs, and unblocked before this returns. With
+/// [`Invocation::terminal`] and a caller on a terminal ([`terminal::caller_terminal`]) the program
+/// runs on a pty and this relays between it and the caller's terminal.
 pub fn run(
     stream: &UnixStream,
     invocation: &Invocation<'_>,
@@ -399,66 +413,150 @@ pub fn run(
     let saved = sys::block(&FORWARDED_SIGNALS).map_err(io_error("blocking signals"))?;
     let result = (|| {
         let signals = sys::signal_fd(&FORWARDED_SIGNALS).map_err(io_error("signalfd"))?;
-        let (request, fds) = request(invocation);
+        let settings = match invocation.terminal.then(terminal::caller_terminal).flatten() {
+            Some(streams) => Some(
+                terminal::read_settings(rustix::stdio::stdin(), streams)
+                    .map_err(io_error("reading the terminal's settings"))?,
+            ),
+            None => None,
+        };
+        let wants_terminal = settings.is_some();
+        let (request, fds) = request(invocation, settings);
         let frame = encode_client_message(&ClientMessage::Request(request));
         send_frame(stream, &frame, &fds).map_err(io_error("sending the request to the agent"))?;
+        let mut relay: Option<Relay> = None;
+        let mut buffer = Vec::new();
+        let mut received = Vec::new();
         loop {
-            let mut poll = [
-                PollFd::new(stream, PollFlags::IN),
-                PollFd::new(&signals, PollFlags::IN),
-            ];
-            match rustix::event::poll(&mut poll, None) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(error) => return Err(io_error("poll")(error.into())),
-            }
-            let (socket_ready, signal_ready) =
-                (!poll[0].revents().is_empty(), !poll[1].revents().is_empty());
+            let (socket_ready, signal_ready, input_ready, master_ready) = {
+                let mut poll = vec![
+                    PollFd::new(stream, PollFlags::IN),
+                    PollFd::new(&signals, PollFlags::IN),
+                ];
+                let relayed = relay.as_ref().map(Relay::poll_fds);
+                let mut slots = [None, None];
+                for (slot, fd) in slots.iter_mut().zip(relayed.into_iter().flatten()) {
+                    if let Some(fd) = fd {
+                        *slot = Some(poll.len());
+                        poll.push(fd);
+                    }
+                }
+                match rustix::event::poll(&mut poll, None) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(error) => return Err(io_error("poll")(error.into())),
+                }
+                let revents =
+                    |slot: Option<usize>| slot.map_or(PollFlags::empty(), |i| poll[i].revents());
+                (
+                    !poll[0].revents().is_empty(),
+                    !poll[1].revents().is_empty(),
+                    revents(slots[0]),
+                    revents(slots[1]),
+                )
+            };
             if signal_ready {
                 let mut records = [0u8; sys::SIGNALFD_SIGINFO_SIZE * 8];
                 if let Ok(count) = rustix::io::read(&signals, &mut records) {
                     for signal in sys::signals_in(&records[..count]) {
+                        if let Some(relay) = relay.as_mut() {
+                            match signal {
+                                // The pty's size follows the terminal's; the kernel tells the
+                                // program.
+                                libc::SIGWINCH => {
+                                    relay.resize();
+                                    continue;
+                                }
+                                libc::SIGCONT => relay
+                                    .resume()
+                                    .map_err(io_error("putting the terminal in raw mode"))?,
+                                _ => {}
+                            }
+                        }
                         let frame = encode_client_message(&ClientMessage::Signal(signal));
                         send_frame(stream, &frame, &[])
                             .map_err(io_error("forwarding a signal to the agent"))?;
                     }
                 }
             }
+            if let Some(relay) = relay.as_mut() {
+                relay.on_ready(input_ready, master_ready);
+            }
             if !socket_ready {
                 continue;
             }
-            let payload = read_frame(stream)
-                .map_err(io_error("reading from the agent"))?
-                .ok_or_else(|| {
-                    io_error("reading from the agent")(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "the agent closed the connection before the program ended",
-                    ))
-                })?;
-            let message = parse_agent_message(&payload).map_err(|error| {
+            let closed = matches!(
+                receive(stream, &mut buffer, &mut received)
+                    .map_err(io_error("reading from the agent"))?,
+                Received::Closed
+            );
+            while let Some(payload) = take_frame(&mut buffer).map_err(|error| {
                 io_error("reading from the agent")(io::Error::new(
                     io::ErrorKind::InvalidData,
                     error,
                 ))
-            })?;
-            match message {
-                AgentMessage::Started {
-                    working_dir_shared: false,
-                    running_in,
-                } => on_note(&WorkingDirNote {
-                    running_in: (!running_in.is_empty())
-                        .then(|| PathBuf::from(OsStr::from_bytes(&running_in))),
-                }),
-                AgentMessage::Started { .. } => {}
-                // The program stopped (Ctrl-Z): stop too, so the caller's shell regains the
-                // terminal; its `fg` sends SIGCONT, which is forwarded above.
-                AgentMessage::Stopped(_) => sys::stop_self(),
-                AgentMessage::Exited(code) => {
-                    return Ok(Outcome::Exited(u8::try_from(code).unwrap_or(u8::MAX)));
+            })? {
+                let message = parse_agent_message(&payload).map_err(|error| {
+                    io_error("reading from the agent")(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        error,
+                    ))
+                })?;
+                match message {
+                    AgentMessage::Started {
+                        working_dir_shared,
+                        running_in,
+                    } => {
+                        if wants_terminal {
+                            let master = received.pop().filter(|_| received.is_empty());
+                            let master = master.ok_or_else(|| {
+                                io_error("reading from the agent")(io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    "the agent sent no terminal",
+                                ))
+                            })?;
+                            relay = Some(
+                                Relay::start(master)
+                                    .map_err(io_error("putting the terminal in raw mode"))?,
+                            );
+                        }
+                        if !working_dir_shared {
+                            on_note(&WorkingDirNote {
+                                running_in: (!running_in.is_empty())
+                                    .then(|| PathBuf::from(OsStr::from_bytes(&running_in))),
+                            });
+                        }
+                    }
+                    // The program stopped (Ctrl-Z): stop too, so the caller's shell regains the
+                    // terminal (as it was before the program); its `fg` sends SIGCONT, which is
+                    // forwarded above.
+                    AgentMessage::Stopped(_) => {
+                        if let Some(relay) = relay.as_mut() {
+                            relay.suspend();
+                        }
+                        sys::stop_self();
+                    }
+                    AgentMessage::Exited(code) => {
+                        if let Some(relay) = relay.take() {
+                            relay.finish();
+                        }
+                        return Ok(Outcome::Exited(u8::try_from(code).unwrap_or(u8::MAX)));
+                    }
+                    AgentMessage::Signaled { signal, .. } => {
+                        if let Some(relay) = relay.take() {
+                            relay.finish();
+                        }
+                        return Ok(Outcome::Signaled(signal));
+                    }
+                    AgentMessage::Refused { kind, message } => {
+                        return Err(ClientError::Refused { kind, message });
+                    }
                 }
-                AgentMessage::Signaled { signal, .. } => return Ok(Outcome::Signaled(signal)),
-                AgentMessage::Refused { kind, message } => {
-                    return Err(ClientError::Refused { kind, message });
-                }
+            }
+            if closed {
+                return Err(io_error("reading from the agent")(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the agent closed the connection before the program ended",
+                )));
             }
         }
     })();

@@ -9,7 +9,9 @@
 //! returns the exit status. That costs a connect and a fork, not a `runc exec`.
 //!
 //! Modules: [`protocol`] (the versioned, bounded wire format), [`transport`] (frames and
-//! descriptors on the socket), [`server`] (the agent), [`client`] (the host side), [`layout`]
+//! descriptors on the socket), [`server`] (the agent), [`session`] (the session keeper a program
+//! on a terminal runs under), [`terminal`] (the caller's terminal and the pty made like it),
+//! [`client`] (the host side), [`layout`]
 //! (paths on the host and in the container, the container's command line), [`environment`] and
 //! [`workdir`] (the allowlist and the working-directory translation both exec paths share),
 //! [`users`] (the container's passwd and group files).
@@ -21,7 +23,10 @@ pub mod client;
 pub mod environment;
 pub mod layout;
 pub mod protocol;
+mod relay;
 pub mod server;
+pub mod session;
+pub mod terminal;
 pub mod transport;
 pub mod users;
 pub mod workdir;

@@ -1,7 +1,9 @@
 //! `horizon-agent`: `serve` is the main process of a managed container (see the library);
 //! `exec NAME PROGRAM [ARGS...]` is the bare host-side client (argv positional and verbatim, as
 //! `horizon-exec`'s): it runs PROGRAM through the agent of NAME's container, without the API
-//! fallback, and exits as the program did (125 when the agent path fails).
+//! fallback, and exits as the program did (125 when the agent path fails). `keep-session --
+//! PROGRAM [ARGS...]` is what the agent runs a program on a terminal under (see the library's
+//! `session`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 use horizon_agent::client::{self, ClientError, Invocation, Outcome};
 use horizon_agent::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
 use horizon_agent::server::{self, AgentConfig};
+use horizon_agent::session;
 
 /// Exit status of a failure of horizon (never the program's own), as `run` uses.
 const EXEC_FAILURE: u8 = 125;
@@ -24,6 +27,10 @@ fn main() -> ExitCode {
     match args.get(1).and_then(|arg| arg.to_str()) {
         Some(layout::SERVE) => serve(&args[2..]),
         Some("exec") => exec(&args[2..]),
+        Some(session::KEEP_SESSION) => {
+            let argv = args[2..].strip_prefix(&[OsString::from("--")][..]).unwrap_or(&args[2..]);
+            session::keep_session(argv)
+        }
         Some("--version") => {
             let mut stdout = std::io::stdout();
             // Nothing to do if stdout is closed.
@@ -98,6 +105,7 @@ fn exec(args: &[OsString]) -> ExitCode {
         argv: &args[1..],
         working_dirs: &working_dirs,
         environment: &environment,
+        terminal: true,
     };
     match client::run(&stream, &invocation, &mut |_| {}) {
         Ok(Outcome::Exited(code)) => ExitCode::from(code),

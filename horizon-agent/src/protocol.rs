@@ -2,7 +2,8 @@
 //! a little-endian `u32` payload length followed by the payload, whose first byte is the message
 //! kind. The client sends one [`Request`] (with its stdin, stdout and stderr attached as
 //! SCM_RIGHTS) and then [`ClientMessage::Signal`]s; the agent answers with
-//! [`AgentMessage::Started`], then [`AgentMessage::Stopped`] any number of times, then one
+//! [`AgentMessage::Started`] (with the master of the program's pseudo-terminal attached when the
+//! request asked for one: [`TerminalSettings`]), then [`AgentMessage::Stopped`] any number of times, then one
 //! [`AgentMessage::Exited`] or [`AgentMessage::Signaled`] — or a single [`AgentMessage::Refused`].
 //!
 //! Parsing is strict and bounded: every length is checked against the bytes present and against
@@ -54,6 +55,13 @@ pub const STREAM_STDOUT: u8 = 2;
 pub const STREAM_STDERR: u8 = 4;
 const STREAM_ALL: u8 = STREAM_STDIN | STREAM_STDOUT | STREAM_STDERR;
 
+/// The bit of the request's flags that asks for a pseudo-terminal ([`TerminalSettings`]).
+pub const FLAG_TERMINAL: u8 = 1;
+/// The special characters a terminal request carries, in Linux's `c_cc` order of the named ones:
+/// VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD
+/// VWERASE VLNEXT VEOL2.
+pub const SPECIAL_CODES: usize = 17;
+
 /// Highest signal number Linux has (real-time signals included).
 pub const MAX_SIGNAL: i32 = 64;
 
@@ -70,6 +78,31 @@ pub struct Request {
     pub working_dirs: Vec<Vec<u8>>,
     /// `NAME=VALUE` entries of the caller's environment (only allowlisted names).
     pub environment: Vec<Vec<u8>>,
+    /// Run the program on a pseudo-terminal set up like the caller's terminal (`None`: the
+    /// caller's descriptors as they are).
+    pub terminal: Option<TerminalSettings>,
+}
+
+/// The caller's terminal, for the pseudo-terminal the agent makes: the program's streams named in
+/// `streams` are its slave side (and it is the program's controlling terminal, so `/dev/tty`
+/// works), the agent passes the master back with [`AgentMessage::Started`], and the client relays
+/// between it and the caller's terminal. Settings and size are the caller's, so the program starts
+/// with the same line discipline and window size it would have natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalSettings {
+    /// Which standard streams are the terminal ([`STREAM_STDIN`]…): at least one, none of those
+    /// attached as descriptors.
+    pub streams: u8,
+    /// `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`.
+    pub modes: [u32; 4],
+    /// `c_line`.
+    pub line_discipline: u8,
+    /// The special characters, in the order of [`SPECIAL_CODES`].
+    pub special_codes: [u8; SPECIAL_CODES],
+    /// Input and output baud rates.
+    pub speeds: [u32; 2],
+    /// Rows, columns, width and height in pixels.
+    pub size: [u16; 4],
 }
 
 impl Request {
@@ -377,7 +410,8 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
             reason: "reserved bits set",
         });
     }
-    if reader.u8("flags")? != 0 {
+    let flags = reader.u8("flags")?;
+    if flags & !FLAG_TERMINAL != 0 {
         return Err(ProtocolError::Invalid {
             field: "flags",
             reason: "reserved bits set",
@@ -401,11 +435,53 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
     }
     let environment = reader.list("environment", MAX_ENV, MAX_ARG_LEN)?;
     check_environment(&environment)?;
+    let terminal = if flags & FLAG_TERMINAL != 0 {
+        Some(parse_terminal(reader, streams)?)
+    } else {
+        None
+    };
     Ok(Request {
         streams,
         argv,
         working_dirs,
         environment,
+        terminal,
+    })
+}
+
+fn parse_terminal(reader: &mut Reader<'_>, attached: u8) -> Result<TerminalSettings, ProtocolError> {
+    let streams = reader.u8("terminal streams")?;
+    if streams == 0 || streams & !STREAM_ALL != 0 {
+        return Err(ProtocolError::Invalid {
+            field: "terminal streams",
+            reason: "none, or reserved bits set",
+        });
+    }
+    if streams & attached != 0 {
+        return Err(ProtocolError::Invalid {
+            field: "terminal streams",
+            reason: "a stream is both the terminal and an attached descriptor",
+        });
+    }
+    let mut modes = [0; 4];
+    for mode in &mut modes {
+        *mode = reader.u32("terminal modes")?;
+    }
+    let line_discipline = reader.u8("line discipline")?;
+    let mut special_codes = [0; SPECIAL_CODES];
+    special_codes.copy_from_slice(reader.take(SPECIAL_CODES, "special characters")?);
+    let speeds = [reader.u32("terminal speed")?, reader.u32("terminal speed")?];
+    let mut size = [0; 4];
+    for value in &mut size {
+        *value = reader.u16("window size")?;
+    }
+    Ok(TerminalSettings {
+        streams,
+        modes,
+        line_discipline,
+        special_codes,
+        speeds,
+        size,
     })
 }
 
@@ -484,6 +560,14 @@ impl Writer {
         self.bytes.extend_from_slice(&value.to_le_bytes());
     }
 
+    fn u32(&mut self, value: u32) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn u16(&mut self, value: u16) {
+        self.bytes.extend_from_slice(&value.to_le_bytes());
+    }
+
     fn len(&mut self, value: usize) {
         // Lengths beyond u32 are refused by the caller's bounds; saturate rather than wrap.
         let value = u32::try_from(value).unwrap_or(u32::MAX);
@@ -521,10 +605,22 @@ pub fn encode_client_message(message: &ClientMessage) -> Vec<u8> {
                 .bytes
                 .extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
             writer.u8(request.streams);
-            writer.u8(0);
+            writer.u8(if request.terminal.is_some() {
+                FLAG_TERMINAL
+            } else {
+                0
+            });
             writer.list(&request.argv);
             writer.list(&request.working_dirs);
             writer.list(&request.environment);
+            if let Some(terminal) = &request.terminal {
+                writer.u8(terminal.streams);
+                terminal.modes.iter().for_each(|mode| writer.u32(*mode));
+                writer.u8(terminal.line_discipline);
+                writer.bytes.extend_from_slice(&terminal.special_codes);
+                terminal.speeds.iter().for_each(|speed| writer.u32(*speed));
+                terminal.size.iter().for_each(|value| writer.u16(*value));
+            }
         }
         ClientMessage::Signal(signal) => {
             writer.u8(KIND_SIGNAL);
@@ -608,6 +704,22 @@ mod tests {
             ],
             working_dirs: vec![b"/home/me/src".to_vec()],
             environment: vec![b"LANG=C.UTF-8".to_vec(), b"LC_ALL=".to_vec()],
+            terminal: None,
+        }
+    }
+
+    fn terminal_request() -> Request {
+        Request {
+            streams: STREAM_STDERR,
+            terminal: Some(TerminalSettings {
+                streams: STREAM_STDIN | STREAM_STDOUT,
+                modes: [0x500, 0x5, 0xbf, 0x8a3b],
+                line_discipline: 0,
+                special_codes: [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0],
+                speeds: [38400, 38400],
+                size: [40, 120, 0, 0],
+            }),
+            ..request()
         }
     }
 
@@ -619,7 +731,11 @@ mod tests {
 
     #[test]
     fn every_message_round_trips() {
-        let client = [ClientMessage::Request(request()), ClientMessage::Signal(2)];
+        let client = [
+            ClientMessage::Request(request()),
+            ClientMessage::Request(terminal_request()),
+            ClientMessage::Signal(2),
+        ];
         for message in client {
             let frame = encode_client_message(&message);
             assert_eq!(parse_client_message(payload(&frame)), Ok(message));
@@ -662,7 +778,7 @@ mod tests {
                 },
             ),
             (
-                vec![1, 1, 0, 0, 1],
+                vec![1, 1, 0, 0, 2],
                 ProtocolError::Invalid {
                     field: "flags",
                     reason: "reserved bits set",
@@ -739,6 +855,33 @@ mod tests {
             &|r| r.environment.push(b"TERM".to_vec()),
             "an entry without '='",
         );
+        let terminal_refused = |change: &dyn Fn(&mut Request), reason: &'static str| {
+            let mut request = terminal_request();
+            change(&mut request);
+            let frame = encode_client_message(&ClientMessage::Request(request));
+            match parse_client_message(payload(&frame)) {
+                Err(ProtocolError::Invalid { reason: got, .. }) => assert_eq!(got, reason),
+                other => panic!("expected {reason}, got {other:?}"),
+            }
+        };
+        let set_terminal_streams = |streams: u8| {
+            move |request: &mut Request| request.terminal.as_mut().unwrap().streams = streams
+        };
+        terminal_refused(&set_terminal_streams(0), "none, or reserved bits set");
+        terminal_refused(&set_terminal_streams(8), "none, or reserved bits set");
+        terminal_refused(
+            &set_terminal_streams(STREAM_STDERR),
+            "a stream is both the terminal and an attached descriptor",
+        );
+        // The settings are fixed-size: a request cut inside them is truncated, not misread.
+        let frame = encode_client_message(&ClientMessage::Request(terminal_request()));
+        let whole = payload(&frame);
+        assert!(matches!(
+            parse_client_message(&whole[..whole.len() - 1]),
+            Err(ProtocolError::Truncated {
+                field: "window size"
+            })
+        ));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! group and the supplementary groups the container's `/etc/group` gives them) — never as root
 //! for someone else. It translates the caller's directory through the container's bind mounts,
 //! builds the environment (the container's, the caller's allowlisted variables, the definition's
-//! winning), forks and execs in a new session, and reports `Started`. Signals the client forwards
+//! winning), forks and execs in a process group of its own — or, when the caller asked for a
+//! terminal, on a pseudo-terminal made like the caller's, under the session keeper — and reports
+//! `Started` (with the pty's master). Signals the client forwards
 //! go to the program's process group; a client that goes away takes its program with it
 //! (SIGKILL, as if the caller had been the program). The exit status, death by a signal, and job
 //! control stops go back to the client.
@@ -18,7 +20,7 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -30,12 +32,14 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::layout::ServeOptions;
+use crate::layout::{self, ServeOptions};
 use crate::protocol::{
     AgentMessage, ClientMessage, RefusalKind, Request, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT,
     encode_agent_message, parse_client_message,
 };
+use crate::session;
 use crate::sys;
+use crate::terminal;
 use crate::transport::{Received, receive, send_frame, take_frame};
 use crate::users;
 use crate::workdir::translate_working_dir;
@@ -193,7 +197,7 @@ fn accept_all(
             // A connection that failed while queued (reset): the next one may be fine.
             Err(_) => return,
         };
-        let credentials = match sys::peer_credentials(std::os::fd::AsFd::as_fd(&stream)) {
+        let credentials = match sys::peer_credentials(stream.as_fd()) {
             Ok(credentials) => credentials,
             Err(error) => {
                 log(&format!(
@@ -279,8 +283,16 @@ fn service(connection: &mut Connection, config: &AgentConfig) -> bool {
                 fds,
                 config,
             ) {
-                Ok((pid, started)) => {
-                    if send(&connection.stream, &started).is_err() {
+                Ok(Started {
+                    pid,
+                    message,
+                    master,
+                }) => {
+                    // The master goes with `Started` and is closed here: the client holds the
+                    // only copy, so the program sees a hangup when the caller goes away.
+                    let master: Vec<BorrowedFd<'_>> = master.iter().map(AsFd::as_fd).collect();
+                    let frame = encode_agent_message(&message);
+                    if send_frame(&connection.stream, &frame, &master).is_err() {
                         // The client is gone already: so is its program.
                         signal_group(pid, libc::SIGKILL);
                     }
@@ -479,14 +491,30 @@ fn environment(
     env
 }
 
-/// Forks and execs the request; the pid and the `Started` message, or a refusal.
+/// A program the agent started.
+struct Started {
+    /// Its pid, which is also its process group.
+    pid: i32,
+    /// The `Started` message for the client.
+    message: AgentMessage,
+    /// The master of its pseudo-terminal, for the client (when the request asked for one).
+    master: Option<OwnedFd>,
+}
+
+/// Forks and execs the request, or a refusal.
+///
+/// Without a terminal the program runs in a process group of its own in the agent's session
+/// (which has no controlling terminal): a Ctrl-Z the client forwards stops it, because its group
+/// is not orphaned (its parent, the agent, is in the same session). With a terminal it runs
+/// under the session keeper ([`crate::session`]): a new session whose controlling terminal is the
+/// pty, the program in its own foreground group of it.
 fn start(
     peer_uid: u32,
     peer_gid: u32,
     request: &Request,
     fds: Vec<OwnedFd>,
     config: &AgentConfig,
-) -> Result<(i32, AgentMessage), (RefusalKind, String)> {
+) -> Result<Started, (RefusalKind, String)> {
     let identity = identity(peer_uid, peer_gid, config)
         .map_err(|message| (RefusalKind::Permission, message))?;
     let candidates: Vec<PathBuf> = request
@@ -521,23 +549,84 @@ fn start(
     };
 
     let program = OsStr::from_bytes(&request.argv[0]);
-    let mut command = Command::new(program);
-    command
-        .args(request.argv[1..].iter().map(|arg| OsStr::from_bytes(arg)))
-        .env_clear()
-        .envs(environment(request, &identity, config));
-    let mut fds = fds.into_iter();
-    let mut stream = |bit: u8| -> Stdio {
-        if request.streams & bit != 0 {
-            fds.next().map_or_else(Stdio::null, Stdio::from)
-        } else {
-            Stdio::null()
+    let arguments = request.argv[1..].iter().map(|arg| OsStr::from_bytes(arg));
+    let pty = match &request.terminal {
+        Some(settings) => {
+            let (master, slave) = terminal::open_pty(settings).map_err(|error| {
+                (
+                    RefusalKind::Failed,
+                    format!("cannot make a terminal for the program: {error}"),
+                )
+            })?;
+            if let Some((uid, _, _)) = &identity.switch {
+                // The user's own terminal, as login programs make it: ssh and sudo reopen it.
+                rustix::fs::fchown(&slave, Some(rustix::process::Uid::from_raw(*uid)), None)
+                    .map_err(|error| {
+                        (
+                            RefusalKind::Failed,
+                            format!("cannot give the terminal to uid {uid}: {error}"),
+                        )
+                    })?;
+            }
+            Some((master, slave, settings.streams))
+        }
+        None => None,
+    };
+    let mut command = match &pty {
+        Some(_) => {
+            let mut command = Command::new(session::KEEPER_PROGRAM);
+            command
+                .arg0(layout::AGENT_FILE_NAME)
+                .arg(session::KEEP_SESSION)
+                .arg("--")
+                .arg(program)
+                .args(arguments);
+            command
+        }
+        None => {
+            let mut command = Command::new(program);
+            command.args(arguments);
+            command
         }
     };
     command
-        .stdin(stream(STREAM_STDIN))
-        .stdout(stream(STREAM_STDOUT))
-        .stderr(stream(STREAM_STDERR));
+        .env_clear()
+        .envs(environment(request, &identity, config));
+    let mut fds = fds.into_iter();
+    let mut stream = |bit: u8| -> io::Result<Stdio> {
+        if let Some((_, slave, streams)) = &pty
+            && streams & bit != 0
+        {
+            return Ok(Stdio::from(slave.try_clone()?));
+        }
+        Ok(if request.streams & bit != 0 {
+            fds.next().map_or_else(Stdio::null, Stdio::from)
+        } else {
+            Stdio::null()
+        })
+    };
+    let cannot_pass = |error: io::Error| {
+        (
+            RefusalKind::Failed,
+            format!("cannot pass the terminal on: {error}"),
+        )
+    };
+    command
+        .stdin(stream(STREAM_STDIN).map_err(cannot_pass)?)
+        .stdout(stream(STREAM_STDOUT).map_err(cannot_pass)?)
+        .stderr(stream(STREAM_STDERR).map_err(cannot_pass)?);
+    // The program's controlling terminal, once it has a session of its own: its first standard
+    // stream on the pty.
+    let controlling = pty.as_ref().map(|(_, _, streams)| {
+        [
+            (STREAM_STDIN, rustix::stdio::stdin()),
+            (STREAM_STDOUT, rustix::stdio::stdout()),
+            (STREAM_STDERR, rustix::stdio::stderr()),
+        ]
+        .into_iter()
+        .find(|(bit, _)| streams & bit != 0)
+        .map_or(rustix::stdio::stdin(), |(_, fd)| fd)
+    });
     let working_dir =
         std::ffi::CString::new(working_dir.into_os_string().into_vec()).map_err(|_| {
             (
@@ -557,12 +646,19 @@ fn start(
     });
     // SAFETY: the closure runs in the forked child of this single-threaded process before exec;
     // it only makes raw system calls (rustix; no allocation: `switch` and `working_dir` were
-    // built before the fork) and returns their errors. Order: a new session; supplementary
-    // groups and gid while still root, uid last; then the directory, as the user.
+    // built before the fork) and returns their errors. Order: a process group of its own, or a
+    // session with the pty as its controlling terminal; supplementary groups and gid while still
+    // root, uid last; then the directory, as the user.
     #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(move || {
-            rustix::process::setsid()?;
+            match controlling {
+                Some(terminal) => {
+                    rustix::process::setsid()?;
+                    rustix::process::ioctl_tiocsctty(terminal)?;
+                }
+                None => rustix::process::setpgid(None, None)?,
+            }
             sys::reset_signals_for_exec()?;
             if let Some((uid, gid, groups)) = &switch {
                 rustix::thread::set_thread_groups(groups)?;
@@ -578,7 +674,11 @@ fn start(
             let pid = i32::try_from(child.id()).unwrap_or(0);
             // The child is reaped by `reap`, never through `Child`.
             drop(child);
-            Ok((pid, started))
+            Ok(Started {
+                pid,
+                message: started,
+                master: pty.map(|(master, _, _)| master),
+            })
         }
         Err(error) => {
             let name = String::from_utf8_lossy(&request.argv[0]).into_owned();

@@ -114,6 +114,7 @@ fn agent_path(request: &Request) -> Option<ExitCode> {
         argv: &argv,
         working_dirs: &working_dirs,
         environment: &environment,
+        terminal: true,
     };
     let container = horizon_core::naming::container_name(definition);
     let mut on_note = |note: &client::WorkingDirNote| {

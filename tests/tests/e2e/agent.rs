@@ -392,6 +392,7 @@ async fn malformed_requests_are_refused_and_the_agent_goes_on() {
         argv: vec![b"true".to_vec()],
         working_dirs: vec![],
         environment: vec![],
+        terminal: None,
     };
     let frame = encode_client_message(&ClientMessage::Request(request.clone()));
     refused(answer(&socket, &frame, &[]), RefusalKind::Malformed);
