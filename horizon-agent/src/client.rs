@@ -53,7 +53,8 @@ pub const FORWARDED_SIGNALS: [i32; 9] = [
 pub struct Invocation<'a> {
     /// The definition whose container runs it.
     pub definition: &'a str,
-    /// The program and its arguments, byte for byte.
+    /// The program and its arguments, byte for byte; empty for the caller's interactive login
+    /// shell in the container.
     pub argv: &'a [OsString],
     /// The caller's directory, most preferred first (logical `$PWD`, then physical).
     pub working_dirs: &'a [PathBuf],
@@ -381,6 +382,7 @@ fn request(
         .collect();
     let request = Request {
         streams,
+        login_shell: invocation.argv.is_empty(),
         argv: invocation
             .argv
             .iter()

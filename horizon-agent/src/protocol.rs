@@ -57,6 +57,11 @@ const STREAM_ALL: u8 = STREAM_STDIN | STREAM_STDOUT | STREAM_STDERR;
 
 /// The bit of the request's flags that asks for a pseudo-terminal ([`TerminalSettings`]).
 pub const FLAG_TERMINAL: u8 = 1;
+/// The bit of the request's flags that asks for the caller's interactive login shell in the
+/// container instead of a program (`argv` is then empty): the agent picks it from the
+/// container's user database ([`crate::users::interactive_shell`]).
+pub const FLAG_LOGIN_SHELL: u8 = 2;
+const FLAGS_ALL: u8 = FLAG_TERMINAL | FLAG_LOGIN_SHELL;
 /// The special characters a terminal request carries, in Linux's `c_cc` order of the named ones:
 /// VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD
 /// VWERASE VLNEXT VEOL2.
@@ -71,8 +76,11 @@ pub struct Request {
     /// Which standard streams are attached, in order stdin, stdout, stderr ([`STREAM_STDIN`]…);
     /// a stream the caller has closed stays closed.
     pub streams: u8,
-    /// The program and its arguments, byte for byte (argv\[0\] is looked up in `PATH`).
+    /// The program and its arguments, byte for byte (argv\[0\] is looked up in `PATH`); empty
+    /// for the login shell.
     pub argv: Vec<Vec<u8>>,
+    /// Run the caller's interactive login shell ([`FLAG_LOGIN_SHELL`]).
+    pub login_shell: bool,
     /// The caller's working directory on the host, most preferred first; the agent translates
     /// it through the container's bind mounts.
     pub working_dirs: Vec<Vec<u8>>,
@@ -411,14 +419,21 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
         });
     }
     let flags = reader.u8("flags")?;
-    if flags & !FLAG_TERMINAL != 0 {
+    if flags & !FLAGS_ALL != 0 {
         return Err(ProtocolError::Invalid {
             field: "flags",
             reason: "reserved bits set",
         });
     }
     let argv = reader.list("argv", MAX_ARGS, MAX_ARG_LEN)?;
-    if argv.first().is_none_or(Vec::is_empty) {
+    let login_shell = flags & FLAG_LOGIN_SHELL != 0;
+    if login_shell && !argv.is_empty() {
+        return Err(ProtocolError::Invalid {
+            field: "argv",
+            reason: "a program given with the login shell",
+        });
+    }
+    if !login_shell && argv.first().is_none_or(Vec::is_empty) {
         return Err(ProtocolError::Invalid {
             field: "argv",
             reason: "no program given",
@@ -443,6 +458,7 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
     Ok(Request {
         streams,
         argv,
+        login_shell,
         working_dirs,
         environment,
         terminal,
@@ -605,11 +621,14 @@ pub fn encode_client_message(message: &ClientMessage) -> Vec<u8> {
                 .bytes
                 .extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
             writer.u8(request.streams);
-            writer.u8(if request.terminal.is_some() {
-                FLAG_TERMINAL
-            } else {
-                0
-            });
+            let mut flags = 0;
+            if request.terminal.is_some() {
+                flags |= FLAG_TERMINAL;
+            }
+            if request.login_shell {
+                flags |= FLAG_LOGIN_SHELL;
+            }
+            writer.u8(flags);
             writer.list(&request.argv);
             writer.list(&request.working_dirs);
             writer.list(&request.environment);
@@ -702,6 +721,7 @@ mod tests {
                 b"\xff a b".to_vec(),
                 vec![],
             ],
+            login_shell: false,
             working_dirs: vec![b"/home/me/src".to_vec()],
             environment: vec![b"LANG=C.UTF-8".to_vec(), b"LC_ALL=".to_vec()],
             terminal: None,
@@ -734,6 +754,11 @@ mod tests {
         let client = [
             ClientMessage::Request(request()),
             ClientMessage::Request(terminal_request()),
+            ClientMessage::Request(Request {
+                argv: Vec::new(),
+                login_shell: true,
+                ..terminal_request()
+            }),
             ClientMessage::Signal(2),
         ];
         for message in client {
@@ -778,7 +803,7 @@ mod tests {
                 },
             ),
             (
-                vec![1, 1, 0, 0, 2],
+                vec![1, 1, 0, 0, 4],
                 ProtocolError::Invalid {
                     field: "flags",
                     reason: "reserved bits set",
@@ -843,6 +868,10 @@ mod tests {
         };
         refused(&|r| r.argv[1] = b"a\0b".to_vec(), "contains a NUL byte");
         refused(&|r| r.argv[0] = Vec::new(), "no program given");
+        refused(
+            &|r| r.login_shell = true,
+            "a program given with the login shell",
+        );
         refused(
             &|r| r.working_dirs = vec![b"relative".to_vec()],
             "not an absolute path",

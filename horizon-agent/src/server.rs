@@ -63,6 +63,8 @@ const TICK: Duration = Duration::from_secs(1);
 const PASSWD: &str = "/etc/passwd";
 /// See [`PASSWD`].
 const GROUP: &str = "/etc/group";
+/// What makes the shell a login shell (as the API path's `exec_plan::LOGIN_FLAG`).
+const LOGIN_FLAG: &str = "-l";
 
 /// What the agent needs to know about its container and itself.
 #[derive(Debug, Clone)]
@@ -417,10 +419,17 @@ struct Identity {
     switch: Option<(u32, u32, Vec<u32>)>,
     /// The home directory, when known.
     home: Option<PathBuf>,
+    /// The login shell in the user's passwd entry, when there is one.
+    login_shell: Option<PathBuf>,
 }
 
 fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identity, String> {
     let passwd = std::fs::read_to_string(PASSWD).unwrap_or_default();
+    let entry = users::passwd_entry(&passwd, peer_uid);
+    let login_shell = entry
+        .as_ref()
+        .map(|entry| PathBuf::from(&entry.shell))
+        .filter(|shell| !shell.as_os_str().is_empty());
     if peer_uid == config.uid {
         // $HOME as Podman set it, else the user's entry (as a shell finds its home).
         let base_home = config
@@ -428,12 +437,11 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
             .iter()
             .find(|(name, _)| name == "HOME")
             .map(|(_, value)| PathBuf::from(value))
-            .or_else(|| {
-                users::passwd_entry(&passwd, peer_uid).map(|entry| PathBuf::from(entry.home))
-            });
+            .or_else(|| entry.map(|entry| PathBuf::from(entry.home)));
         return Ok(Identity {
             switch: None,
             home: base_home,
+            login_shell,
         });
     }
     if config.uid != 0 {
@@ -442,7 +450,6 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
             config.uid
         ));
     }
-    let entry = users::passwd_entry(&passwd, peer_uid);
     let groups = match &entry {
         Some(entry) => {
             let group = std::fs::read_to_string(GROUP).unwrap_or_default();
@@ -453,7 +460,36 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
     Ok(Identity {
         switch: Some((peer_uid, peer_gid, groups)),
         home: entry.map(|entry| PathBuf::from(entry.home)),
+        login_shell,
     })
+}
+
+/// The login shell's command line (`SHELL -l`, as on the API path) for `identity`, with `PATH`
+/// from the program's environment `env`; `None` when the container has no shell.
+fn login_shell_argv(identity: &Identity, env: &[(OsString, OsString)]) -> Option<Vec<OsString>> {
+    let executable = |path: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.mode() & 0o111 != 0)
+    };
+    let search_path = env
+        .iter()
+        .find(|(name, _)| name == "PATH")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default();
+    let find = |program: &str| {
+        std::env::split_paths(&search_path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_absolute() && executable(candidate))
+            .and_then(|found| found.to_str().map(str::to_owned))
+    };
+    let login = identity
+        .login_shell
+        .as_deref()
+        .filter(|shell| executable(shell))
+        .and_then(Path::to_str);
+    let (bash, sh) = (find("bash"), find("sh"));
+    let shell = users::interactive_shell(login, bash.as_deref(), sh.as_deref())?;
+    Some(vec![OsString::from(shell), OsString::from(LOGIN_FLAG)])
 }
 
 /// The program's environment: the container's, `HOME` of the user it runs as, then the
@@ -548,8 +584,24 @@ fn start(
         }
     };
 
-    let program = OsStr::from_bytes(&request.argv[0]);
-    let arguments = request.argv[1..].iter().map(|arg| OsStr::from_bytes(arg));
+    let env = environment(request, &identity, config);
+    let argv: Vec<OsString> = if request.login_shell {
+        login_shell_argv(&identity, &env).ok_or_else(|| {
+            (
+                RefusalKind::NotFound,
+                "the container has no shell: no login shell in its /etc/passwd, no bash and no sh"
+                    .to_owned(),
+            )
+        })?
+    } else {
+        request
+            .argv
+            .iter()
+            .map(|arg| OsStr::from_bytes(arg).to_owned())
+            .collect()
+    };
+    let program = argv[0].as_os_str();
+    let arguments = &argv[1..];
     let pty = match &request.terminal {
         Some(settings) => {
             let (master, slave) = terminal::open_pty(settings).map_err(|error| {
@@ -589,9 +641,7 @@ fn start(
             command
         }
     };
-    command
-        .env_clear()
-        .envs(environment(request, &identity, config));
+    command.env_clear().envs(env);
     let mut fds = fds.into_iter();
     let mut stream = |bit: u8| -> io::Result<Stdio> {
         if let Some((_, slave, streams)) = &pty
@@ -681,7 +731,7 @@ fn start(
             })
         }
         Err(error) => {
-            let name = String::from_utf8_lossy(&request.argv[0]).into_owned();
+            let name = program.to_string_lossy().into_owned();
             Err(match error.kind() {
                 io::ErrorKind::NotFound => {
                     (RefusalKind::NotFound, format!("{name}: command not found"))

@@ -11,6 +11,27 @@ pub struct PasswdEntry {
     pub gid: u32,
     /// The home directory.
     pub home: String,
+    /// The login shell.
+    pub shell: String,
+}
+
+/// Login shells that refuse a session (`/usr/sbin/nologin`, `/bin/false`): skipped in favour of
+/// bash or sh.
+const REFUSING_SHELLS: &[&str] = &["nologin", "false"];
+
+/// The interactive shell `shell` starts: the user's login shell (an executable one, found by the
+/// caller) unless it refuses sessions, else bash, else sh. One rule for both exec paths: the API
+/// path feeds it what its probe found in the container, the agent what it finds itself.
+pub fn interactive_shell<'a>(
+    login_shell: Option<&'a str>,
+    bash: Option<&'a str>,
+    sh: Option<&'a str>,
+) -> Option<&'a str> {
+    let login = login_shell.filter(|shell| {
+        let program = shell.rsplit('/').next().unwrap_or(shell);
+        !REFUSING_SHELLS.contains(&program)
+    });
+    login.or(bash).or(sh)
 }
 
 /// The entry of `uid` in `passwd` (the file's text); the first wins, as with getpwuid.
@@ -24,6 +45,7 @@ pub fn passwd_entry(passwd: &str, uid: u32) -> Option<PasswdEntry> {
             name: fields[0].to_owned(),
             gid: fields[3].parse().ok()?,
             home: fields[5].to_owned(),
+            shell: fields[6].to_owned(),
         })
     })
 }
@@ -67,12 +89,22 @@ mod tests {
             Some(PasswdEntry {
                 name: "me".into(),
                 gid: 1000,
-                home: "/home/me".into()
+                home: "/home/me".into(),
+                shell: "/bin/zsh".into(),
             })
         );
         assert_eq!(passwd_entry(PASSWD, 7), None);
         assert_eq!(groups_of(GROUP, "me", 1000), vec![1000, 10, 29]);
         assert_eq!(groups_of(GROUP, "root", 0), vec![0, 10]);
         assert_eq!(groups_of(GROUP, "nobody", 65534), vec![65534]);
+    }
+
+    #[test]
+    fn the_interactive_shell_skips_refusing_login_shells() {
+        let (bash, sh) = (Some("/bin/bash"), Some("/bin/sh"));
+        assert_eq!(interactive_shell(Some("/bin/zsh"), bash, sh), Some("/bin/zsh"));
+        assert_eq!(interactive_shell(Some("/usr/sbin/nologin"), bash, sh), bash);
+        assert_eq!(interactive_shell(Some("/bin/false"), None, sh), sh);
+        assert_eq!(interactive_shell(None, None, None), None);
     }
 }

@@ -22,6 +22,12 @@ fn main() -> ExitCode {
     {
         return exit::Failure::new(exit::INVALID_INPUT, anyhow::anyhow!(error)).report();
     }
+    // `shell` through the container's agent runs before any other thread exists (see there).
+    if let cli::Command::Shell { name } = &cli.command
+        && let Some(code) = commands::shell::through_agent(&cli.global, name.as_ref())
+    {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

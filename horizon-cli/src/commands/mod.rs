@@ -16,7 +16,7 @@ mod logs;
 mod remove;
 mod rollback;
 mod run;
-mod shell;
+pub mod shell;
 mod start;
 mod status;
 mod stop;

@@ -28,10 +28,6 @@ done"#;
 /// The directory used when nothing better is known.
 pub const ROOT_DIR: &str = "/";
 
-/// Login shells that refuse a session (`/usr/sbin/nologin`, `/bin/false`): skipped in favour of
-/// bash or sh.
-const REFUSING_SHELLS: &[&str] = &["nologin", "false"];
-
 /// What the probe found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserFacts {
@@ -61,11 +57,11 @@ impl UserFacts {
     /// The interactive shell: the login shell from /etc/passwd (unless it refuses sessions),
     /// else bash, else sh; `None` when there is none.
     pub fn shell(&self) -> Option<&str> {
-        let login = self.login_shell.as_deref().filter(|shell| {
-            let program = shell.rsplit('/').next().unwrap_or(shell);
-            !REFUSING_SHELLS.contains(&program)
-        });
-        login.or(self.bash.as_deref()).or(self.sh.as_deref())
+        horizon_agent::users::interactive_shell(
+            self.login_shell.as_deref(),
+            self.bash.as_deref(),
+            self.sh.as_deref(),
+        )
     }
 }
 

@@ -390,6 +390,7 @@ async fn malformed_requests_are_refused_and_the_agent_goes_on() {
     let request = Request {
         streams: 7,
         argv: vec![b"true".to_vec()],
+        login_shell: false,
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
