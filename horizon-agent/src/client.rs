@@ -415,7 +415,11 @@ pub fn run(
     let saved = sys::block(&FORWARDED_SIGNALS).map_err(io_error("blocking signals"))?;
     let result = (|| {
         let signals = sys::signal_fd(&FORWARDED_SIGNALS).map_err(io_error("signalfd"))?;
-        let settings = match invocation.terminal.then(terminal::caller_terminal).flatten() {
+        let settings = match invocation
+            .terminal
+            .then(terminal::caller_terminal)
+            .flatten()
+        {
             Some(streams) => Some(
                 terminal::read_settings(rustix::stdio::stdin(), streams)
                     .map_err(io_error("reading the terminal's settings"))?,

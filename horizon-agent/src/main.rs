@@ -28,7 +28,9 @@ fn main() -> ExitCode {
         Some(layout::SERVE) => serve(&args[2..]),
         Some("exec") => exec(&args[2..]),
         Some(session::KEEP_SESSION) => {
-            let argv = args[2..].strip_prefix(&[OsString::from("--")][..]).unwrap_or(&args[2..]);
+            let argv = args[2..]
+                .strip_prefix(&[OsString::from("--")][..])
+                .unwrap_or(&args[2..]);
             session::keep_session(argv)
         }
         Some("--version") => {

@@ -465,7 +465,10 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
     })
 }
 
-fn parse_terminal(reader: &mut Reader<'_>, attached: u8) -> Result<TerminalSettings, ProtocolError> {
+fn parse_terminal(
+    reader: &mut Reader<'_>,
+    attached: u8,
+) -> Result<TerminalSettings, ProtocolError> {
     let streams = reader.u8("terminal streams")?;
     if streams == 0 || streams & !STREAM_ALL != 0 {
         return Err(ProtocolError::Invalid {

@@ -626,7 +626,7 @@ fn start(
     };
     let mut command = match &pty {
         Some(_) => {
-            let mut command = Command::new(session::KEEPER_PROGRAM);
+            let mut command = Command::new(session::keeper_program());
             command
                 .arg0(layout::AGENT_FILE_NAME)
                 .arg(session::KEEP_SESSION)

@@ -25,8 +25,14 @@ use crate::sys;
 
 /// The keeper's subcommand of `horizon-agent`.
 pub const KEEP_SESSION: &str = "keep-session";
-/// What the agent execs as the keeper: itself (the static binary mounted in the container).
-pub const KEEPER_PROGRAM: &str = "/proc/self/exe";
+/// What the agent execs as the keeper when its own path is unknown: itself.
+const SELF_EXE: &str = "/proc/self/exe";
+
+/// The keeper's program: the agent's own binary (the static one mounted in the container), by its
+/// path so `ps` shows its name.
+pub fn keeper_program() -> std::path::PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| std::path::PathBuf::from(SELF_EXE))
+}
 
 /// Signals passed on to the program's group, and SIGCHLD, which says it ended or stopped.
 const KEEPER_SIGNALS: [i32; 10] = [
@@ -52,7 +58,10 @@ const KEEPER_FAILURE: i32 = 125;
 /// Runs `argv` (the program first) as described above and ends as it ended.
 pub fn keep_session(argv: &[OsString]) -> ! {
     let Some((program, arguments)) = argv.split_first() else {
-        fail(KEEPER_FAILURE, "usage: horizon-agent keep-session -- PROGRAM [ARGS...]")
+        fail(
+            KEEPER_FAILURE,
+            "usage: horizon-agent keep-session -- PROGRAM [ARGS...]",
+        )
     };
     // SIGTTOU too: the program's group takes the terminal from the background (below), which
     // the kernel otherwise answers with SIGTTOU. The program starts with an empty mask.

@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn the_interactive_shell_skips_refusing_login_shells() {
         let (bash, sh) = (Some("/bin/bash"), Some("/bin/sh"));
-        assert_eq!(interactive_shell(Some("/bin/zsh"), bash, sh), Some("/bin/zsh"));
+        assert_eq!(
+            interactive_shell(Some("/bin/zsh"), bash, sh),
+            Some("/bin/zsh")
+        );
         assert_eq!(interactive_shell(Some("/usr/sbin/nologin"), bash, sh), bash);
         assert_eq!(interactive_shell(Some("/bin/false"), None, sh), sh);
         assert_eq!(interactive_shell(None, None, None), None);

@@ -420,6 +420,79 @@ fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
     }
 }
 
+/// A program that needs its terminal (a password prompt reads `/dev/tty`, a shell asks for the
+/// window size) has one on both paths: a terminal in the container that is its controlling
+/// terminal, set up like the caller's.
+#[test]
+fn a_program_on_a_terminal_owns_it_on_both_paths() {
+    let fixture = debian();
+    let session = &fixture.exporting.session;
+    let mut script = format!("cd {PROJECT}; ");
+    for path in ExecPath::BOTH {
+        let env: String = path
+            .env()
+            .iter()
+            .map(|(name, value)| format!("{name}={value} "))
+            .collect();
+        script.push_str(&format!(
+            "{env}{SH_ALIAS} -c 'echo \"terminal-{path:?}=$(tty)\"; read -r typed </dev/tty; echo \"read-{path:?}=$typed\"; echo \"size-{path:?}=$(stty size)\"'; echo \"exited-{path:?}=$?\"; "
+        ));
+    }
+    script.push_str("sleep 60\n");
+    let tmux = Tmux::start_named(session, "tmux-owns", &script, 100, 30);
+    for path in ExecPath::BOTH {
+        tmux.wait_for_line("the program's terminal", |line| {
+            line.starts_with(&format!("terminal-{path:?}=/dev/pts/"))
+        });
+        // Typed on the caller's terminal, read by the program from /dev/tty (echoed by the
+        // terminal in the container).
+        tmux.line(&format!("typed-{path:?}"));
+        tmux.wait_for(&format!("read-{path:?}=typed-{path:?}"));
+        tmux.wait_for(&format!("size-{path:?}=30 100"));
+        tmux.wait_for(&format!("exited-{path:?}=0"));
+    }
+}
+
+/// Ctrl-Z stops an exported program and gives the caller's shell its terminal back, `fg` brings
+/// it back, Ctrl-C ends it (130): as natively, through the agent, with a terminal (the program on
+/// the agent's pty, under its session keeper) and without (stdin a pipe: the caller's
+/// descriptors).
+#[test]
+fn ctrl_z_stops_an_exported_program_and_fg_resumes_it() {
+    let fixture = debian();
+    let session = &fixture.exporting.session;
+    let tmux = Tmux::start_named(
+        session,
+        "tmux-ctrl-z",
+        &format!("cd {PROJECT}; PS1='hz$ ' exec bash --norc --noprofile -i\n"),
+        100,
+        30,
+    );
+    tmux.wait_for_line("the prompt", |line| line.starts_with("hz$"));
+    for (mode, prefix) in [("tty", ""), ("pipe", "true | ")] {
+        tmux.line(&format!(
+            "{prefix}{SH_ALIAS} -c 'echo started-{mode}; exec sleep 60'"
+        ));
+        tmux.wait_for(&format!("started-{mode}"));
+        tmux.keys(&["C-z"]);
+        tmux.wait_for_line("the stopped job", |line| {
+            line.contains("Stopped") && line.contains(&format!("started-{mode}"))
+        });
+        tmux.line(&format!("echo back-in-the-shell-{mode}"));
+        tmux.wait_for(&format!("back-in-the-shell-{mode}"));
+        tmux.line("fg");
+        std::thread::sleep(Duration::from_millis(500));
+        tmux.keys(&["C-c"]);
+        tmux.line(&format!("echo status-{mode}=$?"));
+        tmux.wait_for(&format!("status-{mode}=130"));
+    }
+    tmux.line("jobs; echo jobs-listed; stty -a");
+    let screen = tmux.wait_for_terminal_settings();
+    let after = screen.rsplit("echo jobs-listed").next().unwrap();
+    assert!(!after.contains("Stopped"), "no job is left:\n{screen}");
+    crate::shell::assert_terminal_restored(after);
+}
+
 #[test]
 fn sigterm_to_the_wrapper_reaches_the_command() {
     let fixture = debian();

@@ -28,10 +28,22 @@ pub(crate) struct Tmux<'a> {
 impl<'a> Tmux<'a> {
     /// Starts `script` (a file in the session's home, run by sh) in a `columns`×`rows` pane.
     pub(crate) fn start(session: &'a Session, script: &str, columns: u16, rows: u16) -> Tmux<'a> {
-        let path = session.write_home_file("pane.sh", script.as_bytes());
+        Tmux::start_named(session, "tmux", script, columns, rows)
+    }
+
+    /// As [`Tmux::start`], with a server (socket and script) of its own named `name`: for tests
+    /// that share one session and run at the same time.
+    pub(crate) fn start_named(
+        session: &'a Session,
+        name: &str,
+        script: &str,
+        columns: u16,
+        rows: u16,
+    ) -> Tmux<'a> {
+        let path = session.write_home_file(&format!("{name}.sh"), script.as_bytes());
         let tmux = Tmux {
             session,
-            socket: session.home.join("tmux.sock"),
+            socket: session.home.join(format!("{name}.sock")),
         };
         tmux.tmux(&[
             "new-session",
@@ -60,14 +72,14 @@ impl<'a> Tmux<'a> {
     }
 
     /// Types `keys` (tmux key names: "Enter", "C-c", or literal text).
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", TARGET];
         args.extend_from_slice(keys);
         self.tmux(&args);
     }
 
     /// Types a line of text and Enter.
-    fn line(&self, text: &str) {
+    pub(crate) fn line(&self, text: &str) {
         self.tmux(&["send-keys", "-t", TARGET, "-l", text]);
         self.keys(&["Enter"]);
     }
@@ -78,7 +90,7 @@ impl<'a> Tmux<'a> {
     }
 
     /// Waits until some line of the screen satisfies `wanted`; returns the screen.
-    fn wait_for_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for_line(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let screen = self.screen();
@@ -115,7 +127,7 @@ impl<'a> Tmux<'a> {
 
     /// Waits until `stty -a` has printed its local-mode line (the last one, holding `icanon` or
     /// `-icanon`), so the whole listing is on the screen.
-    fn wait_for_terminal_settings(&self) -> String {
+    pub(crate) fn wait_for_terminal_settings(&self) -> String {
         self.wait_for_line("stty -a's settings", |line| line.contains("icanon"))
     }
 }
@@ -162,16 +174,55 @@ async fn run_gets_a_terminal_only_when_it_has_one() {
 }
 
 #[tokio::test]
-async fn shell_is_an_interactive_login_shell_with_a_real_terminal() {
-    let installed = Installed::new("shell-tty").await;
+async fn shell_through_the_agent_is_an_interactive_login_shell_with_a_real_terminal() {
+    interactive_login_shell("shell-tty", ShellPath::Agent).await;
+}
+
+#[tokio::test]
+async fn shell_on_the_api_path_is_an_interactive_login_shell_with_a_real_terminal() {
+    interactive_login_shell("shell-tty-api", ShellPath::Api).await;
+}
+
+/// How `shell` gets into the container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShellPath {
+    /// The container's agent (the default when it has one): a pty from the agent, the shell
+    /// under its session keeper.
+    Agent,
+    /// The libpod API with a tty (`HORIZON_EXEC_PATH=api`; containers without an agent).
+    Api,
+}
+
+/// `shell` in a real terminal: a login shell in the home, with the window size and its changes,
+/// Ctrl-C and job control inside, the exit status passed on and the terminal restored.
+async fn interactive_login_shell(name: &str, path: ShellPath) {
+    let installed = Installed::new(name).await;
+    let select = match path {
+        ShellPath::Agent => "",
+        ShellPath::Api => "HORIZON_EXEC_PATH=api ",
+    };
     let script = format!(
-        "{} shell {}\nstatus=$?\n# After a newline: the shell's last prompt may still be on the line.\nprintf '\\nshell-exited=%s\\n' \"$status\"\nstty -a\nsleep 600\n",
+        "{select}{} shell {}\nstatus=$?\n# After a newline: the shell's last prompt may still be on the line.\nprintf '\\nshell-exited=%s\\n' \"$status\"\nstty -a\nsleep 600\n",
         binary(),
         installed.name
     );
     let tmux = Tmux::start(&installed.session, &script, 100, 30);
     // The definition's PS1 (the container's environment) is the prompt of busybox's sh.
     tmux.wait_for_line("the prompt", |line| line.starts_with("hz-prompt$"));
+
+    // The path taken: under the agent, the shell's parent is the session keeper.
+    tmux.line("echo \"parent:$(tr '\\0' ' ' </proc/$PPID/cmdline)\"; tty");
+    let screen = tmux.wait_for_line("the parent", |line| line.starts_with("parent:"));
+    let parent = screen
+        .lines()
+        .find(|line| line.starts_with("parent:"))
+        .unwrap();
+    assert_eq!(
+        parent.contains("keep-session -- /bin/sh -l"),
+        path == ShellPath::Agent,
+        "{path:?}: {parent}"
+    );
+    tmux.wait_for_line("the shell's terminal", |line| line.starts_with("/dev/pts/"));
 
     // A login shell, in the home (the session's home is mounted: the caller's directory).
     tmux.line("echo \"login:$0 dir:$PWD\"");
@@ -215,8 +266,8 @@ async fn shell_is_an_interactive_login_shell_with_a_real_terminal() {
     let after = screen.rsplit("jobs; echo jobs-done").next().unwrap();
     assert!(!after.contains("[1]"), "the job is gone:\n{screen}");
 
-    tmux.line("exit");
-    tmux.wait_for("shell-exited=0");
+    tmux.line("exit 7");
+    tmux.wait_for("shell-exited=7");
     assert_terminal_restored(&tmux.wait_for_terminal_settings());
 }
 
@@ -238,7 +289,7 @@ async fn a_hangup_ends_the_shell_and_restores_the_terminal() {
 }
 
 /// `stty -a` on the screen shows the terminal in its normal (cooked, echoing) mode.
-fn assert_terminal_restored(screen: &str) {
+pub(crate) fn assert_terminal_restored(screen: &str) {
     let settings: Vec<&str> = screen
         .split(|c: char| c.is_whitespace() || c == ';')
         .collect();
