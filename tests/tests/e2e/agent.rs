@@ -264,6 +264,33 @@ async fn an_agent_process_is_confined_exactly_like_a_podman_exec_process() {
         "{}",
         text(&through_agent.stdout)
     );
+    // On a terminal (script(1) gives the client one, so the agent makes a pty and runs the
+    // program under its session keeper): the same confinement, and the pty is the user's own
+    // (ssh and sudo reopen their terminal by name).
+    let check = root.write_home_file(
+        "tty-check.sh",
+        format!("{CONFINEMENT}\nstat -c tty-owner=%u \"$(tty)\"\n").as_bytes(),
+    );
+    let shared_check = PathBuf::from("/tmp").join(format!("horizon-tty-check-{}.sh", account.uid));
+    std::fs::copy(&check, &shared_check).unwrap();
+    let mut on_terminal = user.command("script");
+    on_terminal
+        .env("HORIZON_RUNTIME_DIR", &root.runtime_dir)
+        .current_dir("/tmp")
+        .arg("-qec")
+        .arg(format!(
+            "{} exec {name} sh {}",
+            cargo_bin("horizon-agent", "horizon-agent").display(),
+            shared_check.display()
+        ))
+        .arg("/dev/null");
+    let on_terminal = output(&mut on_terminal);
+    std::fs::remove_file(&shared_check).unwrap();
+    assert_exit(&on_terminal, 0);
+    assert_eq!(
+        text(&on_terminal.stdout).replace("\r\n", "\n"),
+        format!("{}tty-owner={}\n", text(&via_podman.stdout), account.uid)
+    );
     assert_exit(&output(root.horizon_container().args(["remove", name])), 0);
 }
 
