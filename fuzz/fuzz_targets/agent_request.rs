@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         let reparsed = parse_client_message(&frame[4..]).expect("an encoded message parses");
         assert_eq!(reparsed, message);
         if let ClientMessage::Request(request) = &message {
-            assert!(!request.argv.is_empty());
+            // A program, or the login shell (which the agent picks): never both, never neither.
+            assert_eq!(request.argv.is_empty(), request.login_shell);
         }
     }
     if let Ok(message) = parse_agent_message(data) {
