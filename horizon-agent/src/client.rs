@@ -344,6 +344,46 @@ pub fn render_working_dir_note(
     writeln!(out, "horizon-container: note: {here}; {there}")
 }
 
+/// Runs `argv` (empty: the login shell) in `definition`'s container through the agent on
+/// `stream`, as this process would run it natively: from its directory ([`caller_working_dirs`]),
+/// with its environment and standard streams, on a pty when it is on a terminal; a note that the
+/// directory is not shared goes to stderr naming `container`.
+pub fn run_as_this_process(
+    stream: &UnixStream,
+    definition: &str,
+    container: &str,
+    argv: &[OsString],
+) -> Result<Outcome, ClientError> {
+    let working_dirs = caller_working_dirs(std::env::var_os("PWD").as_deref());
+    let environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let invocation = Invocation {
+        definition,
+        argv,
+        working_dirs: &working_dirs,
+        environment: &environment,
+        terminal: true,
+    };
+    let caller_dir = working_dirs.first().map(PathBuf::as_path);
+    run(stream, &invocation, &mut |note| {
+        print_working_dir_note(note, caller_dir, container);
+    })
+}
+
+/// Prints `note` on stderr as [`render_working_dir_note`] words it; a note that cannot be shown
+/// must not stop the program.
+fn print_working_dir_note(note: &WorkingDirNote, caller_dir: Option<&Path>, container: &str) {
+    let running_in = note
+        .running_in
+        .as_ref()
+        .map(|dir| dir.to_string_lossy().into_owned());
+    let _ = render_working_dir_note(
+        &mut io::stderr().lock(),
+        caller_dir,
+        container,
+        running_in.as_deref(),
+    );
+}
+
 /// Whether this process has descriptor `fd` open.
 fn is_open(fd: BorrowedFd<'_>) -> bool {
     rustix::io::fcntl_getfd(fd).is_ok()

@@ -860,14 +860,17 @@ mod tests {
 
     #[test]
     fn request_contents_are_checked() {
-        let refused = |change: &dyn Fn(&mut Request), reason: &'static str| {
-            let mut request = request();
+        let refused_from = |base: Request, change: &dyn Fn(&mut Request), reason: &'static str| {
+            let mut request = base;
             change(&mut request);
             let frame = encode_client_message(&ClientMessage::Request(request));
             match parse_client_message(payload(&frame)) {
                 Err(ProtocolError::Invalid { reason: got, .. }) => assert_eq!(got, reason),
                 other => panic!("expected {reason}, got {other:?}"),
             }
+        };
+        let refused = |change: &dyn Fn(&mut Request), reason: &'static str| {
+            refused_from(request(), change, reason)
         };
         refused(&|r| r.argv[1] = b"a\0b".to_vec(), "contains a NUL byte");
         refused(&|r| r.argv[0] = Vec::new(), "no program given");
@@ -888,13 +891,7 @@ mod tests {
             "an entry without '='",
         );
         let terminal_refused = |change: &dyn Fn(&mut Request), reason: &'static str| {
-            let mut request = terminal_request();
-            change(&mut request);
-            let frame = encode_client_message(&ClientMessage::Request(request));
-            match parse_client_message(payload(&frame)) {
-                Err(ProtocolError::Invalid { reason: got, .. }) => assert_eq!(got, reason),
-                other => panic!("expected {reason}, got {other:?}"),
-            }
+            refused_from(terminal_request(), change, reason)
         };
         let set_terminal_streams = |streams: u8| {
             move |request: &mut Request| request.terminal.as_mut().unwrap().streams = streams

@@ -21,6 +21,7 @@ use std::process::Command;
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
 
+use crate::client::FORWARDED_SIGNALS;
 use crate::sys;
 
 /// The keeper's subcommand of `horizon-agent`.
@@ -33,20 +34,6 @@ const SELF_EXE: &str = "/proc/self/exe";
 pub fn keeper_program() -> std::path::PathBuf {
     std::env::current_exe().unwrap_or_else(|_| std::path::PathBuf::from(SELF_EXE))
 }
-
-/// Signals passed on to the program's group, and SIGCHLD, which says it ended or stopped.
-const KEEPER_SIGNALS: [i32; 10] = [
-    libc::SIGCHLD,
-    libc::SIGINT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-    libc::SIGTSTP,
-];
 
 /// Exit statuses as a shell gives them when a program cannot be started.
 const NOT_FOUND: i32 = 127;
@@ -65,12 +52,16 @@ pub fn keep_session(argv: &[OsString]) -> ! {
     };
     // SIGTTOU too: the program's group takes the terminal from the background (below), which
     // the kernel otherwise answers with SIGTTOU. The program starts with an empty mask.
-    let mut blocked = KEEPER_SIGNALS.to_vec();
+    // The signals the client forwards are passed on to the program's group; SIGCHLD says it
+    // ended or stopped.
+    let mut handled = FORWARDED_SIGNALS.to_vec();
+    handled.push(libc::SIGCHLD);
+    let mut blocked = handled.clone();
     blocked.push(libc::SIGTTOU);
     if let Err(error) = sys::block(&blocked) {
         fail(KEEPER_FAILURE, &format!("cannot block signals: {error}"));
     }
-    let signals = match sys::signal_fd(&KEEPER_SIGNALS) {
+    let signals = match sys::signal_fd(&handled) {
         Ok(signals) => signals,
         Err(error) => fail(KEEPER_FAILURE, &format!("signalfd: {error}")),
     };

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
 /// Runs the request through the container's agent; `None` when there is no agent to ask (then
 /// nothing ran and the API path takes over).
 fn agent_path(request: &Request) -> Option<ExitCode> {
-    use horizon_agent::client::{self, ClientError, Invocation, Outcome};
+    use horizon_agent::client::{self, ClientError, Outcome};
     let definition = request.container.to_str()?;
     let dirs = client::runtime_dirs(
         rustix::process::geteuid().as_raw(),
@@ -104,40 +104,20 @@ fn agent_path(request: &Request) -> Option<ExitCode> {
         Err(ClientError::NoAgent { .. }) => return None,
         Err(error) => return Some(fail(EXEC_FAILURE, &error.to_string())),
     };
-    let working_dirs = client::caller_working_dirs(std::env::var_os("PWD").as_deref());
-    let environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let argv: Vec<OsString> = std::iter::once(request.binary.clone())
         .chain(request.args.iter().cloned())
         .collect();
-    let invocation = Invocation {
-        definition,
-        argv: &argv,
-        working_dirs: &working_dirs,
-        environment: &environment,
-        terminal: true,
-    };
     let container = horizon_core::naming::container_name(definition);
-    let mut on_note = |note: &client::WorkingDirNote| {
-        let running_in = note
-            .running_in
-            .as_ref()
-            .map(|dir| dir.to_string_lossy().into_owned());
-        // A note that cannot be shown must not stop the command.
-        let _ = client::render_working_dir_note(
-            &mut std::io::stderr().lock(),
-            working_dirs.first().map(PathBuf::as_path),
-            &container,
-            running_in.as_deref(),
-        );
-    };
-    Some(match client::run(&stream, &invocation, &mut on_note) {
-        Ok(Outcome::Exited(code)) => ExitCode::from(code),
-        Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
-        Err(ClientError::Refused { kind, message }) => {
-            fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
-        }
-        Err(error) => fail(EXEC_FAILURE, &error.to_string()),
-    })
+    Some(
+        match client::run_as_this_process(&stream, definition, &container, &argv) {
+            Ok(Outcome::Exited(code)) => ExitCode::from(code),
+            Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
+            Err(ClientError::Refused { kind, message }) => {
+                fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
+            }
+            Err(error) => fail(EXEC_FAILURE, &error.to_string()),
+        },
+    )
 }
 
 /// Replaces this process with `horizon-container run --exported …`; returns only on failure.

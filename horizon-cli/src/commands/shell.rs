@@ -10,11 +10,10 @@
 //! (raw mode, window size, signals) and exit statuses apply.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use horizon_agent::client::{self, ClientError, Invocation as AgentInvocation, Outcome};
+use horizon_agent::client::{self, ClientError, Outcome};
 use horizon_core::exec_plan::Invocation;
 
 use super::run::{definition_name, execute};
@@ -46,37 +45,17 @@ pub fn through_agent(global: &GlobalArgs, name: Option<&OsString>) -> Option<Exi
         }
         Err(error) => return Some(exec_failure(anyhow!(error))),
     };
-    let working_dirs = client::caller_working_dirs(std::env::var_os("PWD").as_deref());
-    let environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let invocation = AgentInvocation {
-        definition: &name,
-        argv: &[],
-        working_dirs: &working_dirs,
-        environment: &environment,
-        terminal: true,
-    };
     let container = horizon_core::naming::container_name(&name);
-    let mut on_note = |note: &client::WorkingDirNote| {
-        let running_in = note
-            .running_in
-            .as_ref()
-            .map(|dir| dir.to_string_lossy().into_owned());
-        // A note that cannot be shown must not stop the shell.
-        let _ = client::render_working_dir_note(
-            &mut std::io::stderr().lock(),
-            working_dirs.first().map(PathBuf::as_path),
-            &container,
-            running_in.as_deref(),
-        );
-    };
-    Some(match client::run(&stream, &invocation, &mut on_note) {
-        Ok(Outcome::Exited(code)) => ExitCode::from(code),
-        // As the API path reports it (Podman's exit code for a signal is 128 + N).
-        Ok(Outcome::Signaled(signal)) => {
-            ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
-        }
-        Err(error) => exec_failure(anyhow!(error)),
-    })
+    Some(
+        match client::run_as_this_process(&stream, &name, &container, &[]) {
+            Ok(Outcome::Exited(code)) => ExitCode::from(code),
+            // As the API path reports it (Podman's exit code for a signal is 128 + N).
+            Ok(Outcome::Signaled(signal)) => {
+                ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
+            }
+            Err(error) => exec_failure(anyhow!(error)),
+        },
+    )
 }
 
 /// Every failure of `shell` exits 125, as on the API path.

@@ -283,8 +283,16 @@ async fn an_agent_process_is_confined_exactly_like_a_podman_exec_process() {
             cargo_bin("horizon-agent", "horizon-agent").display(),
             shared_check.display()
         ))
-        .arg("/dev/null");
-    let on_terminal = output(&mut on_terminal);
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = on_terminal.spawn().unwrap();
+    // Held open until the program has ended: at the end of its stdin script(1) types an EOF
+    // character, which the pty would echo into the output.
+    let keys = child.stdin.take();
+    let on_terminal = child.wait_with_output().unwrap();
+    drop(keys);
     std::fs::remove_file(&shared_check).unwrap();
     assert_exit(&on_terminal, 0);
     assert_eq!(

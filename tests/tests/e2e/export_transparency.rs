@@ -20,6 +20,7 @@ use std::time::Duration;
 use horizon_core::exec_plan::environment::is_forwarded;
 use horizon_core::naming;
 use horizon_e2e::TestBed;
+use horizon_e2e::session::Session;
 use serde_json::json;
 
 use crate::assert_exit;
@@ -151,6 +152,14 @@ pub enum ExecPath {
 impl ExecPath {
     /// Both, agent first.
     pub const BOTH: [ExecPath; 2] = [ExecPath::Agent, ExecPath::Api];
+
+    /// The environment that selects this path, as a shell command line's prefix.
+    pub fn shell_prefix(self) -> String {
+        self.env()
+            .iter()
+            .map(|(name, value)| format!("{name}={value} "))
+            .collect()
+    }
 
     /// The environment that selects this path.
     pub fn env(self) -> Vec<(&'static str, &'static str)> {
@@ -390,25 +399,32 @@ fn yes_in_a_host_pipeline_ends_with_sigpipe() {
     }
 }
 
-#[test]
-fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
-    let fixture = debian();
-    let session = &fixture.exporting.session;
-    // Both paths in one pane, one after the other (a second tmux server on the same socket
-    // races the first one's exit).
-    let mut script = format!("cd {PROJECT}; ");
+/// A 100×30 tmux pane (server `name`) in the project that runs `sh -c SCRIPT` through the `sh`
+/// wrapper on each path, one after the other (a second tmux server on the same socket races the
+/// first one's exit), each followed by `exited-PATH=STATUS`.
+fn both_paths_in_one_pane<'a>(
+    session: &'a Session,
+    name: &str,
+    script: impl Fn(ExecPath) -> String,
+) -> Tmux<'a> {
+    let mut pane = format!("cd {PROJECT}; ");
     for path in ExecPath::BOTH {
-        let env: String = path
-            .env()
-            .iter()
-            .map(|(name, value)| format!("{name}={value} "))
-            .collect();
-        script.push_str(&format!(
-            "{env}{SH_ALIAS} -c 'test -t 0 && test -t 1 && echo tty-in-and-out-{path:?}'; echo \"exited-{path:?}=$?\"; "
+        pane.push_str(&format!(
+            "{}{SH_ALIAS} -c '{}'; echo \"exited-{path:?}=$?\"; ",
+            path.shell_prefix(),
+            script(path)
         ));
     }
-    script.push_str("sleep 60\n");
-    let tmux = Tmux::start(session, &script, 100, 30);
+    pane.push_str("sleep 60\n");
+    Tmux::start_named(session, name, &pane, 100, 30)
+}
+
+#[test]
+fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
+    let session = &debian().exporting.session;
+    let tmux = both_paths_in_one_pane(session, "tmux", |path| {
+        format!("test -t 0 && test -t 1 && echo tty-in-and-out-{path:?}")
+    });
     let screen = tmux.wait_for("exited-Api=0");
     for path in ExecPath::BOTH {
         let line = format!("tty-in-and-out-{path:?}");
@@ -425,21 +441,12 @@ fn a_wrapper_in_a_terminal_gets_one_for_stdin_and_stdout() {
 /// terminal, set up like the caller's.
 #[test]
 fn a_program_on_a_terminal_owns_it_on_both_paths() {
-    let fixture = debian();
-    let session = &fixture.exporting.session;
-    let mut script = format!("cd {PROJECT}; ");
-    for path in ExecPath::BOTH {
-        let env: String = path
-            .env()
-            .iter()
-            .map(|(name, value)| format!("{name}={value} "))
-            .collect();
-        script.push_str(&format!(
-            "{env}{SH_ALIAS} -c 'echo \"terminal-{path:?}=$(tty)\"; read -r typed </dev/tty; echo \"read-{path:?}=$typed\"; echo \"size-{path:?}=$(stty size)\"'; echo \"exited-{path:?}=$?\"; "
-        ));
-    }
-    script.push_str("sleep 60\n");
-    let tmux = Tmux::start_named(session, "tmux-owns", &script, 100, 30);
+    let session = &debian().exporting.session;
+    let tmux = both_paths_in_one_pane(session, "tmux-owns", |path| {
+        format!(
+            "echo \"terminal-{path:?}=$(tty)\"; read -r typed </dev/tty; echo \"read-{path:?}=$typed\"; echo \"size-{path:?}=$(stty size)\""
+        )
+    });
     for path in ExecPath::BOTH {
         tmux.wait_for_line("the program's terminal", |line| {
             line.starts_with(&format!("terminal-{path:?}=/dev/pts/"))
