@@ -87,7 +87,7 @@ pub struct WorkingDirNote {
 #[non_exhaustive]
 pub enum ClientError {
     /// There is no agent to ask (no directory, no active instance, no socket, the container is
-    /// stopped): use the API path. Nothing ran.
+    /// stopped), or one too old for the request: use the API path. Nothing ran.
     NoAgent {
         /// What was missing.
         reason: String,
@@ -467,6 +467,7 @@ pub fn run(
             None => None,
         };
         let wants_terminal = settings.is_some();
+        let uses_extensions = wants_terminal || invocation.argv.is_empty();
         let (request, fds) = request(invocation, settings);
         let frame = encode_client_message(&ClientMessage::Request(request));
         send_frame(stream, &frame, &fds).map_err(io_error("sending the request to the agent"))?;
@@ -593,6 +594,20 @@ pub fn run(
                         }
                         return Ok(Outcome::Signaled(signal));
                     }
+                    // An agent started before terminals and login shells existed refuses their
+                    // flags; nothing ran, so the API path can take over until the container is
+                    // restarted with the current agent.
+                    AgentMessage::Refused {
+                        kind: RefusalKind::Malformed | RefusalKind::Version,
+                        message,
+                    } if uses_extensions => {
+                        return Err(ClientError::NoAgent {
+                            reason: format!(
+                                "the container's agent refused a terminal or login-shell request \
+                                 ({message}); it predates them: restarting the container updates it"
+                            ),
+                        });
+                    }
                     AgentMessage::Refused { kind, message } => {
                         return Err(ClientError::Refused { kind, message });
                     }
@@ -608,4 +623,57 @@ pub fn run(
     })();
     sys::restore(saved);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{AgentMessage, encode_agent_message};
+    use crate::transport::read_frame;
+
+    /// An agent that answers any request with `Refused(kind)`, as one from before terminals and
+    /// login shells answers their flags.
+    fn refusing_agent(kind: RefusalKind) -> (UnixStream, std::thread::JoinHandle<()>) {
+        let (client, agent) = UnixStream::pair().unwrap();
+        let answering = std::thread::spawn(move || {
+            read_frame(&agent).unwrap().unwrap();
+            let refusal = AgentMessage::Refused {
+                kind,
+                message: "flags: reserved bits set".into(),
+            };
+            send_frame(&agent, &encode_agent_message(&refusal), &[]).unwrap();
+        });
+        (client, answering)
+    }
+
+    fn run_refused(argv: &[OsString], kind: RefusalKind) -> Result<Outcome, ClientError> {
+        let (stream, agent) = refusing_agent(kind);
+        let invocation = Invocation {
+            definition: "tools",
+            argv,
+            working_dirs: &[],
+            environment: &[],
+            terminal: false,
+        };
+        let result = run(&stream, &invocation, &mut |_| {});
+        agent.join().unwrap();
+        result
+    }
+
+    #[test]
+    fn an_agent_too_old_for_the_request_sends_the_client_to_the_api_path() {
+        // The login shell is an extension: its refusal means "no agent for this" (nothing ran).
+        assert!(matches!(
+            run_refused(&[], RefusalKind::Malformed),
+            Err(ClientError::NoAgent { reason }) if reason.contains("predates")
+        ));
+        // A plain request refused stays a refusal: the API path would refuse it too.
+        assert!(matches!(
+            run_refused(&["true".into()], RefusalKind::Malformed),
+            Err(ClientError::Refused {
+                kind: RefusalKind::Malformed,
+                ..
+            })
+        ));
+    }
 }

@@ -112,6 +112,7 @@ fn agent_path(request: &Request) -> Option<ExitCode> {
         match client::run_as_this_process(&stream, definition, &container, &argv) {
             Ok(Outcome::Exited(code)) => ExitCode::from(code),
             Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
+            Err(ClientError::NoAgent { .. }) => return None,
             Err(ClientError::Refused { kind, message }) => {
                 fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
             }

@@ -53,6 +53,10 @@ pub fn through_agent(global: &GlobalArgs, name: Option<&OsString>) -> Option<Exi
             Ok(Outcome::Signaled(signal)) => {
                 ExitCode::from(u8::try_from(128 + signal).unwrap_or(u8::MAX))
             }
+            Err(ClientError::NoAgent { reason }) => {
+                tracing::debug!(%reason, "the shell takes the API path");
+                return None;
+            }
             Err(error) => exec_failure(anyhow!(error)),
         },
     )
