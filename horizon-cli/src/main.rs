@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod interrupt;
 mod logging;
 mod terminal;
 
@@ -17,9 +18,7 @@ fn main() -> ExitCode {
     logging::init_tracing();
     // Test builds only: the failpoints the end-to-end fault tests name.
     #[cfg(feature = "failpoints")]
-    if let Some(spec) = std::env::var_os("HORIZON_FAILPOINTS")
-        && let Err(error) = horizon_core::update::failpoint::configure(&spec.to_string_lossy())
-    {
+    if let Err(error) = horizon_core::update::failpoint::configure_from_env() {
         return exit::Failure::new(exit::INVALID_INPUT, anyhow::anyhow!(error)).report();
     }
     // `shell` through the container's agent runs before any other thread exists (see there).

@@ -20,7 +20,8 @@ Examples:
 
 Exit status: 0 done (--check: everything up to date); 1 a layer or the operation failed (the
 report shows each layer); 2 invalid arguments; 4 another horizon-update is running;
-100 --check found updates.";
+100 --check found updates; 130 interrupted (Ctrl-C: what a container update left half done was
+reverted or completed first).";
 
 /// Update HorizonOS: the immutable base system (OSTree), the system containers and the user
 /// applications (Flatpak, snaps), recorded together as system generations so that one rollback

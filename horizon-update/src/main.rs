@@ -26,10 +26,14 @@ use horizon_core::system_update::containers::ContainersContext;
 use horizon_core::system_update::{
     self, Progress, RollbackScope, SystemContext, SystemUpdateError, UpdateScope,
 };
-use horizon_core::update::{DEFAULT_KEEP_PREVIOUS, REGISTRIES_CONF_ENV, RegistryClient};
+use horizon_core::update::{
+    DEFAULT_KEEP_PREVIOUS, REGISTRIES_CONF_ENV, RegistryClient, UpdateStores,
+    recover_if_interrupted,
+};
 
 use crate::cli::{Action, BackendChoice, Cli, Options};
 use crate::exit::Failure;
+use crate::interrupt::Interrupt;
 
 // Shared with the other binaries: one implementation of completions and man pages.
 #[path = "../../horizon-cli/src/commands/completions.rs"]
@@ -42,6 +46,9 @@ mod exit;
 // One tracing setup for every binary.
 #[path = "../../horizon-cli/src/logging.rs"]
 mod logging;
+// Ctrl-C and SIGTERM during an update or a rollback, as horizon-container handles them.
+#[path = "../../horizon-cli/src/interrupt.rs"]
+mod interrupt;
 
 /// Another horizon-update holds the lock.
 pub const BUSY: u8 = 4;
@@ -62,6 +69,11 @@ fn main() -> ExitCode {
         };
     }
     logging::init_tracing();
+    // Test builds only: the failpoints the end-to-end fault tests name.
+    #[cfg(feature = "failpoints")]
+    if let Err(error) = horizon_core::update::failpoint::configure_from_env() {
+        return Failure::new(exit::INVALID_INPUT, anyhow!(error)).report();
+    }
     let action = match Action::from_flags(&cli.flags) {
         Ok(action) => action,
         Err(message) => {
@@ -256,20 +268,71 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             } else {
                 UpdateScope::Containers
             };
-            let report = system_update::update(&context, &lock, scope, now_unix(), &progress)
-                .await
-                .map_err(failure)?;
+            let mut interrupt = Interrupt::listen()?;
+            let report = tokio::select! {
+                // A signal that arrived wins over a step that finished meanwhile.
+                biased;
+                signal = interrupt.received() => return Err(interrupted(&host, signal).await),
+                report = system_update::update(&context, &lock, scope, now_unix(), &progress) => {
+                    report.map_err(failure)?
+                }
+            };
             print(options.json, &report, |out| render::update(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
         Action::Rollback(scope) => {
             let lock = system_update::lock(&host.state_dir).map_err(failure)?;
-            let report = system_update::rollback(&context, &lock, scope, &progress)
-                .await
-                .map_err(failure)?;
+            let mut interrupt = Interrupt::listen()?;
+            let report = tokio::select! {
+                biased;
+                signal = interrupt.received() => return Err(interrupted(&host, signal).await),
+                report = system_update::rollback(&context, &lock, scope, &progress) => {
+                    report.map_err(failure)?
+                }
+            };
             print(options.json, &report, |out| render::rollback(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
+    }
+}
+
+/// After Ctrl-C or SIGTERM stopped an update or a rollback at an await point: every container
+/// transaction it left in its journal is reverted or completed (as `horizon-container` does),
+/// each said on stderr, and the run ends with exit status 130. No system generation is recorded
+/// for the interrupted run: the next one records what the machine then runs. A base deployment
+/// being staged is ostree's own transaction (its tool got the terminal's SIGINT too).
+async fn interrupted(host: &Host, signal: &str) -> Failure {
+    let mut unfinished = Vec::new();
+    if let Ok(engine) = &host.engine {
+        let stores = UpdateStores::new(&host.state_dir);
+        let names = StateStore::new(&host.state_dir)
+            .list()
+            .map(|records| records.into_iter().map(|record| record.name))
+            .into_iter()
+            .flatten();
+        for name in names {
+            match recover_if_interrupted(engine, &stores, &name).await {
+                // Losing the notice is not worth failing the rest of the recovery for.
+                Ok(Some(recovery)) => {
+                    let _ = writeln!(std::io::stderr().lock(), "horizon-update: {recovery}");
+                }
+                Ok(None) => {}
+                Err(error) => unfinished.push(format!("{name}: {error:#}")),
+            }
+        }
+    }
+    let failure = Failure::new(
+        exit::INTERRUPTED,
+        anyhow!("interrupted ({signal}); no system generation was recorded for this run"),
+    );
+    if unfinished.is_empty() {
+        failure.with_hint("horizon-update --history shows the generation in effect")
+    } else {
+        failure.with_hint(format!(
+            "these could not be finished now; the next horizon-container or horizon-update \
+             command finishes them: {}",
+            unfinished.join("; ")
+        ))
     }
 }
 

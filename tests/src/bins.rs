@@ -12,9 +12,13 @@ use anyhow::{Result, bail};
 
 use crate::process;
 
-/// Cargo features the end-to-end binaries are built with: horizon-cli's failpoints (inert unless
+/// Cargo features the end-to-end binaries are built with: horizon-cli's and horizon-update's
+/// failpoints (inert unless
 /// `HORIZON_FAILPOINTS` names one; see horizon-core/src/update/failpoint.rs).
-pub const TEST_FEATURES: &[(&str, &str)] = &[("horizon-cli", "failpoints")];
+pub const TEST_FEATURES: &[(&str, &str)] = &[
+    ("horizon-cli", "failpoints"),
+    ("horizon-update", "failpoints"),
+];
 
 /// The path of binary `bin` of package `package`, built on first request.
 pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {

@@ -9,8 +9,7 @@ use std::io::Write;
 use anyhow::anyhow;
 use horizon_core::engine::{EngineError, PodmanEngine};
 use horizon_core::update::{
-    ContainerLock, LockWait, Recovery, RecoveryAction, UpdateError, UpdateStores, recover,
-    recover_if_interrupted,
+    ContainerLock, LockWait, Recovery, UpdateError, UpdateStores, recover, recover_if_interrupted,
 };
 
 use super::connection::NO_SERVICE_HINT;
@@ -90,19 +89,7 @@ fn announce(recovery: &Recovery) {
 
 /// The notice of a recovery.
 pub fn render_recovery(out: &mut impl Write, recovery: &Recovery) -> std::io::Result<()> {
-    let operation = match recovery.operation {
-        horizon_core::update::Operation::Update => "update",
-        horizon_core::update::Operation::Rollback => "rollback",
-    };
-    let done = match recovery.action {
-        RecoveryAction::Reverted => "reverted",
-        RecoveryAction::Completed => "completed",
-    };
-    writeln!(
-        out,
-        "horizon-container: an interrupted {operation} of {} was {done}; generation {} runs",
-        recovery.name, recovery.generation
-    )
+    writeln!(out, "horizon-container: {recovery}")
 }
 
 /// The exit status and hint of an update error (see `exit.rs`).

@@ -11,10 +11,10 @@ use horizon_core::update::{RollbackOutcome, RollbackTarget, recover, rollback};
 use serde::Serialize;
 
 use super::guard::{lock_for_write, render_recovery, update_failure, update_stores};
-use super::update::Interrupt;
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
+use crate::interrupt::Interrupt;
 
 /// Version of the `--json` document below; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;

@@ -24,6 +24,7 @@ use super::installed::{catalog, resolve};
 use super::{connect_engine, print_report};
 use crate::cli::{GlobalArgs, UpdateArgs};
 use crate::exit::{self, Failure};
+use crate::interrupt::Interrupt;
 
 /// Version of the `--json` documents below; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;
@@ -195,30 +196,6 @@ async fn update_one(
         outcome = update(engine, &lock, request, &progress) => outcome,
     };
     outcome.map_err(update_failure)
-}
-
-/// SIGINT and SIGTERM, listened for from before the work starts.
-pub struct Interrupt {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Interrupt {
-    pub fn listen() -> Result<Self, Failure> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Interrupt {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// Waits for either; says which.
-    pub async fn received(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.int.recv() => "SIGINT",
-            _ = self.term.recv() => "SIGTERM",
-        }
-    }
 }
 
 /// One progress line per step on stderr (pull events are not shown one by one).

@@ -114,6 +114,19 @@ mod active {
     }
 }
 
+/// The variable a test build reads its failpoints from.
+pub const FAILPOINTS_ENV: &str = "HORIZON_FAILPOINTS";
+
+/// Configures the failpoints from [`FAILPOINTS_ENV`] when it is set; once per process, in the
+/// binary's `main`.
+#[cfg(feature = "failpoints")]
+pub fn configure_from_env() -> Result<(), String> {
+    match std::env::var_os(FAILPOINTS_ENV) {
+        Some(spec) => configure(&spec.to_string_lossy()),
+        None => Ok(()),
+    }
+}
+
 /// Configures the failpoints from `spec` (see the module documentation); once per process.
 #[cfg(feature = "failpoints")]
 pub fn configure(spec: &str) -> Result<(), String> {

@@ -193,6 +193,26 @@ pub struct Recovery {
     pub generation: u64,
 }
 
+impl std::fmt::Display for Recovery {
+    /// "an interrupted update of NAME was reverted; generation N runs": what every binary tells
+    /// the user after finishing someone's interrupted transaction.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let operation = match self.operation {
+            Operation::Update => "update",
+            Operation::Rollback => "rollback",
+        };
+        let done = match self.action {
+            RecoveryAction::Reverted => "reverted",
+            RecoveryAction::Completed => "completed",
+        };
+        write!(
+            f,
+            "an interrupted {operation} of {} was {done}; generation {} runs",
+            self.name, self.generation
+        )
+    }
+}
+
 /// Updates the container of `request.resolved` (see the module documentation). The caller holds
 /// its lock. An interrupted earlier transaction is recovered first.
 pub async fn update<E: Engine>(

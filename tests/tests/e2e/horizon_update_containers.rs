@@ -301,3 +301,53 @@ fn two_runs_never_interleave_and_a_busy_container_is_reported_while_others_go_on
         assert_exit(&horizon_container(&session, &["remove", name]), 0);
     }
 }
+
+/// Ctrl-C (SIGINT, sent by a failpoint at a step boundary of the container's update) stops
+/// `horizon-update --containers`: the container's transaction is reverted before the swap, and
+/// completed after it, before the run exits 130 saying so; the locks are free and the journal is
+/// gone, so the next run updates normally.
+#[test]
+fn ctrl_c_mid_update_reverts_or_completes_the_container_and_exits_130() {
+    let bed = TestBed::shared();
+    let session = bed.root_session("hu-containers-ctrl-c");
+    let name = unique_name("hu-int");
+    install_v1(bed, &session, &name);
+    let dir = tempfile::tempdir().unwrap();
+    let (ostree, _v1) = OstreeBed::create(dir.path()).unwrap();
+    let journal = session
+        .state_dir
+        .join("journal")
+        .join(format!("{name}.json"));
+    for (point, release, done, generation) in [
+        ("swap-stopped-old", "v2", "reverted", 1),
+        ("swap-started-new", "v3", "completed", 2),
+    ] {
+        let contents = format!("{release}\n");
+        bed.push_busybox_variant(&name, "latest", &[(RELEASE_FILE, contents.as_bytes())]);
+        let output = run(horizon_update(&session, &ostree, &["--containers"])
+            .env("HORIZON_FAILPOINTS", format!("{point}=interrupt")));
+        assert_exit(&output, 130);
+        assert_eq!(
+            text(&output.stderr)
+                .lines()
+                // Progress lines aside.
+                .filter(|line| !line.starts_with("horizon-update: containers:"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            format!(
+                "horizon-update: an interrupted update of {name} was {done}; generation {generation} runs\n\
+                 horizon-update: error: interrupted (SIGINT); no system generation was recorded for this run\n\
+                 hint: horizon-update --history shows the generation in effect"
+            ),
+            "{point}"
+        );
+        assert!(!journal.exists(), "{point}: the journal is left");
+        let expected = if done == "completed" { release } else { "v1" };
+        assert_eq!(running_release(&session, &name), expected, "{point}");
+    }
+    // Nothing is held: the next run updates (v3 is already running: nothing to do but succeed).
+    let next = run(&mut horizon_update(&session, &ostree, &["--containers"]));
+    assert_exit(&next, 0);
+    assert_eq!(running_release(&session, &name), "v3");
+    assert_exit(&horizon_container(&session, &["remove", &name]), 0);
+}
