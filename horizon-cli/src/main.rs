@@ -7,6 +7,7 @@ mod commands;
 mod exit;
 mod interrupt;
 mod logging;
+mod progress;
 mod terminal;
 
 use std::process::ExitCode;

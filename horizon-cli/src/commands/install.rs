@@ -4,19 +4,14 @@
 //! the definition's `export_binaries` is exported (a name that is taken is reported, not forced,
 //! and does not fail the install).
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::time::Duration;
 
-use horizon_core::engine::PullEvent;
 use horizon_core::lifecycle::{
-    DesktopHost, InstallOutcome, InstallProgress, InstallRecord, InstallRequest, install,
+    DesktopHost, InstallOutcome, InstallRecord, InstallRequest, install,
 };
 use horizon_core::naming;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::export::{DeclaredExports, export_declared, render_declared, render_refused};
@@ -24,17 +19,10 @@ use super::installed::{catalog, lifecycle_failure, resolve, state_store};
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
 use crate::exit::Failure;
+use crate::progress::ProgressView;
 
 /// Version of the `--json` document below; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;
-/// Pull statuses that only report bytes: a plain log shows the layer's milestones, not these.
-const BYTE_TICK_STATUSES: &[&str] = &["Downloading", "Extracting", "Copying"];
-/// Pull statuses that mean a layer is there.
-const LAYER_DONE_STATUSES: &[&str] = &["Download complete", "Pull complete", "Already exists"];
-/// A layer id in the pull stream: Podman shows 12 hex digits (other ids are tags or digests).
-const LAYER_ID_LEN: usize = 12;
-/// How often the terminal spinner redraws.
-const SPINNER_TICK: Duration = Duration::from_millis(120);
 
 #[derive(Debug, Serialize)]
 struct InstallReport<'a> {
@@ -70,8 +58,8 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
         state: &state,
         agent: agent.as_ref(),
     };
-    let view = ProgressView::new(std::io::stderr().is_terminal());
-    let outcome = install(&engine, request, &|progress| view.show(progress)).await;
+    let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
+    let outcome = install(&engine, request, &|progress| view.show(&progress.into())).await;
     view.finish();
     let outcome = outcome.map_err(lifecycle_failure)?;
     let report = report(name, &outcome);
@@ -188,205 +176,11 @@ fn render(out: &mut impl Write, report: &InstallReport<'_>) -> std::io::Result<(
     }
 }
 
-/// One plain progress line, or `None` for byte ticks (a log shows milestones only).
-fn plain_line(progress: &InstallProgress<'_>, pulling: &str) -> Option<String> {
-    match progress {
-        InstallProgress::Step { step, subject } => Some(format!("{step}: {subject}")),
-        InstallProgress::Pull(event) => {
-            if BYTE_TICK_STATUSES.contains(&event.status.as_str()) {
-                return None;
-            }
-            let status = event.status.trim();
-            if status.is_empty() {
-                return None;
-            }
-            Some(match layer_id(event) {
-                Some(layer) => {
-                    format!("pulling {pulling}: layer {layer} {}", status.to_lowercase())
-                }
-                None => format!("pulling {pulling}: {status}"),
-            })
-        }
-    }
-}
-
-/// The event's layer id, when its `id` is one (the stream also puts tags there).
-fn layer_id(event: &PullEvent) -> Option<&str> {
-    event
-        .layer
-        .as_deref()
-        .filter(|id| id.len() == LAYER_ID_LEN && id.bytes().all(|byte| byte.is_ascii_hexdigit()))
-}
-
-/// Shows install progress: on a terminal, a spinner per step and a bar of bytes while pulling;
-/// otherwise plain lines.
-struct ProgressView {
-    terminal: Option<ProgressBar>,
-    state: Mutex<ViewState>,
-}
-
-#[derive(Default)]
-struct ViewState {
-    /// The image being pulled (the Pull step's subject).
-    pulling: String,
-    /// Per layer: bytes so far, total (0 while unknown), and whether it is done.
-    layers: BTreeMap<String, (u64, u64, bool)>,
-    /// The current step's line, printed above the bar when the next step starts.
-    current: Option<String>,
-}
-
-impl ProgressView {
-    fn new(terminal: bool) -> Self {
-        // A terminal that cannot redraw (TERM unset or `dumb`) gets the plain lines.
-        let terminal = terminal
-            .then(ProgressBar::new_spinner)
-            .filter(|bar| !bar.is_hidden());
-        if let Some(bar) = &terminal {
-            bar.enable_steady_tick(SPINNER_TICK);
-        }
-        ProgressView {
-            terminal,
-            state: Mutex::new(ViewState::default()),
-        }
-    }
-
-    fn show(&self, progress: &InstallProgress<'_>) {
-        let Ok(mut state) = self.state.lock() else {
-            return;
-        };
-        if let InstallProgress::Step { step, subject } = progress
-            && *step == horizon_core::lifecycle::InstallStep::Pull
-        {
-            state.pulling = (*subject).to_owned();
-        }
-        match &self.terminal {
-            None => {
-                if let Some(line) = plain_line(progress, &state.pulling) {
-                    // Progress is a courtesy: a closed stderr must not fail the install.
-                    let _ = writeln!(std::io::stderr().lock(), "{line}");
-                }
-            }
-            Some(bar) => match progress {
-                InstallProgress::Step { step, subject } => {
-                    if let Some(done) = state.current.take() {
-                        bar.println(format!("✓ {done}"));
-                    }
-                    let line = format!("{step}: {subject}");
-                    bar.set_style(ProgressStyle::default_spinner());
-                    bar.set_message(line.clone());
-                    state.current = Some(line);
-                }
-                InstallProgress::Pull(event) => {
-                    if let Some(layer) = layer_id(event) {
-                        let entry = state.layers.entry(layer.to_owned()).or_default();
-                        if let Some(total) = event.total {
-                            *entry = (event.current.unwrap_or(0).min(total), total, entry.2);
-                        }
-                        if LAYER_DONE_STATUSES.contains(&event.status.as_str()) {
-                            entry.0 = entry.1;
-                            entry.2 = true;
-                        }
-                    }
-                    let (current, total) = state
-                        .layers
-                        .values()
-                        .fold((0, 0), |(c, t), (current, total, _)| {
-                            (c + current, t + total)
-                        });
-                    let done = state.layers.values().filter(|(_, _, done)| *done).count();
-                    if total > 0 {
-                        if let Ok(style) = ProgressStyle::with_template(
-                            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                        ) {
-                            bar.set_style(style.progress_chars("=> "));
-                        }
-                        bar.set_length(total);
-                        bar.set_position(current);
-                    }
-                    bar.set_message(format!(
-                        "pulling {}: layers {done}/{}",
-                        state.pulling,
-                        state.layers.len()
-                    ));
-                }
-            },
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.terminal {
-            if let Ok(mut state) = self.state.lock()
-                && let Some(done) = state.current.take()
-            {
-                bar.println(format!("✓ {done}"));
-            }
-            bar.finish_and_clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use horizon_core::lifecycle::InstallStep;
+    use std::collections::BTreeMap;
 
     use super::*;
-
-    fn event(layer: Option<&str>, status: &str, current: Option<u64>) -> PullEvent {
-        PullEvent {
-            layer: layer.map(str::to_owned),
-            status: status.to_owned(),
-            current,
-            total: current.map(|_| 100),
-        }
-    }
-
-    #[test]
-    fn plain_progress_names_each_step_and_each_layer_milestone() {
-        let image = "127.0.0.1:5000/horizon/busybox:latest";
-        let cases: [(InstallProgress<'_>, Option<&str>); 6] = [
-            (
-                InstallProgress::Step {
-                    step: InstallStep::Pull,
-                    subject: image,
-                },
-                Some("pull: 127.0.0.1:5000/horizon/busybox:latest"),
-            ),
-            (
-                InstallProgress::Pull(&event(Some("63ca7ff05195"), "Pulling fs layer", None)),
-                Some(
-                    "pulling 127.0.0.1:5000/horizon/busybox:latest: layer 63ca7ff05195 pulling fs layer",
-                ),
-            ),
-            (
-                InstallProgress::Pull(&event(Some("63ca7ff05195"), "Downloading", Some(5))),
-                None,
-            ),
-            (
-                InstallProgress::Pull(&event(Some("63ca7ff05195"), "Download complete", None)),
-                Some(
-                    "pulling 127.0.0.1:5000/horizon/busybox:latest: layer 63ca7ff05195 download complete",
-                ),
-            ),
-            (
-                InstallProgress::Pull(&event(Some("latest"), "Pulling from horizon/busybox", None)),
-                Some("pulling 127.0.0.1:5000/horizon/busybox:latest: Pulling from horizon/busybox"),
-            ),
-            (
-                InstallProgress::Step {
-                    step: InstallStep::InstallPackages,
-                    subject: "apt-get: git make",
-                },
-                Some("install packages: apt-get: git make"),
-            ),
-        ];
-        for (progress, expected) in cases {
-            assert_eq!(
-                plain_line(&progress, image).as_deref(),
-                expected,
-                "{progress:?}"
-            );
-        }
-    }
 
     fn record() -> InstallRecord {
         InstallRecord {

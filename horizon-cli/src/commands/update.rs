@@ -4,7 +4,7 @@
 //! Ctrl-C or SIGTERM during an update stops it, and the journal reverts (or, past the swap,
 //! completes) it before the command exits 130.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use super::{connect_engine, print_report};
 use crate::cli::{GlobalArgs, UpdateArgs};
 use crate::exit::{self, Failure};
 use crate::interrupt::Interrupt;
+use crate::progress::ProgressView;
 
 /// Version of the `--json` documents below; bumped on any incompatible change.
 const SCHEMA_VERSION: u32 = 1;
@@ -178,11 +179,13 @@ async fn update_one(
     let name = request.resolved.definition.name.as_str();
     let lock = lock_for_write(global, engine, name, "update", wait).await?;
     let mut interrupt = Interrupt::listen()?;
-    let progress = |progress: &UpdateProgress<'_>| show_progress(name, progress);
+    let view = ProgressView::new(std::io::stderr().is_terminal(), &format!("{name}: "), false);
+    let progress = |progress: &UpdateProgress<'_>| view.show(&progress.into());
     let outcome = tokio::select! {
         // A signal that arrived wins over a step that finished meanwhile.
         biased;
         signal = interrupt.received() => {
+            view.finish();
             // The update stopped at an await point; its journal says what it had done.
             let recovery = recover(engine, &lock, request.stores).await.map_err(update_failure)?;
             if let Some(recovery) = &recovery {
@@ -195,15 +198,8 @@ async fn update_one(
         }
         outcome = update(engine, &lock, request, &progress) => outcome,
     };
+    view.finish();
     outcome.map_err(update_failure)
-}
-
-/// One progress line per step on stderr (pull events are not shown one by one).
-fn show_progress(name: &str, progress: &UpdateProgress<'_>) {
-    if let UpdateProgress::Step { step, subject } = progress {
-        // Losing a progress line is not worth failing the update for.
-        let _ = writeln!(std::io::stderr().lock(), "{name}: {step}: {subject}");
-    }
 }
 
 async fn run_check(
