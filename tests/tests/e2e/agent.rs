@@ -207,6 +207,42 @@ fn confinement_via_podman(session: &Session, container: &str) -> String {
     text(&result.stdout)
 }
 
+/// A program on the agent's pty writing a lot and ending at once: every byte reaches the caller's
+/// terminal (the relay drains the pty after the program has ended), in order, with the terminal's
+/// own newline translation; the exit status comes back. script(1) is the caller's terminal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_on_a_terminal_loses_no_output() {
+    let installed = Installed::new("agent-pty-volume").await;
+    let (session, name) = (&installed.session, installed.name.as_str());
+    const LINES: usize = 100_000;
+    let mut on_terminal = session.command("script");
+    on_terminal
+        .arg("-qec")
+        .arg(format!(
+            "{} exec {name} sh -c 'test -t 1 || exit 9; seq 1 {LINES}; exit 3'",
+            cargo_bin("horizon-agent", "horizon-agent").display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = on_terminal.spawn().unwrap();
+    // Held open until the program has ended (script(1) types an EOF at the end of its stdin).
+    let keys = child.stdin.take();
+    let result = child.wait_with_output().unwrap();
+    drop(keys);
+    assert_exit(&result, 3);
+    let shown = text(&result.stdout);
+    let expected: String = (1..=LINES).map(|line| format!("{line}\r\n")).collect();
+    assert!(
+        shown == expected,
+        "{} bytes shown, {} expected; the end: {:?}",
+        shown.len(),
+        expected.len(),
+        &shown[shown.len().saturating_sub(40)..]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_process_is_confined_exactly_like_a_podman_exec_process() {
     // Rootless (keep-id): the user's uid, no capabilities.
