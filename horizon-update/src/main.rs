@@ -7,7 +7,7 @@
 mod cli;
 mod render;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +34,7 @@ use horizon_core::update::{
 use crate::cli::{Action, BackendChoice, Cli, Options};
 use crate::exit::Failure;
 use crate::interrupt::Interrupt;
+use crate::progress::ProgressView;
 
 // Shared with the other binaries: one implementation of completions and man pages.
 #[path = "../../horizon-cli/src/commands/completions.rs"]
@@ -46,6 +47,9 @@ mod exit;
 // One tracing setup for every binary.
 #[path = "../../horizon-cli/src/logging.rs"]
 mod logging;
+// Progress of long work, as horizon-container shows it.
+#[path = "../../horizon-cli/src/progress.rs"]
+mod progress;
 // Ctrl-C and SIGTERM during an update or a rollback, as horizon-container handles them.
 #[path = "../../horizon-cli/src/interrupt.rs"]
 mod interrupt;
@@ -243,7 +247,8 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
         apps: &host.apps,
         state_dir: &host.state_dir,
     };
-    let progress = |step: Progress| show_progress(&step);
+    let view = ProgressView::new(std::io::stderr().is_terminal(), "horizon-update: ", false);
+    let progress = |step: Progress| show_progress(&view, &step);
     match action {
         Action::History => {
             let history = system_update::history(&host.state_dir).map_err(failure)?;
@@ -252,6 +257,7 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
         }
         Action::Check => {
             let report = system_update::check(&context, &progress).await;
+            view.finish();
             print(options.json, &report, |out| render::check(out, &report))?;
             Ok(ExitCode::from(if report.any_failed() {
                 exit::FAILURE
@@ -272,11 +278,15 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             let report = tokio::select! {
                 // A signal that arrived wins over a step that finished meanwhile.
                 biased;
-                signal = interrupt.received() => return Err(interrupted(&host, signal).await),
+                signal = interrupt.received() => {
+                    view.finish();
+                    return Err(interrupted(&host, signal).await);
+                }
                 report = system_update::update(&context, &lock, scope, now_unix(), &progress) => {
                     report.map_err(failure)?
                 }
             };
+            view.finish();
             print(options.json, &report, |out| render::update(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
@@ -285,11 +295,15 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             let mut interrupt = Interrupt::listen()?;
             let report = tokio::select! {
                 biased;
-                signal = interrupt.received() => return Err(interrupted(&host, signal).await),
+                signal = interrupt.received() => {
+                    view.finish();
+                    return Err(interrupted(&host, signal).await);
+                }
                 report = system_update::rollback(&context, &lock, scope, &progress) => {
                     report.map_err(failure)?
                 }
             };
+            view.finish();
             print(options.json, &report, |out| render::rollback(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
@@ -358,14 +372,18 @@ fn failure(error: SystemUpdateError) -> Failure {
     }
 }
 
-/// One progress line on stderr per step of a long run.
-fn show_progress(step: &Progress) {
-    let line = match step {
-        Progress::Layer { layer, action } => format!("horizon-update: {layer}: {action}…"),
-        Progress::Container { name, step } => format!("horizon-update: containers: {name}: {step}"),
+/// Shows one step of a long run: a line per step in a log, a spinner per step on a terminal
+/// (horizon-container's view: a base download or a container build takes minutes).
+fn show_progress(view: &ProgressView, step: &Progress) {
+    let (layer, subject) = match step {
+        Progress::Layer { layer, action } => (*layer, format!("{action}…")),
+        Progress::Container { name, step } => ("containers", format!("{name}: {step}")),
     };
-    // Losing a progress line is not worth failing the update for.
-    let _ = writeln!(std::io::stderr(), "{line}");
+    view.show(&progress::Progress::Step {
+        step: &layer,
+        subject: &subject,
+        pull: false,
+    });
 }
 
 /// Prints a report on stdout: JSON with its schema version, or the human rendering. A closed
