@@ -274,39 +274,39 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             } else {
                 UpdateScope::Containers
             };
-            let mut interrupt = Interrupt::listen()?;
-            let report = tokio::select! {
-                // A signal that arrived wins over a step that finished meanwhile.
-                biased;
-                signal = interrupt.received() => {
-                    view.finish();
-                    return Err(interrupted(&host, signal).await);
-                }
-                report = system_update::update(&context, &lock, scope, now_unix(), &progress) => {
-                    report.map_err(failure)?
-                }
-            };
-            view.finish();
+            let work = system_update::update(&context, &lock, scope, now_unix(), &progress);
+            let report = unless_interrupted(&host, &view, work).await?;
             print(options.json, &report, |out| render::update(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
         Action::Rollback(scope) => {
             let lock = system_update::lock(&host.state_dir).map_err(failure)?;
-            let mut interrupt = Interrupt::listen()?;
-            let report = tokio::select! {
-                biased;
-                signal = interrupt.received() => {
-                    view.finish();
-                    return Err(interrupted(&host, signal).await);
-                }
-                report = system_update::rollback(&context, &lock, scope, &progress) => {
-                    report.map_err(failure)?
-                }
-            };
-            view.finish();
+            let work = system_update::rollback(&context, &lock, scope, &progress);
+            let report = unless_interrupted(&host, &view, work).await?;
             print(options.json, &report, |out| render::rollback(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
+    }
+}
+
+/// Runs `work` (an update or a rollback) until it ends or Ctrl-C / SIGTERM stops it; then
+/// [`interrupted`] finishes what it left. The progress view is finished either way.
+async fn unless_interrupted<T>(
+    host: &Host,
+    view: &ProgressView,
+    work: impl Future<Output = Result<T, SystemUpdateError>>,
+) -> Result<T, Failure> {
+    let mut interrupt = Interrupt::listen()?;
+    let outcome = tokio::select! {
+        // A signal that arrived wins over a step that finished meanwhile.
+        biased;
+        signal = interrupt.received() => Err(signal),
+        outcome = work => Ok(outcome),
+    };
+    view.finish();
+    match outcome {
+        Ok(outcome) => outcome.map_err(failure),
+        Err(signal) => Err(interrupted(host, signal).await),
     }
 }
 

@@ -207,6 +207,25 @@ fn confinement_via_podman(session: &Session, container: &str) -> String {
     text(&result.stdout)
 }
 
+/// Runs `command_line` on a terminal: `script` is a script(1) command (with the session's user and
+/// environment), which gives it a pty of its own, so the agent's client asks for one too.
+fn on_terminal(mut script: Command, command_line: &str) -> Output {
+    script
+        .arg("-qec")
+        .arg(command_line)
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = script.spawn().unwrap();
+    // Held open until the program has ended: at the end of its stdin script(1) types an EOF
+    // character, which the pty would echo into the output.
+    let keys = child.stdin.take();
+    let output = child.wait_with_output().unwrap();
+    drop(keys);
+    output
+}
+
 /// A program on the agent's pty writing a lot and ending at once: every byte reaches the caller's
 /// terminal (the relay drains the pty after the program has ended), in order, with the terminal's
 /// own newline translation; the exit status comes back. script(1) is the caller's terminal.
@@ -215,22 +234,13 @@ async fn a_program_on_a_terminal_loses_no_output() {
     let installed = Installed::new("agent-pty-volume").await;
     let (session, name) = (&installed.session, installed.name.as_str());
     const LINES: usize = 100_000;
-    let mut on_terminal = session.command("script");
-    on_terminal
-        .arg("-qec")
-        .arg(format!(
+    let result = on_terminal(
+        session.command("script"),
+        &format!(
             "{} exec {name} sh -c 'test -t 1 || exit 9; seq 1 {LINES}; exit 3'",
             cargo_bin("horizon-agent", "horizon-agent").display()
-        ))
-        .arg("/dev/null")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = on_terminal.spawn().unwrap();
-    // Held open until the program has ended (script(1) types an EOF at the end of its stdin).
-    let keys = child.stdin.take();
-    let result = child.wait_with_output().unwrap();
-    drop(keys);
+        ),
+    );
     assert_exit(&result, 3);
     let shown = text(&result.stdout);
     let expected: String = (1..=LINES).map(|line| format!("{line}\r\n")).collect();
@@ -309,26 +319,18 @@ async fn an_agent_process_is_confined_exactly_like_a_podman_exec_process() {
     );
     let shared_check = PathBuf::from("/tmp").join(format!("horizon-tty-check-{}.sh", account.uid));
     std::fs::copy(&check, &shared_check).unwrap();
-    let mut on_terminal = user.command("script");
-    on_terminal
+    let mut script = user.command("script");
+    script
         .env("HORIZON_RUNTIME_DIR", &root.runtime_dir)
-        .current_dir("/tmp")
-        .arg("-qec")
-        .arg(format!(
+        .current_dir("/tmp");
+    let on_terminal = on_terminal(
+        script,
+        &format!(
             "{} exec {name} sh {}",
             cargo_bin("horizon-agent", "horizon-agent").display(),
             shared_check.display()
-        ))
-        .arg("/dev/null")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = on_terminal.spawn().unwrap();
-    // Held open until the program has ended: at the end of its stdin script(1) types an EOF
-    // character, which the pty would echo into the output.
-    let keys = child.stdin.take();
-    let on_terminal = child.wait_with_output().unwrap();
-    drop(keys);
+        ),
+    );
     std::fs::remove_file(&shared_check).unwrap();
     assert_exit(&on_terminal, 0);
     assert_eq!(
