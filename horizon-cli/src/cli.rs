@@ -74,8 +74,9 @@ pub enum Command {
     /// Checks, as the spec's troubleshooting section does: Podman installed (4 or later), its API
     /// service answering, for a normal user the rootless prerequisites (entries in /etc/subuid and
     /// /etc/subgid, newuidmap and newgidmap, user namespaces enabled), the storage driver (vfs is
-    /// slow and large), and the export directory on PATH. Each check is passed, warning or failed,
-    /// with the fix. Starts nothing. Exit status 0 when no check failed, 1 otherwise.
+    /// slow and large), the export directory on PATH, and the static in-container agent (without it
+    /// exported binaries take the slow API path). Each check is passed, warning or failed, with the
+    /// fix. Starts nothing. Exit status 0 when no check failed, 1 otherwise.
     ///
     /// Example: horizon-container doctor --json
     Doctor,

@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::doctor::{CheckStatus, DoctorReport, diagnose, gather};
+use horizon_core::doctor::{AgentFinding, CheckStatus, DoctorReport, diagnose, gather};
 use horizon_core::endpoint::DiscoveryInput;
 use serde::Serialize;
 
-use super::{finish_output, horizon_paths};
+use super::{finish_output, horizon_paths, locate_agent};
 use crate::cli::GlobalArgs;
 use crate::exit::{self, Failure};
 
@@ -28,7 +28,12 @@ struct DoctorJson<'a> {
 
 pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
     let discovery = DiscoveryInput::from_process(global.url.clone());
-    let input = gather(&discovery, horizon_paths(global).export_dir).await;
+    let agent = match locate_agent(global) {
+        Ok(Some(host)) => AgentFinding::Found(host.binary),
+        Ok(None) => AgentFinding::Missing,
+        Err(why) => AgentFinding::Unusable(why),
+    };
+    let input = gather(&discovery, horizon_paths(global).export_dir, agent).await;
     let report = diagnose(&input);
     let mut stdout = std::io::stdout().lock();
     let written = if global.json {

@@ -104,16 +104,22 @@ const AGENT_ENV: &str = "HORIZON_AGENT";
 /// Only a static build is used (it must run in any image); without one, containers are made
 /// the old way and their exports take the API path.
 pub fn agent_host(global: &GlobalArgs) -> Option<horizon_core::lifecycle::AgentHost> {
+    locate_agent(global).unwrap_or_else(|reason| {
+        tracing::warn!("{reason}");
+        None
+    })
+}
+
+/// Where [`agent_host`] looks, with why one found is unusable (`doctor` shows it).
+pub fn locate_agent(
+    global: &GlobalArgs,
+) -> Result<Option<horizon_core::lifecycle::AgentHost>, String> {
     let exe = std::env::current_exe().ok();
     horizon_core::lifecycle::AgentHost::locate(
         std::env::var_os(AGENT_ENV).map(std::path::PathBuf::from),
         exe.as_deref(),
         horizon_paths(global).runtime_dir,
     )
-    .unwrap_or_else(|reason| {
-        tracing::warn!("{reason}");
-        None
-    })
 }
 
 /// Connects to Podman as the global options say (starting the user's service when none answers),

@@ -32,12 +32,19 @@ fn doctor_as_root_passes_the_four_system_checks() {
              [passed]  Podman API service: Podman 4.3.1 (API 4.3.1) answers at {} (CONTAINER_HOST)\n\
              [passed]  Storage driver: overlay in {}\n\
              [passed]  Export directory on PATH: {} is on PATH\n\
-             summary: 4 passed, 0 warnings, 0 failed\n",
+             [passed]  In-container agent: {} (static)\n\
+             summary: 5 passed, 0 warnings, 0 failed\n",
             bed.rootful.url(),
             bed.rootful.storage.root.display(),
-            session.export_dir.display()
+            session.export_dir.display(),
+            agent().display()
         )
     );
+}
+
+/// The static agent the sessions point HORIZON_AGENT at, as doctor shows it (its real path).
+fn agent() -> std::path::PathBuf {
+    std::fs::canonicalize(horizon_e2e::bins::static_agent()).unwrap()
 }
 
 /// The first range of `user` in an `/etc/subuid`-format file, as doctor prints it.
@@ -124,6 +131,11 @@ fn doctor_as_the_rootless_user_also_checks_the_rootless_prerequisites() {
             "Export directory on PATH",
             format!("{} is on PATH", session.export_dir.display()),
         ),
+        (
+            "agent",
+            "In-container agent",
+            format!("{} (static)", agent().display()),
+        ),
     ];
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), expected.len(), "{report:#}");
@@ -153,7 +165,9 @@ fn doctor_fails_with_the_fixes_when_the_service_is_gone_and_exports_are_off_path
     let expected_tail = format!(
         "[failed]  Export directory on PATH: {export_dir} is not on PATH: exported binaries are not found\n\
          \x20         fix: echo 'export PATH=\"{export_dir}:$PATH\"' >> ~/.profile, then log in again\n\
-         summary: 5 passed, 1 warning, 2 failed\n"
+         [passed]  In-container agent: {} (static)\n\
+         summary: 6 passed, 1 warning, 2 failed\n",
+        agent().display()
     );
     assert!(stdout.ends_with(&expected_tail), "{stdout}");
     let service_check = "[failed]  Podman API service: no Podman service answered; tried:\n\
