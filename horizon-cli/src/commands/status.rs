@@ -163,6 +163,15 @@ fn render(
         "exports",
         if exports.is_empty() { "none" } else { &exports },
     )?;
+    let exec_path = if container.agent {
+        "agent (exported binaries and shell start in milliseconds)".to_owned()
+    } else {
+        format!(
+            "API (made without the in-container agent; `horizon-container install {name} \
+             --reinstall` gives it one)"
+        )
+    };
+    line(out, "exec path", exec_path)?;
     if container.mounts.is_empty() {
         line(out, "mounts", "none")?;
     }
@@ -260,6 +269,7 @@ mod tests {
                     userns_mode: "private".into(),
                     uid_map: vec!["0:1:1000".into(), "1000:0:1".into()],
                 },
+                agent: false,
             }),
             record: Some(InstallRecord {
                 schema_version: 1,
@@ -346,6 +356,7 @@ mod tests {
              started:      2024-05-01T10:00:01Z\n\
              stopped:      2024-05-01T11:00:00Z\n\
              exports:      git g (git)\n\
+             exec path:    API (made without the in-container agent; `horizon-container install tools --reinstall` gives it one)\n\
              mounts:       /home/u -> /home/u (rw)\n\
              \x20             /srv -> /data (ro)\n\
              security:     privileged no, no-new-privileges yes, seccomp default, network slirp4netns, user namespace keep-id\n\

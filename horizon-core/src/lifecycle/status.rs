@@ -197,6 +197,9 @@ pub struct ContainerFacts {
     pub mounts: Vec<BindMount>,
     /// Security settings as applied.
     pub security: AppliedSecurity,
+    /// It runs horizon's in-container agent (exported binaries and `shell` take the fast path);
+    /// containers made without one take the API path.
+    pub agent: bool,
 }
 
 /// The status of definition `name` (`current` is its definition now, if one exists).
@@ -272,6 +275,7 @@ pub async fn status<E: Engine>(
                 .cloned()
                 .collect(),
             security: details.security.clone(),
+            agent: super::agent_instance_dir(&details.mounts).is_some(),
         }),
         record,
         kept_generations,

@@ -421,6 +421,7 @@ fn a_user_installs_manages_and_removes_a_busybox_container() {
              created:      {created}\n\
              started:      {started}\n\
              exports:      none\n\
+             exec path:    agent (exported binaries and shell start in milliseconds)\n\
              mounts:       {data} -> /data (ro)\n\
              security:     privileged no, no-new-privileges yes, seccomp default, network slirp4netns, user namespace keep-id\n\
              capabilities: {}\n",
@@ -444,6 +445,7 @@ fn a_user_installs_manages_and_removes_a_busybox_container() {
     assert_eq!(status["installed_hash"], hash.as_str());
     assert_eq!(status["container"]["id"], inspected["Id"]);
     assert_eq!(status["container"]["generation"], 1);
+    assert_eq!(status["container"]["agent"], true);
     assert_eq!(
         status["container"]["security"]["effective_caps"],
         json!(DEFAULT_CAPS)
