@@ -227,7 +227,9 @@ pub enum Command {
     /// Open an interactive login shell in a container.
     ///
     /// The container user's login shell (from its /etc/passwd, else bash, else sh), with a real
-    /// terminal: raw mode, window-size changes, job control. Exit status as for `run`.
+    /// terminal: raw mode, window-size changes, job control. Through the container's agent when it
+    /// has one (a terminal made in the container, a start in milliseconds), else through the API;
+    /// HORIZON_EXEC_PATH=api forces the API. Exit status as for `run`.
     ///
     /// Example: horizon-container shell development
     Shell {
