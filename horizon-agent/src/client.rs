@@ -176,6 +176,28 @@ fn trusted_owner(uid: u32, caller: u32) -> bool {
     uid == caller || uid == 0
 }
 
+/// The status of `fd` (opened from `shown`).
+fn stat_of(fd: &OwnedFd, shown: &Path) -> Result<rustix::fs::Stat, ClientError> {
+    rustix::fs::fstat(fd).map_err(|error| ClientError::NoAgent {
+        reason: format!("{}: {error}", shown.display()),
+    })
+}
+
+/// Refuses `shown` unless `stat` says the caller or root owns it.
+fn require_trusted_owner(
+    stat: &rustix::fs::Stat,
+    shown: &Path,
+    caller: u32,
+) -> Result<(), ClientError> {
+    if trusted_owner(stat.st_uid, caller) {
+        return Ok(());
+    }
+    Err(unsafe_path(
+        shown,
+        format!("owned by uid {}, not by you or root", stat.st_uid),
+    ))
+}
+
 fn open_checked(
     dir: Option<BorrowedFd<'_>>,
     name: &Path,
@@ -211,15 +233,8 @@ pub fn connect(runtime_dir: &Path, definition: &str) -> Result<UnixStream, Clien
         &definition_dir,
         OFlags::RDONLY | OFlags::DIRECTORY,
     )?;
-    let stat = rustix::fs::fstat(&dir).map_err(|error| ClientError::NoAgent {
-        reason: format!("{}: {error}", definition_dir.display()),
-    })?;
-    if !trusted_owner(stat.st_uid, caller) {
-        return Err(unsafe_path(
-            &definition_dir,
-            format!("owned by uid {}, not by you or root", stat.st_uid),
-        ));
-    }
+    let stat = stat_of(&dir, &definition_dir)?;
+    require_trusted_owner(&stat, &definition_dir, caller)?;
     if stat.st_mode & 0o022 != 0 {
         return Err(unsafe_path(&definition_dir, "writable by others"));
     }
@@ -231,18 +246,11 @@ pub fn connect(runtime_dir: &Path, definition: &str) -> Result<UnixStream, Clien
         &active_path,
         OFlags::RDONLY,
     )?;
-    let stat = rustix::fs::fstat(&active).map_err(|error| ClientError::NoAgent {
-        reason: format!("{}: {error}", active_path.display()),
-    })?;
+    let stat = stat_of(&active, &active_path)?;
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(unsafe_path(&active_path, "not a regular file"));
     }
-    if !trusted_owner(stat.st_uid, caller) {
-        return Err(unsafe_path(
-            &active_path,
-            format!("owned by uid {}, not by you or root", stat.st_uid),
-        ));
-    }
+    require_trusted_owner(&stat, &active_path, caller)?;
     let instance = crate::layout::read_active(&std::fs::File::from(active))
         .map_err(|error| unsafe_path(&active_path, error.to_string()))?;
 
@@ -260,20 +268,13 @@ pub fn connect(runtime_dir: &Path, definition: &str) -> Result<UnixStream, Clien
         &socket_path,
         OFlags::PATH,
     )?;
-    let stat = rustix::fs::fstat(&socket).map_err(|error| ClientError::NoAgent {
-        reason: format!("{}: {error}", socket_path.display()),
-    })?;
+    let stat = stat_of(&socket, &socket_path)?;
     match FileType::from_raw_mode(stat.st_mode) {
         FileType::Socket => {}
         FileType::Symlink => return Err(unsafe_path(&socket_path, "it is a symlink")),
         _ => return Err(unsafe_path(&socket_path, "not a socket")),
     }
-    if !trusted_owner(stat.st_uid, caller) {
-        return Err(unsafe_path(
-            &socket_path,
-            format!("owned by uid {}, not by you or root", stat.st_uid),
-        ));
-    }
+    require_trusted_owner(&stat, &socket_path, caller)?;
     // Connect to exactly the inode checked above.
     let through = format!("/proc/self/fd/{}", socket.as_raw_fd());
     UnixStream::connect(&through).map_err(|error| match error.raw_os_error() {
