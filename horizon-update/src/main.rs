@@ -27,8 +27,7 @@ use horizon_core::system_update::{
     self, Progress, RollbackScope, SystemContext, SystemUpdateError, UpdateScope,
 };
 use horizon_core::update::{
-    DEFAULT_KEEP_PREVIOUS, REGISTRIES_CONF_ENV, RegistryClient, UpdateStores,
-    recover_if_interrupted,
+    DEFAULT_KEEP_PREVIOUS, RegistryClient, UpdateStores, recover_if_interrupted,
 };
 
 use crate::cli::{Action, BackendChoice, Cli, Options};
@@ -149,28 +148,17 @@ impl Host {
         if let Some(dir) = &options.user_dir {
             sources.user_dir = Some(dir.clone());
         }
-        let registry = RegistryClient {
-            // The registries.conf Podman is pointed at, if any, is the one skopeo must read.
-            registries_conf: std::env::var_os(REGISTRIES_CONF_ENV)
-                .filter(|path| !path.is_empty())
-                .map(PathBuf::from),
-            ..Default::default()
-        };
+        let registry = RegistryClient::for_this_process();
         let mut paths = HorizonPaths::from_inputs(&PathInputs::from_process());
         if let Some(dir) = std::env::var_os("HORIZON_RUNTIME_DIR") {
             paths.runtime_dir = PathBuf::from(dir);
         }
-        let exe = std::env::current_exe().ok();
-        let agent = horizon_core::lifecycle::AgentHost::locate(
-            std::env::var_os("HORIZON_AGENT").map(PathBuf::from),
-            exe.as_deref(),
-            paths.runtime_dir,
-        )
-        .unwrap_or_else(|reason| {
-            // Quiet: most runs update no container; horizon-container install says it loudly.
-            tracing::debug!("{reason}");
-            None
-        });
+        let agent = horizon_core::lifecycle::AgentHost::locate_for_this_process(paths.runtime_dir)
+            .unwrap_or_else(|reason| {
+                // Quiet: most runs update no container; horizon-container install says it loudly.
+                tracing::debug!("{reason}");
+                None
+            });
         let desktop = DesktopHost::probe(
             std::env::var("DISPLAY").ok(),
             std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),

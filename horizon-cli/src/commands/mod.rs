@@ -96,9 +96,6 @@ pub fn horizon_paths(global: &GlobalArgs) -> horizon_core::paths::HorizonPaths {
     paths
 }
 
-/// Names the agent binary new containers get, overriding where it is installed.
-const AGENT_ENV: &str = "HORIZON_AGENT";
-
 /// The in-container agent for new containers: `$HORIZON_AGENT`, else the one installed beside
 /// this binary (`../libexec/horizon/horizon-agent`, or `horizon-agent` in the same directory).
 /// Only a static build is used (it must run in any image); without one, containers are made
@@ -114,12 +111,7 @@ pub fn agent_host(global: &GlobalArgs) -> Option<horizon_core::lifecycle::AgentH
 pub fn locate_agent(
     global: &GlobalArgs,
 ) -> Result<Option<horizon_core::lifecycle::AgentHost>, String> {
-    let exe = std::env::current_exe().ok();
-    horizon_core::lifecycle::AgentHost::locate(
-        std::env::var_os(AGENT_ENV).map(std::path::PathBuf::from),
-        exe.as_deref(),
-        horizon_paths(global).runtime_dir,
-    )
+    horizon_core::lifecycle::AgentHost::locate_for_this_process(horizon_paths(global).runtime_dir)
 }
 
 /// Connects to Podman as the global options say (starting the user's service when none answers),

@@ -67,11 +67,7 @@ struct UpdateEntry {
 pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Failure> {
     let registry = RegistryClient {
         timeout: Duration::from_secs(args.registry_timeout),
-        // The registries.conf Podman is pointed at, if any, is the one skopeo must read.
-        registries_conf: std::env::var_os(horizon_core::update::REGISTRIES_CONF_ENV)
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from),
-        ..Default::default()
+        ..RegistryClient::for_this_process()
     };
     if args.check {
         return run_check(global, args, &registry).await;

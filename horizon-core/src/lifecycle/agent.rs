@@ -27,7 +27,21 @@ pub struct AgentHost {
     pub runtime_dir: PathBuf,
 }
 
+/// Names the agent binary new containers get, overriding where it is installed.
+pub const AGENT_ENV: &str = "HORIZON_AGENT";
+
 impl AgentHost {
+    /// [`AgentHost::locate`] for this process: `$HORIZON_AGENT`, else the one installed beside
+    /// the running binary.
+    pub fn locate_for_this_process(runtime_dir: PathBuf) -> Result<Option<AgentHost>, String> {
+        let exe = std::env::current_exe().ok();
+        AgentHost::locate(
+            std::env::var_os(AGENT_ENV).map(PathBuf::from),
+            exe.as_deref(),
+            runtime_dir,
+        )
+    }
+
     /// The agent for new containers: `explicit` (`$HORIZON_AGENT`, passed in), else the one
     /// installed beside the running binary `exe` (`../libexec/horizon/horizon-agent`, or
     /// `horizon-agent` in the same directory). `Ok(None)` when there is none; an error (for the

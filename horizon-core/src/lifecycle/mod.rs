@@ -23,8 +23,8 @@ mod status;
 pub(crate) mod tests;
 
 pub use agent::{
-    AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir, prepare_agent_dir,
-    wait_for_agent,
+    AGENT_ENV, AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir,
+    prepare_agent_dir, wait_for_agent,
 };
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
 pub use error::{InstallStep, LifecycleError};

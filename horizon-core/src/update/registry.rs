@@ -54,6 +54,17 @@ impl Default for RegistryClient {
 }
 
 impl RegistryClient {
+    /// The default client reading the registries.conf Podman is pointed at by this process's
+    /// environment ([`REGISTRIES_CONF_ENV`]), if any: skopeo must read the same file.
+    pub fn for_this_process() -> Self {
+        RegistryClient {
+            registries_conf: std::env::var_os(REGISTRIES_CONF_ENV)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+            ..RegistryClient::default()
+        }
+    }
+
     /// The manifest digest (`sha256:…`) `reference` points to now.
     pub async fn manifest_digest(&self, reference: &str) -> Result<String, RegistryError> {
         let mut command = HostCommand::new(self.program.as_os_str()).args([
