@@ -102,7 +102,7 @@ pub fn horizon_paths(global: &GlobalArgs) -> horizon_core::paths::HorizonPaths {
 /// the old way and their exports take the API path.
 pub fn agent_host(global: &GlobalArgs) -> Option<horizon_core::lifecycle::AgentHost> {
     locate_agent(global).unwrap_or_else(|reason| {
-        tracing::warn!("{reason}");
+        tracing::warn!("{reason}; containers are made without it");
         None
     })
 }

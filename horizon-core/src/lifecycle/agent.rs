@@ -62,7 +62,7 @@ impl AgentHost {
         })?;
         if !layout::is_static_executable(&binary).unwrap_or(false) {
             return Err(format!(
-                "the agent binary {} is not statically linked (build it with scripts/build-agent); containers are made without it",
+                "the agent binary {} is not statically linked (build it with scripts/build-agent)",
                 binary.display()
             ));
         }

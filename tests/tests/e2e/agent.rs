@@ -207,6 +207,117 @@ fn confinement_via_podman(session: &Session, container: &str) -> String {
     text(&result.stdout)
 }
 
+/// A container made where no static agent is found (an install without `HORIZON_AGENT`: beside
+/// this test build's horizon-container is a debug, dynamically linked horizon-agent): `doctor`
+/// warns with the fix, `status` shows the API exec path, its exported binary still runs (through
+/// the API: the program's parent is not the container's PID 1), and the fix `doctor` and `status`
+/// name — `install --reinstall` with the agent found — gives it the agent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("agent-none");
+    let name = "agent-none";
+    let alias = "agent-none-sh";
+    session.write_user_definition(
+        name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
+            .to_string(),
+    );
+    let without_agent = |args: &[&str]| {
+        output(
+            session
+                .horizon_container()
+                .env_remove("HORIZON_AGENT")
+                .args(args),
+        )
+    };
+    let install = without_agent(&["install", name]);
+    assert_exit(&install, 0);
+    assert!(
+        text(&install.stderr).contains(
+            "is not statically linked (build it with scripts/build-agent); containers are made \
+             without it"
+        ),
+        "install says so: {}",
+        text(&install.stderr)
+    );
+    assert!(
+        !definition_dir(&session, name).exists(),
+        "no agent directory"
+    );
+
+    let doctor = without_agent(&["doctor"]);
+    let debug_agent = std::fs::canonicalize(
+        cargo_bin("horizon-cli", "horizon-container").with_file_name("horizon-agent"),
+    )
+    .unwrap();
+    assert!(
+        text(&doctor.stdout).contains(&format!(
+            "[warning] In-container agent: the agent binary {} is not statically linked (build it \
+             with scripts/build-agent): new containers are made \
+             without it, and their exported binaries and `shell` take the API path (a libpod exec \
+             per call, ~150 ms instead of ~3 ms)\n",
+            debug_agent.display()
+        )),
+        "{}",
+        text(&doctor.stdout)
+    );
+    assert!(
+        text(&doctor.stdout).contains("fix: install the static agent as /usr/libexec/horizon/"),
+        "{}",
+        text(&doctor.stdout)
+    );
+
+    let exec_path = |session: &Session| {
+        let status = output(session.horizon_container().args(["status", name]));
+        assert_exit(&status, 0);
+        text(&status.stdout)
+            .lines()
+            .find(|line| line.starts_with("exec path:"))
+            .map(str::to_owned)
+            .unwrap()
+    };
+    assert_eq!(
+        exec_path(&session),
+        format!(
+            "exec path:    API (made without the in-container agent; `horizon-container install \
+             {name} --reinstall` gives it one)"
+        )
+    );
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .args(["export", "sh", "--from", name, "--as", alias]),
+        ),
+        0,
+    );
+    let parent = || {
+        let result = output(session.command(alias).args(["-c", "echo $PPID; exit 4"]));
+        assert_exit(&result, 4);
+        text(&result.stdout)
+    };
+    assert_ne!(parent(), "1\n", "the API path: podman exec's process");
+
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .args(["install", name, "--reinstall"]),
+        ),
+        0,
+    );
+    assert_eq!(
+        exec_path(&session),
+        "exec path:    agent (exported binaries and shell start in milliseconds)"
+    );
+    assert_eq!(parent(), "1\n", "the agent (PID 1) started it");
+    assert_exit(
+        &output(session.horizon_container().args(["remove", name])),
+        0,
+    );
+}
+
 /// Runs `command_line` on a terminal: `script` is a script(1) command (with the session's user and
 /// environment), which gives it a pty of its own, so the agent's client asks for one too.
 fn on_terminal(mut script: Command, command_line: &str) -> Output {
