@@ -32,6 +32,26 @@ fn horizon_update(session: &Session, sysroot: &OstreeBed, args: &[&str]) -> Comm
     command
 }
 
+/// Runs `command` on a terminal: script(1) runs it with its environment, with a terminal on stdin,
+/// stdout and stderr; the screen is the output's stdout.
+fn on_terminal(session: &Session, command: Command) -> Output {
+    let mut line = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    let mut script = session.command("script");
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    run(script
+        .env("TERM", "xterm")
+        .args(["-qec", &line, "/dev/null"]))
+}
+
 fn run(command: &mut Command) -> Output {
     command.output().expect("run a command")
 }
@@ -345,9 +365,19 @@ fn ctrl_c_mid_update_reverts_or_completes_the_container_and_exits_130() {
         let expected = if done == "completed" { release } else { "v1" };
         assert_eq!(running_release(&session, &name), expected, "{point}");
     }
-    // Nothing is held: the next run updates (v3 is already running: nothing to do but succeed).
-    let next = run(&mut horizon_update(&session, &ostree, &["--containers"]));
+    // Nothing is held: the next run updates (v3 is already running: nothing to do but succeed),
+    // here on a terminal, where the steps are drawn in place and ticked off.
+    let next = on_terminal(
+        &session,
+        horizon_update(&session, &ostree, &["--containers"]),
+    );
+    let screen = text(&next.stdout);
     assert_exit(&next, 0);
+    assert!(screen.contains("\u{1b}[2K"), "redrawn in place: {screen:?}");
+    assert!(
+        screen.contains("✓ horizon-update: containers: updating…"),
+        "{screen:?}"
+    );
     assert_eq!(running_release(&session, &name), "v3");
     assert_exit(&horizon_container(&session, &["remove", &name]), 0);
 }

@@ -866,3 +866,39 @@ fn a_non_persistent_container_is_updated_and_rolled_back_from_its_generation_ima
     assert_exit(&output, 1);
     assert_consistent(&session, &name, 2);
 }
+
+/// `update` on a terminal draws install's progress display: each step ticked off in place, named
+/// with the container (script(1) gives it a terminal on stdin, stdout and stderr).
+#[test]
+fn update_on_a_terminal_draws_a_progress_display_instead_of_lines() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("update-terminal");
+    let name = unique_name("upd-term");
+    let image = push_release(bed, &name, "v1");
+    write_definition(&session, &name, &image, json!({}));
+    succeed(&session, &["install", &name]);
+    push_release(bed, &name, "v2");
+    let binary = horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-container");
+    let output = run(session.command("script").env("TERM", "xterm").args([
+        "-qec",
+        &format!("{} update {name}", binary.display()),
+        "/dev/null",
+    ]));
+    let screen = text(&output.stdout);
+    assert_exit(&output, 0);
+    assert!(screen.contains("\u{1b}[2K"), "redrawn in place: {screen:?}");
+    for done in [
+        format!("✓ {name}: check: {image}"),
+        format!("✓ {name}: commit: localhost/horizonos/{name}:2"),
+        format!("✓ {name}: verify exports"),
+        format!("✓ {name}: swap: horizonos-{name}"),
+    ] {
+        assert!(screen.contains(&done), "{done}: {screen:?}");
+    }
+    assert!(
+        screen.contains(&format!("updated {name}: generation 1 -> 2")),
+        "{screen:?}"
+    );
+    assert_eq!(running_release(&session, &name), "v2");
+    succeed(&session, &["remove", &name]);
+}
