@@ -832,6 +832,68 @@ async fn create_maps_a_taken_name_to_conflict_and_a_missing_image_to_not_found()
     );
 }
 
+#[tokio::test]
+async fn create_tries_again_when_rootless_podman_misreads_the_subordinate_ids() {
+    // Podman 4.3.1's libsubid is not thread-safe: concurrent keep-id creates sometimes fail as if
+    // /etc/subuid had no entry. An entry that is really missing fails every attempt alike.
+    let misread = "keep-id requires additional UIDs or GIDs defined in /etc/subuid and /etc/subgid to function correctly: %!w(<nil>)";
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{LIBPOD}/containers/create")))
+        .respond_with(podman_error(500, misread, misread))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{LIBPOD}/containers/create")))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"Id": "c0ffee", "Warnings": []})),
+        )
+        .mount(&server)
+        .await;
+    let created = engine_for(&server)
+        .create_container(&full_spec())
+        .await
+        .unwrap();
+    assert_eq!(created, "c0ffee");
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 3);
+    assert!(
+        requests.windows(2).all(|pair| pair[0].body == pair[1].body),
+        "the same spec every time"
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{LIBPOD}/containers/create")))
+        .respond_with(podman_error(500, misread, misread))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let error = engine_for(&server)
+        .create_container(&full_spec())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("create container: Podman answered HTTP 500: {misread}")
+    );
+
+    // Any other 500 is not tried again.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{LIBPOD}/containers/create")))
+        .respond_with(podman_error(500, "storage is broken", "boom"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    engine_for(&server)
+        .create_container(&full_spec())
+        .await
+        .unwrap_err();
+}
+
 fn container_inspection() -> Value {
     json!({
         "Id": "c0ffee",

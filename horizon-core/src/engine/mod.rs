@@ -5,6 +5,7 @@
 //! crate; foreign errors are mapped to [`EngineError`] at that boundary.
 
 mod connect;
+mod create_lock;
 mod error;
 mod exec;
 #[cfg(test)]

@@ -16,6 +16,7 @@ use podman_api::opts::{ContainerDeleteOpts, ContainerListFilter, ContainerListOp
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::create_lock;
 use super::exec::{attached_exec, stream_logs};
 use super::raw::{
     CallOutcome, EngineTimeouts, Patience, RawClient, check_status, podman_message, trace_call,
@@ -32,8 +33,16 @@ use crate::Endpoint;
 /// fails the whole list with HTTP 500 "… locating image with ID …: image not known" (seen with
 /// parallel installs and updates on one storage). Listing again sees the store without it.
 const IMAGE_REMOVED_WHILE_LISTED: &str = "image not known";
-/// How many times a list that raced with a removal is tried again.
-const LIST_IMAGES_ATTEMPTS: usize = 3;
+/// Rootless Podman 4.3.1 reads the user's subordinate ids through libsubid, which is not
+/// thread-safe: a keep-id create concurrent with another (one not serialised by create_lock.rs: a
+/// `podman --remote` client, a TCP endpoint) can fail with HTTP 500 "keep-id requires additional
+/// UIDs or GIDs defined in /etc/subuid and /etc/subgid" although the entries are there. A missing
+/// entry fails every attempt alike.
+const KEEP_ID_MAPPINGS_UNREAD: &str = "keep-id requires additional UIDs or GIDs";
+/// How many times a request that failed with one of those transient errors is tried again.
+const RACE_RETRIES: u32 = 3;
+/// The pause before the first retry; each next one waits twice as long.
+const RACE_PAUSE: Duration = Duration::from_millis(25);
 
 /// The Docker-compatible API version Podman 4 serves; the pull with byte progress and the rename
 /// use it.
@@ -207,6 +216,34 @@ fn label_filters(filter: &LabelFilter) -> String {
 }
 
 /// libpod's create spec (`SpecGenerator`) for `spec`.
+/// Runs `request` and, while it fails with HTTP 500 naming `race` (one of Podman's transient
+/// failures above), again up to [`RACE_RETRIES`] times with a growing pause.
+async fn again_after_race<T, Request, Answer>(
+    race: &str,
+    mut request: Request,
+) -> Result<T, EngineError>
+where
+    Request: FnMut() -> Answer,
+    Answer: Future<Output = Result<T, EngineError>>,
+{
+    let mut pause = RACE_PAUSE;
+    for _ in 0..RACE_RETRIES {
+        match request().await {
+            Err(EngineError::Api {
+                status: 500,
+                message,
+                operation,
+            }) if message.contains(race) => {
+                tracing::debug!(operation, %message, "a known Podman race; trying again");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            answer => return answer,
+        }
+    }
+    request().await
+}
+
 fn create_body(spec: &ContainerSpec) -> Value {
     let mounts: Vec<Value> = spec
         .mounts
@@ -561,22 +598,10 @@ impl Engine for PodmanEngine {
             }
             None => "/images/json".to_owned(),
         };
-        let mut attempts = 0;
-        let listed: Vec<Value> = loop {
-            match self.raw_json("list images", Method::GET, &path, None).await {
-                Err(EngineError::Api {
-                    status: 500,
-                    message,
-                    ..
-                }) if message.contains(IMAGE_REMOVED_WHILE_LISTED)
-                    && attempts < LIST_IMAGES_ATTEMPTS =>
-                {
-                    attempts += 1;
-                    tracing::debug!(%message, "an image went while Podman listed images; listing again");
-                }
-                listed => break listed?,
-            }
-        };
+        let listed: Vec<Value> = again_after_race(IMAGE_REMOVED_WHILE_LISTED, || {
+            self.raw_json("list images", Method::GET, &path, None)
+        })
+        .await?;
         let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
         Ok(listed
             .iter()
@@ -612,14 +637,21 @@ impl Engine for PodmanEngine {
             #[serde(rename = "Id")]
             id: String,
         }
-        let created: Created = self
-            .raw_json(
+        let body = create_body(spec);
+        // Podman 4.3.1 cannot run two keep-id creates at once (see create_lock.rs).
+        let _one_at_a_time = match (spec.userns, create_lock::lock_directory(&self.endpoint)) {
+            (Some(UserNamespace::KeepId), Some(directory)) => create_lock::acquire(directory).await,
+            _ => None,
+        };
+        let created: Created = again_after_race(KEEP_ID_MAPPINGS_UNREAD, || {
+            self.raw_json(
                 "create container",
                 Method::POST,
                 "/containers/create",
-                Some(create_body(spec)),
+                Some(body.clone()),
             )
-            .await?;
+        })
+        .await?;
         Ok(created.id)
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use horizon_core::engine::{
     ContainerSpec, Engine, EngineError, ExecRequest, LabelFilter, PodmanEngine, StateChange,
+    UserNamespace,
 };
 use horizon_core::labels;
 use horizon_e2e::podman::PodmanService;
@@ -189,6 +190,50 @@ async fn rootless_engine_pulls_creates_starts_execs_and_removes() {
     assert_eq!(
         Some(owner),
         service.storage.account.as_ref().map(|account| account.uid)
+    );
+}
+
+/// Concurrent keep-id creates on one rootless service all succeed: Podman 4.3.1 misreads the
+/// user's subordinate ids for a few of them (libsubid is not thread-safe), which the engine
+/// recognises and tries again.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_keep_id_creates_on_a_rootless_service_all_succeed() {
+    const CREATES: usize = 64;
+    let bed = TestBed::shared();
+    let service = bed.rootless();
+    let image = bed.busybox_image();
+    let test = "rootless-keep-id-race";
+    let engine = PodmanEngine::new(&service.endpoint());
+    engine.pull_image(&image, &|_| {}).await.unwrap();
+    let names: Vec<String> = (0..CREATES)
+        .map(|index| unique_name(&format!("{test}-{index}")))
+        .collect();
+    let creates: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let engine = engine.clone();
+            let spec = ContainerSpec {
+                userns: Some(UserNamespace::KeepId),
+                ..spec(name, &image, test)
+            };
+            tokio::spawn(async move { engine.create_container(&spec).await })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for create in creates {
+        if let Err(error) = create.await.unwrap() {
+            failed.push(error.to_string());
+        }
+    }
+    let listed = podman_lists(service, test);
+    for name in &names {
+        let _ = engine.remove_container(name, true).await;
+    }
+    assert_eq!(failed, Vec::<String>::new());
+    assert_eq!(listed.lines().count(), CREATES, "{listed}");
+    assert!(
+        listed.lines().all(|line| line.ends_with(" created")),
+        "{listed}"
     );
 }
 
