@@ -87,17 +87,31 @@ pub enum Command {
     /// Pulls the definition's image, builds its generation image (the definition's packages
     /// installed with the image's package manager), creates the container horizonos-NAME with the
     /// definition's mounts, environment and security settings, checks that Podman applied exactly
-    /// those, starts it and records the install. Installing what is installed changes nothing;
-    /// --reinstall builds the next generation and replaces the container. A failed install
-    /// leaves nothing behind and names the step that failed.
+    /// those, starts it and records the install. A failed install leaves nothing behind and
+    /// names the step that failed. Installing what is installed changes nothing; --reinstall
+    /// rebuilds it as an update does, even when nothing changed: the next generation is built
+    /// and verified beside the running container, swapped in, and the current one kept for
+    /// `horizon-container rollback`.
     ///
     /// Example: horizon-container install development
+    ///
+    /// Example: horizon-container install development --reinstall
     Install {
         /// The container's definition name (see `horizon-container list`).
         name: String,
-        /// Rebuild even when it is installed already (the next generation replaces the current).
+        /// Rebuild it even when it is installed and up to date: a container made afresh from
+        /// the definition (with the in-container agent it was made without, say).
         #[arg(long)]
         reinstall: bool,
+        /// How many previous generations a reinstall keeps for rollback; older ones are
+        /// removed (as `update --keep`; a first install keeps nothing yet).
+        #[arg(
+            long,
+            value_name = "N",
+            env = "HORIZON_KEEP_GENERATIONS",
+            default_value_t = horizon_core::update::DEFAULT_KEEP_PREVIOUS
+        )]
+        keep: usize,
     },
     /// Check for updates, or update containers: the next generation is built and verified beside
     /// the running container, then swapped in.
@@ -296,7 +310,7 @@ pub struct UpdateArgs {
         long,
         value_name = "N",
         env = "HORIZON_KEEP_GENERATIONS",
-        default_value_t = 2
+        default_value_t = horizon_core::update::DEFAULT_KEEP_PREVIOUS
     )]
     pub keep: usize,
     /// Give up on a registry that does not answer within this many seconds.

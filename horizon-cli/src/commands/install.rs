@@ -2,7 +2,9 @@
 //! progress shown on stderr (a bar with layers and bytes on a terminal, one plain line per step and
 //! per layer change otherwise) and its outcome on stdout (text, or `--json`). Then every binary of
 //! the definition's `export_binaries` is exported (a name that is taken is reported, not forced,
-//! and does not fail the install).
+//! and does not fail the install). `--reinstall` of an installed definition is the update
+//! transaction told to rebuild (journaled, verified beside the running container, the current
+//! generation kept for rollback), shown as an install.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -12,9 +14,11 @@ use horizon_core::lifecycle::{
     DesktopHost, InstallOutcome, InstallRecord, InstallRequest, install,
 };
 use horizon_core::naming;
+use horizon_core::update::{RegistryClient, UpdateOutcome, UpdateRequest};
 use serde::Serialize;
 
 use super::export::{DeclaredExports, export_declared, render_declared, render_refused};
+use super::guard::update_stores;
 use super::installed::{catalog, lifecycle_failure, resolve, state_store};
 use super::{connect_engine, print_report};
 use crate::cli::GlobalArgs;
@@ -28,22 +32,37 @@ const SCHEMA_VERSION: u32 = 1;
 struct InstallReport<'a> {
     schema_version: u32,
     name: &'a str,
-    /// `installed` or `already-installed`.
+    /// `installed`, `reinstalled` or `already-installed`.
     outcome: &'static str,
     container: String,
     generation: Option<u64>,
-    /// The generation a reinstall replaced.
+    /// The generation a reinstall replaced (kept for rollback).
     replaced_generation: Option<u64>,
+    /// Kept generations a reinstall removed (beyond `--keep`).
+    pruned: Vec<u64>,
+    /// Kept generations' objects a reinstall could not remove, with why.
+    prune_failures: Vec<String>,
     /// The definition changed since the install (only for `already-installed`).
     drifted: bool,
     record: Option<&'a InstallRecord>,
 }
 
-pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<ExitCode, Failure> {
+/// `--reinstall`: rebuild an installed definition.
+#[derive(Clone, Copy, Debug)]
+pub struct Reinstall {
+    /// Previous generations to keep for rollback.
+    pub keep_previous: usize,
+}
+
+pub async fn run(
+    global: &GlobalArgs,
+    name: &str,
+    reinstall: Option<Reinstall>,
+) -> Result<ExitCode, Failure> {
     let catalog = catalog(global);
     let resolved = resolve(&catalog, name)?;
     let engine = connect_engine(global).await?;
-    let _lock = super::guard::lock_for_write(global, &engine, name, "install", false).await?;
+    let lock = super::guard::lock_for_write(global, &engine, name, "install", false).await?;
     let state = state_store(global);
     let desktop = DesktopHost::probe(
         std::env::var("DISPLAY").ok(),
@@ -51,18 +70,45 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
         std::env::var("WAYLAND_DISPLAY").ok(),
     );
     let agent = super::agent_host(global);
-    let request = InstallRequest {
-        resolved: &resolved,
-        reinstall,
-        desktop: &desktop,
-        state: &state,
-        agent: agent.as_ref(),
+    let installed = state.read(name).map_err(lifecycle_failure)?;
+    let (outcome, record) = match (reinstall, installed) {
+        (Some(reinstall), Some(_)) => {
+            let stores = update_stores(global);
+            let request = UpdateRequest {
+                resolved: &resolved,
+                stores: &stores,
+                desktop: &desktop,
+                registry: &RegistryClient::for_this_process(),
+                keep_previous: reinstall.keep_previous,
+                agent: agent.as_ref(),
+                rebuild: true,
+            };
+            let outcome =
+                super::update::update_locked(&engine, &lock, request, "reinstall").await?;
+            let record = state.read(name).map_err(lifecycle_failure)?;
+            (Done::Reinstalled(outcome), record)
+        }
+        _ => {
+            let request = InstallRequest {
+                resolved: &resolved,
+                desktop: &desktop,
+                state: &state,
+                agent: agent.as_ref(),
+            };
+            let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
+            let outcome = install(&engine, request, &|progress| view.show(&progress.into())).await;
+            view.finish();
+            (
+                Done::Installed(Box::new(outcome.map_err(lifecycle_failure)?)),
+                None,
+            )
+        }
     };
-    let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
-    let outcome = install(&engine, request, &|progress| view.show(&progress.into())).await;
-    view.finish();
-    let outcome = outcome.map_err(lifecycle_failure)?;
-    let report = report(name, &outcome);
+    drop(lock);
+    let report = match &outcome {
+        Done::Installed(outcome) => report(name, outcome),
+        Done::Reinstalled(outcome) => reinstall_report(name, outcome, record.as_ref()),
+    };
     let exports = export_declared(global, name, &resolved.definition.export_binaries);
     let json = InstallJson {
         report: &report,
@@ -79,6 +125,12 @@ pub async fn run(global: &GlobalArgs, name: &str, reinstall: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// What the command did: an install (or nothing), or a reinstall through the update transaction.
+enum Done {
+    Installed(Box<InstallOutcome>),
+    Reinstalled(UpdateOutcome),
+}
+
 /// The `--json` document: the install report and the exports of the definition's
 /// `export_binaries`.
 #[derive(Debug, Serialize)]
@@ -90,47 +142,73 @@ struct InstallJson<'a> {
 
 fn report<'a>(name: &'a str, outcome: &'a InstallOutcome) -> InstallReport<'a> {
     match outcome {
-        InstallOutcome::Installed {
-            record,
-            replaced_generation,
-        } => InstallReport {
-            schema_version: SCHEMA_VERSION,
-            name,
-            outcome: "installed",
-            container: naming::container_name(name),
+        InstallOutcome::Installed { record } => InstallReport {
             generation: Some(record.generation),
-            replaced_generation: *replaced_generation,
-            drifted: false,
             record: Some(record),
+            ..InstallReport::new(name, "installed")
         },
         InstallOutcome::AlreadyInstalled {
             container,
             record,
             drifted,
         } => InstallReport {
-            schema_version: SCHEMA_VERSION,
-            name,
-            outcome: "already-installed",
             container: container.name.clone(),
             generation: container
                 .labels
                 .get(horizon_core::labels::GENERATION)
                 .and_then(|generation| generation.parse().ok()),
-            replaced_generation: None,
             drifted: *drifted,
             record: record.as_ref(),
+            ..InstallReport::new(name, "already-installed")
         },
         // A future outcome: say what is known.
+        _ => InstallReport::new(name, "unknown"),
+    }
+}
+
+/// A reinstall's report: the update transaction's outcome and the record it wrote.
+fn reinstall_report<'a>(
+    name: &'a str,
+    outcome: &'a UpdateOutcome,
+    record: Option<&'a InstallRecord>,
+) -> InstallReport<'a> {
+    match outcome {
+        UpdateOutcome::Updated {
+            from,
+            to,
+            pruned,
+            prune_failures,
+        } => InstallReport {
+            generation: Some(to.generation),
+            replaced_generation: Some(from.generation),
+            pruned: pruned.clone(),
+            prune_failures: prune_failures.clone(),
+            record,
+            ..InstallReport::new(name, "reinstalled")
+        },
+        // A rebuild is never up to date; a future outcome: say what is known.
         _ => InstallReport {
+            record,
+            ..InstallReport::new(name, "unknown")
+        },
+    }
+}
+
+impl<'a> InstallReport<'a> {
+    /// A report of `outcome` that knows nothing more yet.
+    fn new(name: &'a str, outcome: &'static str) -> Self {
+        InstallReport {
             schema_version: SCHEMA_VERSION,
             name,
-            outcome: "unknown",
+            outcome,
             container: naming::container_name(name),
             generation: None,
             replaced_generation: None,
+            pruned: Vec::new(),
+            prune_failures: Vec::new(),
             drifted: false,
             record: None,
-        },
+        }
     }
 }
 
@@ -141,22 +219,33 @@ fn render(out: &mut impl Write, report: &InstallReport<'_>) -> std::io::Result<(
         .map_or_else(|| "?".to_owned(), |generation| generation.to_string());
     match (report.outcome, report.record) {
         ("installed", Some(record)) => {
-            let digest = record
-                .image_digest
-                .as_deref()
-                .map(|digest| format!(" ({digest})"))
-                .unwrap_or_default();
             writeln!(
                 out,
                 "installed {name}: generation {generation}, container {} running",
                 report.container
             )?;
-            writeln!(out, "image: {}{digest}", record.image)?;
-            if let Some(replaced) = report.replaced_generation {
-                writeln!(
-                    out,
-                    "replaced generation {replaced} (`horizon-container cleanup` removes its image)"
-                )?;
+            writeln!(out, "image: {}{}", record.image, digest_suffix(record))
+        }
+        ("reinstalled", Some(record)) => {
+            let replaced = report
+                .replaced_generation
+                .map_or_else(|| "?".to_owned(), |generation| generation.to_string());
+            writeln!(
+                out,
+                "reinstalled {name}: generation {replaced} -> {generation}, container {} running",
+                report.container
+            )?;
+            writeln!(out, "image: {}{}", record.image, digest_suffix(record))?;
+            writeln!(
+                out,
+                "generation {replaced} is kept: `horizon-container rollback {name}` returns to it"
+            )?;
+            if !report.pruned.is_empty() {
+                let list: Vec<String> = report.pruned.iter().map(u64::to_string).collect();
+                writeln!(out, "pruned generations {}", list.join(", "))?;
+            }
+            for failure in &report.prune_failures {
+                writeln!(out, "could not prune {failure}")?;
             }
             Ok(())
         }
@@ -174,6 +263,15 @@ fn render(out: &mut impl Write, report: &InstallReport<'_>) -> std::io::Result<(
             report.container
         ),
     }
+}
+
+/// " (sha256:…)" when the record knows the image's digest.
+fn digest_suffix(record: &InstallRecord) -> String {
+    record
+        .image_digest
+        .as_deref()
+        .map(|digest| format!(" ({digest})"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -205,17 +303,36 @@ mod tests {
 
     #[test]
     fn renders_each_outcome() {
-        let installed = InstallOutcome::Installed {
-            record: record(),
-            replaced_generation: Some(1),
-        };
+        let installed = InstallOutcome::Installed { record: record() };
         let mut out = Vec::new();
         render(&mut out, &report("tools", &installed)).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "installed tools: generation 2, container horizonos-tools running\n\
+             image: 127.0.0.1:5000/horizon/busybox:latest (sha256:cd)\n"
+        );
+        let generation = |generation| horizon_core::update::GenerationRef {
+            generation,
+            image_digest: Some("sha256:cd".into()),
+        };
+        let reinstalled = UpdateOutcome::Updated {
+            from: generation(1),
+            to: generation(2),
+            pruned: vec![],
+            prune_failures: vec![],
+        };
+        let record = record();
+        let mut out = Vec::new();
+        render(
+            &mut out,
+            &reinstall_report("tools", &reinstalled, Some(&record)),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "reinstalled tools: generation 1 -> 2, container horizonos-tools running\n\
              image: 127.0.0.1:5000/horizon/busybox:latest (sha256:cd)\n\
-             replaced generation 1 (`horizon-container cleanup` removes its image)\n"
+             generation 1 is kept: `horizon-container rollback tools` returns to it\n"
         );
         let container = horizon_core::engine::ContainerSummary {
             id: "9abc".into(),

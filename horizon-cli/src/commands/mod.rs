@@ -42,7 +42,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             finish_output(completions::run(command, &docs, &mut stdout))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Install { name, reinstall } => install::run(&cli.global, &name, reinstall).await,
+        Command::Install {
+            name,
+            reinstall,
+            keep,
+        } => {
+            let reinstall = reinstall.then_some(install::Reinstall {
+                keep_previous: keep,
+            });
+            install::run(&cli.global, &name, reinstall).await
+        }
         Command::Status { name } => status::run(&cli.global, &name).await,
         Command::Start { name } => start::run(&cli.global, &name).await,
         Command::Stop { name } => stop::run(&cli.global, &name).await,

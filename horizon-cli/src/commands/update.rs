@@ -13,8 +13,8 @@ use anyhow::anyhow;
 use horizon_core::engine::PodmanEngine;
 use horizon_core::lifecycle::DesktopHost;
 use horizon_core::update::{
-    CheckRequest, ContainerCheck, RegistryClient, UpdateError, UpdateOutcome, UpdateProgress,
-    UpdateRequest, check, recover, update,
+    CheckRequest, ContainerCheck, ContainerLock, RegistryClient, UpdateError, UpdateOutcome,
+    UpdateProgress, UpdateRequest, check, recover, update,
 };
 use serde::Serialize;
 
@@ -113,6 +113,7 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
             registry: &registry,
             keep_previous: args.keep,
             agent: agent.as_ref(),
+            rebuild: false,
         };
         match update_one(global, &engine, request, args.wait).await {
             Ok(outcome) => {
@@ -165,7 +166,7 @@ pub async fn run(global: &GlobalArgs, args: &UpdateArgs) -> Result<ExitCode, Fai
     ))
 }
 
-/// One container's update under its lock, stopped by Ctrl-C or SIGTERM (then recovered).
+/// One container's update under its lock.
 async fn update_one(
     global: &GlobalArgs,
     engine: &PodmanEngine,
@@ -174,6 +175,19 @@ async fn update_one(
 ) -> Result<UpdateOutcome, Failure> {
     let name = request.resolved.definition.name.as_str();
     let lock = lock_for_write(global, engine, name, "update", wait).await?;
+    update_locked(engine, &lock, request, "update").await
+}
+
+/// The update transaction (an update, or a reinstall: `what` names it) with its progress on
+/// stderr, stopped by Ctrl-C or SIGTERM and then recovered: reverted before the swap, completed
+/// after it.
+pub(super) async fn update_locked(
+    engine: &PodmanEngine,
+    lock: &ContainerLock,
+    request: UpdateRequest<'_>,
+    what: &str,
+) -> Result<UpdateOutcome, Failure> {
+    let name = request.resolved.definition.name.as_str();
     let mut interrupt = Interrupt::listen()?;
     let view = ProgressView::new(std::io::stderr().is_terminal(), &format!("{name}: "), false);
     let progress = |progress: &UpdateProgress<'_>| view.show(&progress.into());
@@ -183,16 +197,16 @@ async fn update_one(
         signal = interrupt.received() => {
             view.finish();
             // The update stopped at an await point; its journal says what it had done.
-            let recovery = recover(engine, &lock, request.stores).await.map_err(update_failure)?;
+            let recovery = recover(engine, lock, request.stores).await.map_err(update_failure)?;
             if let Some(recovery) = &recovery {
                 let _ = render_recovery(&mut std::io::stderr().lock(), recovery);
             }
             return Err(Failure::new(
                 exit::INTERRUPTED,
-                anyhow!("the update of {name} was interrupted ({signal})"),
+                anyhow!("the {what} of {name} was interrupted ({signal})"),
             ));
         }
-        outcome = update(engine, &lock, request, &progress) => outcome,
+        outcome = update(engine, lock, request, &progress) => outcome,
     };
     view.finish();
     outcome.map_err(update_failure)

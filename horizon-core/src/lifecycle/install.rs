@@ -7,8 +7,9 @@
 //! remove the build container; create `horizonos-NAME` from the generation image and verify the
 //! security Podman applied; start it; write the install record. A failure undoes everything this
 //! install made (container, build container, generation image, an image it pulled for the first
-//! time) and names the step. A reinstall builds the next generation beside the running container and
-//! swaps only once the new one runs.
+//! time) and names the step. An installed definition is left as it is: replacing its container (a
+//! reinstall, an update) is the journaled update transaction's job (`update::update`, with
+//! `rebuild` for a reinstall), so it can be rolled back and survives a crash at any step.
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
@@ -44,8 +45,6 @@ const EXIT_NOT_FOUND: i64 = 127;
 pub struct InstallRequest<'a> {
     /// The definition, merged from its layers.
     pub resolved: &'a ResolvedDefinition,
-    /// Build the next generation even when this definition is installed already.
-    pub reinstall: bool,
     /// The desktop resources of the host (for definitions with desktop integration).
     pub desktop: &'a DesktopHost,
     /// Where the install record is written.
@@ -77,8 +76,6 @@ pub enum InstallOutcome {
     Installed {
         /// The new record.
         record: InstallRecord,
-        /// The generation it replaced (a reinstall), whose image `cleanup` can remove.
-        replaced_generation: Option<u64>,
     },
     /// The definition is installed already; nothing was changed.
     AlreadyInstalled {
@@ -86,7 +83,7 @@ pub enum InstallOutcome {
         container: ContainerSummary,
         /// Its install record, if one exists.
         record: Option<InstallRecord>,
-        /// The definition changed since it was installed (a reinstall would apply the change).
+        /// The definition changed since it was installed (an update or a reinstall applies it).
         drifted: bool,
     },
 }
@@ -100,9 +97,7 @@ pub async fn install<E: Engine>(
     let definition = &request.resolved.definition;
     let name = definition.name.as_str();
     let existing = find_managed(engine, name).await?;
-    if let Some(container) = existing.clone()
-        && !request.reinstall
-    {
+    if let Some(container) = existing {
         let drifted =
             container.labels.get(labels::DEFINITION_HASH) != Some(&definition.content_hash());
         return Ok(InstallOutcome::AlreadyInstalled {
@@ -120,23 +115,10 @@ pub async fn install<E: Engine>(
         desktop: request.desktop.clone(),
         agent: request.agent.cloned(),
     };
-    let generation = next_generation(engine, name, existing.as_ref(), request.state).await?;
+    let generation = next_generation(engine, name, None, request.state).await?;
     let mut made = Made::default();
-    match build_and_start(
-        engine,
-        &request,
-        &host,
-        generation,
-        existing.as_ref(),
-        &mut made,
-        on_progress,
-    )
-    .await
-    {
-        Ok(record) => Ok(InstallOutcome::Installed {
-            record,
-            replaced_generation: existing.map(|container| generation_of(&container.labels)),
-        }),
+    match build_and_start(engine, &request, &host, generation, &mut made, on_progress).await {
+        Ok(record) => Ok(InstallOutcome::Installed { record }),
         Err((step, source)) => {
             let cleanup_failures = made.undo(engine).await;
             Err(LifecycleError::InstallFailed {
@@ -234,7 +216,6 @@ async fn build_and_start<E: Engine>(
     request: &InstallRequest<'_>,
     host: &HostContext,
     generation: u64,
-    existing: Option<&ContainerSummary>,
     made: &mut Made,
     on_progress: &(dyn Fn(&InstallProgress<'_>) + Send + Sync),
 ) -> StepResult<InstallRecord> {
@@ -249,43 +230,16 @@ async fn build_and_start<E: Engine>(
         on_progress,
     )
     .await?;
-    // A reinstall creates the new container beside the old one.
-    let final_name = naming::container_name(name);
-    let create_name = match existing {
-        Some(_) => beside_name(name, generation),
-        None => final_name.clone(),
-    };
     let details = create_and_start(
         engine,
         resolved,
         host,
         &built,
-        &create_name,
+        &naming::container_name(name),
         made,
         on_progress,
     )
     .await?;
-    if let Some(old) = existing {
-        engine
-            .remove_container(&old.id, true)
-            .await
-            .map_err(|error| {
-                (
-                    InstallStep::Start,
-                    LifecycleError::engine(name, "remove the previous container of", error),
-                )
-            })?;
-        engine
-            .rename_container(&create_name, &final_name)
-            .await
-            .map_err(|error| {
-                (
-                    InstallStep::Start,
-                    LifecycleError::engine(name, "rename the new container of", error),
-                )
-            })?;
-        made.container = Some(final_name.clone());
-    }
     super::start::activate(name, &details.mounts);
 
     // Record.

@@ -1,5 +1,5 @@
 //! Workflow tests of the lifecycle on the fake engine (a failure injected at every install step
-//! leaves nothing behind and names the step; reinstall; recreation of non-persistent containers;
+//! leaves nothing behind and names the step; recreation of non-persistent containers;
 //! cleanup's plan), and tests of the pure mappings (desktop resources, the security check).
 
 use std::collections::BTreeMap;
@@ -57,13 +57,11 @@ impl Fixture {
     pub(crate) async fn install(
         &self,
         engine: &FakeEngine,
-        reinstall: bool,
     ) -> Result<InstallOutcome, LifecycleError> {
         let state = self.state();
         let desktop = DesktopHost::default();
         let request = InstallRequest {
             resolved: &self.resolved,
-            reinstall,
             desktop: &desktop,
             state: &state,
             agent: None,
@@ -95,15 +93,11 @@ async fn install_builds_creates_starts_and_records_then_says_it_is_installed() {
         "git" => (0, b"git version 2\n".to_vec()),
         _ => apt_image(request),
     });
-    let outcome = fixture.install(&engine, false).await.unwrap();
-    let InstallOutcome::Installed {
-        record,
-        replaced_generation,
-    } = outcome
-    else {
+    let outcome = fixture.install(&engine).await.unwrap();
+    let InstallOutcome::Installed { record } = outcome else {
         panic!("{outcome:?}");
     };
-    assert_eq!((record.generation, replaced_generation), (1, None));
+    assert_eq!(record.generation, 1);
     assert_eq!(record.package_manager.as_deref(), Some("apt-get"));
     let execs: Vec<String> = engine
         .calls()
@@ -141,7 +135,7 @@ async fn install_builds_creates_starts_and_records_then_says_it_is_installed() {
     );
 
     let calls_before = engine.calls().len();
-    let again = fixture.install(&engine, false).await.unwrap();
+    let again = fixture.install(&engine).await.unwrap();
     assert!(
         matches!(
             again,
@@ -221,7 +215,7 @@ async fn a_failure_at_every_step_leaves_nothing_and_names_the_step() {
             // A file where the state directory should be: the record cannot be written.
             std::fs::write(fixture.state_dir(), b"").unwrap();
         }
-        let error = fixture.install(&engine, false).await.unwrap_err();
+        let error = fixture.install(&engine).await.unwrap_err();
         assert_eq!(error.failed_step(), Some(step), "{step}: {error}");
         let message = error.to_string();
         assert!(
@@ -311,7 +305,7 @@ async fn a_failed_install_keeps_an_image_that_was_there_before() {
     let mut engine = FakeEngine::new(&[IMAGE]);
     engine.pull_image(IMAGE, &|_| {}).await.unwrap();
     inject(&mut engine, InstallStep::Commit);
-    fixture.install(&engine, false).await.unwrap_err();
+    fixture.install(&engine).await.unwrap_err();
     let names: Vec<Vec<String>> = engine
         .images()
         .into_iter()
@@ -321,42 +315,13 @@ async fn a_failed_install_keeps_an_image_that_was_there_before() {
 }
 
 #[tokio::test]
-async fn reinstall_builds_the_next_generation_and_replaces_the_container() {
-    let fixture = Fixture::new(serde_json::json!({"name": "tools", "image": IMAGE}));
-    let engine = FakeEngine::new(&[IMAGE]);
-    fixture.install(&engine, false).await.unwrap();
-    let first = engine.containers()[0].id.clone();
-    let outcome = fixture.install(&engine, true).await.unwrap();
-    let InstallOutcome::Installed {
-        record,
-        replaced_generation,
-    } = outcome
-    else {
-        panic!("{outcome:?}");
-    };
-    assert_eq!((record.generation, replaced_generation), (2, Some(1)));
-    let containers = engine.containers();
-    assert_eq!(containers.len(), 1);
-    assert_ne!(containers[0].id, first);
-    assert_eq!(
-        containers[0].spec.name, "horizonos-tools",
-        "renamed into place"
-    );
-    assert!(containers[0].running);
-    // The spec recorded for recreation names the final container.
-    let spec: crate::engine::ContainerSpec =
-        serde_json::from_str(&containers[0].spec.labels[labels::CREATE_SPEC]).unwrap();
-    assert_eq!(spec.name, "horizonos-tools");
-}
-
-#[tokio::test]
 async fn ensure_running_recreates_a_used_non_persistent_container_and_starts_a_persistent_one() {
     for persistent in [false, true] {
         let fixture = Fixture::new(
             serde_json::json!({"name": "tools", "image": IMAGE, "persistent": persistent}),
         );
         let engine = FakeEngine::new(&[IMAGE]);
-        fixture.install(&engine, false).await.unwrap();
+        fixture.install(&engine).await.unwrap();
         let first = engine.containers()[0].id.clone();
         let details = ensure_running(&engine, "tools").await.unwrap();
         assert_eq!(details.id, first, "a running container is kept");
@@ -394,16 +359,12 @@ async fn remove_takes_containers_images_and_record_and_names_the_exports() {
         serde_json::json!({"name": "tools", "image": IMAGE, "export_binaries": ["git"]}),
     );
     let engine = FakeEngine::new(&[IMAGE]);
-    fixture.install(&engine, false).await.unwrap();
-    fixture.install(&engine, true).await.unwrap();
+    fixture.install(&engine).await.unwrap();
     let report = remove(&engine, "tools", &fixture.state(), RemoveOptions::default())
         .await
         .unwrap();
     assert_eq!(report.containers, ["horizonos-tools"]);
-    assert_eq!(
-        report.images,
-        ["localhost/horizonos/tools:1", "localhost/horizonos/tools:2"]
-    );
+    assert_eq!(report.images, ["localhost/horizonos/tools:1"]);
     assert_eq!(report.exports, ["git"]);
     let left: Vec<Vec<String>> = engine
         .images()

@@ -138,6 +138,7 @@ pub async fn update<E: Engine>(
                 registry: context.registry,
                 keep_previous: context.keep_previous,
                 agent: context.agent,
+                rebuild: false,
             };
             let progress = |event: &UpdateProgress<'_>| on_progress(&name, event);
             crate::update::update(engine, &lock, request, &progress)

@@ -25,7 +25,7 @@ fn fixture() -> Fixture {
 
 async fn installed(fixture: &Fixture) -> FakeEngine {
     let engine = FakeEngine::new(&[&pinned()]);
-    let outcome = fixture.install(&engine, false).await.unwrap();
+    let outcome = fixture.install(&engine).await.unwrap();
     assert!(
         matches!(outcome, InstallOutcome::Installed { .. }),
         "{outcome:?}"
@@ -34,6 +34,15 @@ async fn installed(fixture: &Fixture) -> FakeEngine {
 }
 
 async fn run_update(fixture: &Fixture, engine: &FakeEngine) -> Result<UpdateOutcome, UpdateError> {
+    run_update_with(fixture, engine, false).await
+}
+
+/// An update, or with `rebuild` a reinstall (the next generation even when nothing changed).
+async fn run_update_with(
+    fixture: &Fixture,
+    engine: &FakeEngine,
+    rebuild: bool,
+) -> Result<UpdateOutcome, UpdateError> {
     let stores = UpdateStores::new(&fixture.state_dir());
     let lock = ContainerLock::acquire(&stores.state_dir, "tools", "update", LockWait::FailIfBusy)?;
     let desktop = DesktopHost::default();
@@ -45,6 +54,7 @@ async fn run_update(fixture: &Fixture, engine: &FakeEngine) -> Result<UpdateOutc
         registry: &registry,
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         agent: None,
+        rebuild,
     };
     update(engine, &lock, request, &|_| {}).await
 }
@@ -220,6 +230,53 @@ async fn an_update_is_built_beside_swapped_in_kept_and_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_rebuild_replaces_an_up_to_date_container_and_keeps_the_previous_for_rollback() {
+    let fixture = fixture();
+    let engine = installed(&fixture).await;
+    run_update(&fixture, &engine).await.unwrap();
+    let up_to_date = run_update(&fixture, &engine).await.unwrap();
+    assert!(
+        matches!(up_to_date, UpdateOutcome::UpToDate { .. }),
+        "{up_to_date:?}"
+    );
+
+    let rebuilt = run_update_with(&fixture, &engine, true).await.unwrap();
+    let pinned_digest = Some(format!("sha256:{}", "ab".repeat(32)));
+    assert_eq!(
+        rebuilt,
+        UpdateOutcome::Updated {
+            from: GenerationRef {
+                generation: 2,
+                image_digest: pinned_digest.clone()
+            },
+            to: GenerationRef {
+                generation: 3,
+                image_digest: pinned_digest
+            },
+            pruned: vec![],
+            prune_failures: vec![],
+        }
+    );
+    assert_consistent(&fixture, &engine, 3, "rebuilt");
+    assert_eq!(
+        containers(&engine),
+        [
+            ("horizonos-tools".to_owned(), "3".to_owned(), true),
+            ("horizonos-tools-1".to_owned(), "1".to_owned(), false),
+            ("horizonos-tools-2".to_owned(), "2".to_owned(), false),
+        ]
+    );
+    let back = run_rollback(&fixture, &engine, RollbackTarget::Previous)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&back, RollbackOutcome::RolledBack { from, to } if from.generation == 3 && to.generation == 2),
+        "{back:?}"
+    );
+    assert_consistent(&fixture, &engine, 2, "rolled back from the rebuild");
+}
+
+#[tokio::test]
 async fn only_the_newest_kept_generations_survive_pruning() {
     let fixture = Fixture::new(serde_json::json!({
         "name": "tools", "image": pinned(), "persistent": true
@@ -280,7 +337,7 @@ async fn a_failure_at_every_engine_call_of_an_update_ends_consistent_after_recov
             .count();
         let fixture = fixture();
         let mut engine = FakeEngine::new(&[&pinned()]);
-        let outcome = fixture.install(&engine, false).await.unwrap();
+        let outcome = fixture.install(&engine).await.unwrap();
         assert!(matches!(outcome, InstallOutcome::Installed { .. }));
         // Leak the operation name: the fake keeps &'static str keys (a test, a few bytes).
         let operation: &'static str = Box::leak(operation.into_boxed_str());

@@ -100,6 +100,9 @@ pub struct UpdateRequest<'a> {
     pub keep_previous: usize,
     /// The in-container agent the next container gets (see `lifecycle::HostContext::agent`).
     pub agent: Option<&'a crate::lifecycle::AgentHost>,
+    /// Build the next generation even when the registry has nothing new and the definition is
+    /// unchanged (`install --reinstall`: a container made afresh, with the agent it lacked, say).
+    pub rebuild: bool,
 }
 
 /// Progress of an update, for the caller to render.
@@ -246,7 +249,8 @@ pub async fn update<E: Engine>(
     let digest = available_digest(resolved, request.registry)
         .await
         .map_err(|error| failed(name, UpdateStep::Check, error, Vec::new()))?;
-    if record.image_digest.as_deref() == Some(digest.as_str())
+    if !request.rebuild
+        && record.image_digest.as_deref() == Some(digest.as_str())
         && record.definition_hash == resolved.definition.content_hash()
     {
         return Ok(UpdateOutcome::UpToDate {

@@ -871,12 +871,14 @@ fn cleanup_removes_only_what_nothing_owns_and_dry_run_changes_nothing() {
         session.write_system_definition(name, &json!({"name": name, "image": image}).to_string());
         succeed(&session, &["install", name]);
     }
-    // A reinstall leaves generation 1 of lc-kept unused.
+    // A reinstall keeps generation 1 of lc-kept for rollback; its container removed by hand
+    // leaves that generation's image unused.
     let (stdout, _) = succeed(&session, &["install", "lc-kept", "--reinstall"]);
     assert_eq!(
         stdout.lines().next(),
-        Some("installed lc-kept: generation 2, container horizonos-lc-kept running")
+        Some("reinstalled lc-kept: generation 1 -> 2, container horizonos-lc-kept running")
     );
+    podman(&session, &["rm", "horizonos-lc-kept-1"]);
     // lc-orphan's definition goes away while its container is stopped.
     succeed(&session, &["stop", "lc-orphan"]);
     std::fs::remove_file(session.system_dir.join("lc-orphan.json")).unwrap();

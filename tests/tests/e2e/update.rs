@@ -508,6 +508,88 @@ fn a_v2_that_fails_its_verify_command_or_its_packages_is_never_swapped_in() {
     assert_consistent(&session, &name, 1);
 }
 
+/// `install --reinstall` of an installed, up-to-date container is the update transaction told to
+/// rebuild: the next generation (the same image digest) is verified beside the running one and
+/// swapped in, the previous one kept, `rollback` returns to it, `--keep` prunes, and a reinstall
+/// killed mid-swap is finished by the next command like an update.
+#[test]
+fn reinstall_rebuilds_through_the_update_transaction_and_can_be_rolled_back() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("update-reinstall");
+    let name = unique_name("upd-re");
+    let image = push_release(bed, &name, "v1");
+    write_definition(&session, &name, &image, json!({}));
+    succeed(&session, &["install", &name]);
+    let digest = record(&session, &name)["image_digest"].clone();
+    let first_id = record(&session, &name)["container_id"].clone();
+
+    let output = horizon(&session, &["install", &name, "--reinstall", "--json"]);
+    assert_exit(&output, 0);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (
+            &report["outcome"],
+            &report["generation"],
+            &report["replaced_generation"],
+            &report["pruned"],
+        ),
+        (&json!("reinstalled"), &json!(2), &json!(1), &json!([]))
+    );
+    assert_eq!(report["record"]["generation"], 2);
+    assert_eq!(report["record"]["image_digest"], digest, "the same image");
+    assert_ne!(
+        report["record"]["container_id"], first_id,
+        "a new container"
+    );
+    assert_consistent(&session, &name, 2);
+    assert_eq!(
+        containers(&session, &name),
+        [
+            (format!("horizonos-{name}"), "2".into(), RUNNING.into()),
+            (format!("horizonos-{name}-1"), "1".into(), "exited".into()),
+        ]
+    );
+    assert_eq!(exported_release(&session), "v1");
+
+    // Text, keeping one previous generation: generation 1 goes.
+    let stdout = succeed(&session, &["install", &name, "--reinstall", "--keep", "1"]);
+    assert_eq!(
+        stdout,
+        format!(
+            "reinstalled {name}: generation 2 -> 3, container horizonos-{name} running\n\
+             image: {image} ({})\n\
+             generation 2 is kept: `horizon-container rollback {name}` returns to it\n\
+             pruned generations 1\n",
+            digest.as_str().unwrap()
+        )
+    );
+    assert_consistent(&session, &name, 3);
+    assert_eq!(generation_images(&session, &name), ["2", "3"]);
+
+    succeed(&session, &["rollback", &name]);
+    assert_consistent(&session, &name, 2);
+
+    // Killed once the new container has the name: the next command completes it.
+    let output = horizon_with(
+        &session,
+        &[("HORIZON_FAILPOINTS", "swap-renamed-new=kill")],
+        &["install", &name, "--reinstall"],
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(9), "{}", text(&output.stderr));
+    let status = horizon(&session, &["status", &name]);
+    assert_exit(&status, 0);
+    assert!(
+        text(&status.stderr).starts_with(&format!(
+            "horizon-container: an interrupted update of {name} was completed; generation 4 runs"
+        )),
+        "{}",
+        text(&status.stderr)
+    );
+    assert_consistent(&session, &name, 4);
+    assert_eq!(exported_release(&session), "v1");
+}
+
 /// Updates `name` with failpoint `point` set to `action` (`kill` or `interrupt`); returns the
 /// command's output.
 fn update_with_failpoint(session: &Session, name: &str, point: &str, action: &str) -> Output {
