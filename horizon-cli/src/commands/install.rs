@@ -70,9 +70,19 @@ pub async fn run(
         std::env::var("WAYLAND_DISPLAY").ok(),
     );
     let agent = super::agent_host(global);
-    let installed = state.read(name).map_err(lifecycle_failure)?;
+    let request = InstallRequest {
+        resolved: &resolved,
+        desktop: &desktop,
+        state: &state,
+        agent: agent.as_ref(),
+    };
+    let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
+    let installed = install(&engine, request, &|progress| view.show(&progress.into())).await;
+    view.finish();
+    let installed = installed.map_err(lifecycle_failure)?;
+    // What has a container is rebuilt by the update transaction; what had none was just installed.
     let (outcome, record) = match (reinstall, installed) {
-        (Some(reinstall), Some(_)) => {
+        (Some(reinstall), InstallOutcome::AlreadyInstalled { .. }) => {
             let stores = update_stores(global);
             let request = UpdateRequest {
                 resolved: &resolved,
@@ -88,21 +98,7 @@ pub async fn run(
             let record = state.read(name).map_err(lifecycle_failure)?;
             (Done::Reinstalled(outcome), record)
         }
-        _ => {
-            let request = InstallRequest {
-                resolved: &resolved,
-                desktop: &desktop,
-                state: &state,
-                agent: agent.as_ref(),
-            };
-            let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
-            let outcome = install(&engine, request, &|progress| view.show(&progress.into())).await;
-            view.finish();
-            (
-                Done::Installed(Box::new(outcome.map_err(lifecycle_failure)?)),
-                None,
-            )
-        }
+        (_, installed) => (Done::Installed(Box::new(installed)), None),
     };
     drop(lock);
     let report = match &outcome {

@@ -519,7 +519,14 @@ fn reinstall_rebuilds_through_the_update_transaction_and_can_be_rolled_back() {
     let name = unique_name("upd-re");
     let image = push_release(bed, &name, "v1");
     write_definition(&session, &name, &image, json!({}));
-    succeed(&session, &["install", &name]);
+    // Not installed yet: --reinstall is a plain install.
+    let stdout = succeed(&session, &["install", &name, "--reinstall"]);
+    assert!(
+        stdout.starts_with(&format!(
+            "installed {name}: generation 1, container horizonos-{name} running\n"
+        )),
+        "{stdout}"
+    );
     let digest = record(&session, &name)["image_digest"].clone();
     let first_id = record(&session, &name)["container_id"].clone();
 
