@@ -23,8 +23,27 @@ const JOURNAL_DIR: &str = "journal";
 pub enum Operation {
     /// Build the next generation and swap it in.
     Update,
+    /// The same, rebuilding even what is up to date (`install --reinstall`).
+    Reinstall,
     /// Swap a kept generation back in.
     Rollback,
+}
+
+impl Operation {
+    /// Whether it builds a new generation (an update or a reinstall), rather than swapping a kept
+    /// one back in: what recovery removes when it reverts, and whether it prunes.
+    pub fn builds_next(self) -> bool {
+        matches!(self, Operation::Update | Operation::Reinstall)
+    }
+
+    /// The operation in a sentence: "update", "reinstall", "rollback".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Update => "update",
+            Operation::Reinstall => "reinstall",
+            Operation::Rollback => "rollback",
+        }
+    }
 }
 
 /// The steps a journal records, in the order a transaction passes them.

@@ -276,6 +276,32 @@ async fn a_rebuild_replaces_an_up_to_date_container_and_keeps_the_previous_for_r
     assert_consistent(&fixture, &engine, 2, "rolled back from the rebuild");
 }
 
+#[test]
+fn a_recovery_names_the_operation_it_finished() {
+    let recovery = |operation, action| {
+        Recovery {
+            name: "tools".into(),
+            operation,
+            interrupted_after: JournalStep::Begun,
+            action,
+            generation: 3,
+        }
+        .to_string()
+    };
+    assert_eq!(
+        recovery(Operation::Update, RecoveryAction::Reverted),
+        "an interrupted update of tools was reverted; generation 3 runs"
+    );
+    assert_eq!(
+        recovery(Operation::Reinstall, RecoveryAction::Completed),
+        "an interrupted reinstall of tools was completed; generation 3 runs"
+    );
+    assert_eq!(
+        recovery(Operation::Rollback, RecoveryAction::Completed),
+        "an interrupted rollback of tools was completed; generation 3 runs"
+    );
+}
+
 #[tokio::test]
 async fn only_the_newest_kept_generations_survive_pruning() {
     let fixture = Fixture::new(serde_json::json!({

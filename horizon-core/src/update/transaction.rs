@@ -200,10 +200,7 @@ impl std::fmt::Display for Recovery {
     /// "an interrupted update of NAME was reverted; generation N runs": what every binary tells
     /// the user after finishing someone's interrupted transaction.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let operation = match self.operation {
-            Operation::Update => "update",
-            Operation::Rollback => "rollback",
-        };
+        let operation = self.operation.as_str();
         let done = match self.action {
             RecoveryAction::Reverted => "reverted",
             RecoveryAction::Completed => "completed",
@@ -270,7 +267,11 @@ pub async fn update<E: Engine>(
     let generation = next_generation(engine, name, Some(&active), &stores.records).await?;
     let mut journal = Journal {
         schema_version: JOURNAL_SCHEMA_VERSION,
-        operation: Operation::Update,
+        operation: if request.rebuild {
+            Operation::Reinstall
+        } else {
+            Operation::Update
+        },
         name: name.to_owned(),
         pid: std::process::id(),
         started_at: timestamp::rfc3339(timestamp::now_unix()),
@@ -492,7 +493,9 @@ async fn swap<E: Engine>(
             Err(revert_error) => vec![super::check::error_chain(&revert_error)],
         };
         return Err(match journal.operation {
-            Operation::Update => failed(&name, UpdateStep::Swap, error, cleanup_failures),
+            Operation::Update | Operation::Reinstall => {
+                failed(&name, UpdateStep::Swap, error, cleanup_failures)
+            }
             Operation::Rollback => UpdateError::RollbackFailed {
                 name,
                 generation: journal.to_generation,
@@ -574,7 +577,9 @@ async fn revert<E: Engine>(
     let active_name = naming::container_name(name);
     if let Some(new) = find_generation(engine, name, journal.to_generation).await? {
         match journal.operation {
-            Operation::Update => remove_container(engine, name, &new.id).await?,
+            Operation::Update | Operation::Reinstall => {
+                remove_container(engine, name, &new.id).await?
+            }
             Operation::Rollback => {
                 let timeout = Duration::from_secs(u64::from(STOP_TIMEOUT_SECS));
                 engine
@@ -593,7 +598,7 @@ async fn revert<E: Engine>(
             }
         }
     }
-    if journal.operation == Operation::Update {
+    if journal.operation.builds_next() {
         remove_stale_builds(engine, name).await?;
         let images = engine
             .list_images(&managed_filter(name))
@@ -644,7 +649,7 @@ pub async fn recover<E: Engine>(
     let interrupted_after = journal.last_step();
     let action = if journal.reached(JournalStep::RenamedNew) {
         complete(engine, stores, &mut journal).await?;
-        if journal.operation == Operation::Update {
+        if journal.operation.builds_next() {
             // Pruning failures are not the interrupted update's: they wait for the next one.
             prune(engine, stores, name, journal.keep_previous).await;
         }

@@ -588,7 +588,7 @@ fn reinstall_rebuilds_through_the_update_transaction_and_can_be_rolled_back() {
     assert_exit(&status, 0);
     assert!(
         text(&status.stderr).starts_with(&format!(
-            "horizon-container: an interrupted update of {name} was completed; generation 4 runs"
+            "horizon-container: an interrupted reinstall of {name} was completed; generation 4 runs"
         )),
         "{}",
         text(&status.stderr)
