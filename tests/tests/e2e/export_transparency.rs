@@ -489,7 +489,7 @@ fn ctrl_z_stops_an_exported_program_and_fg_resumes_it() {
         tmux.wait_for(&format!("back-in-the-shell-{mode}"));
         tmux.line("fg");
         std::thread::sleep(Duration::from_millis(500));
-        tmux.keys(&["C-c"]);
+        tmux.interrupt();
         tmux.line(&format!("echo status-{mode}=$?"));
         tmux.wait_for(&format!("status-{mode}=130"));
     }

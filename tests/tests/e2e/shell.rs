@@ -125,6 +125,32 @@ impl<'a> Tmux<'a> {
         self.wait_for_line(text, |line| line == text)
     }
 
+    /// Sends Ctrl-C and waits until the shell shows its next prompt (a non-empty line after a new
+    /// `^C`): keys typed before that reach the dying program on the terminal, not the shell (as a
+    /// user's typeahead would), and the line typed next would be lost.
+    pub(crate) fn interrupt(&self) -> String {
+        let interrupts = |screen: &str| screen.lines().filter(|line| line.contains("^C")).count();
+        let before = interrupts(&self.screen());
+        self.keys(&["C-c"]);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let screen = self.screen();
+            let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+            let prompt_after = lines
+                .iter()
+                .rposition(|line| line.contains("^C"))
+                .and_then(|at| lines.get(at + 1))
+                .is_some_and(|next| !next.is_empty());
+            if interrupts(&screen) > before && prompt_after {
+                return screen;
+            }
+            if Instant::now() > deadline {
+                panic!("the screen never showed a prompt after Ctrl-C:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until `stty -a` has printed its local-mode line (the last one, holding `icanon` or
     /// `-icanon`), so the whole listing is on the screen.
     pub(crate) fn wait_for_terminal_settings(&self) -> String {
@@ -241,7 +267,7 @@ async fn interactive_login_shell(name: &str, path: ShellPath) {
     // Ctrl-C interrupts the foreground command inside; the shell lives on.
     tmux.line("sleep 60");
     std::thread::sleep(Duration::from_millis(300));
-    tmux.keys(&["C-c"]);
+    tmux.interrupt();
     tmux.line("echo after-ctrl-c");
     tmux.wait_for("after-ctrl-c");
 
@@ -260,7 +286,7 @@ async fn interactive_login_shell(name: &str, path: ShellPath) {
     });
     tmux.line("fg");
     std::thread::sleep(Duration::from_millis(300));
-    tmux.keys(&["C-c"]);
+    tmux.interrupt();
     tmux.line("jobs; echo jobs-done");
     let screen = tmux.wait_for("jobs-done");
     let after = screen.rsplit("jobs; echo jobs-done").next().unwrap();
