@@ -481,10 +481,7 @@ fn ctrl_z_stops_an_exported_program_and_fg_resumes_it() {
             "{prefix}{SH_ALIAS} -c 'echo started-{mode}; exec sleep 60'"
         ));
         tmux.wait_for(&format!("started-{mode}"));
-        tmux.keys(&["C-z"]);
-        tmux.wait_for_line("the stopped job", |line| {
-            line.contains("Stopped") && line.contains(&format!("started-{mode}"))
-        });
+        tmux.suspend(&format!("started-{mode}"));
         tmux.line(&format!("echo back-in-the-shell-{mode}"));
         tmux.wait_for(&format!("back-in-the-shell-{mode}"));
         tmux.line("fg");

@@ -131,23 +131,44 @@ impl<'a> Tmux<'a> {
     pub(crate) fn interrupt(&self) -> String {
         let interrupts = |screen: &str| screen.lines().filter(|line| line.contains("^C")).count();
         let before = interrupts(&self.screen());
-        self.keys(&["C-c"]);
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let screen = self.screen();
+        self.press_until("C-c", "a prompt after Ctrl-C", |screen| {
             let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
             let prompt_after = lines
                 .iter()
                 .rposition(|line| line.contains("^C"))
                 .and_then(|at| lines.get(at + 1))
                 .is_some_and(|next| !next.is_empty());
-            if interrupts(&screen) > before && prompt_after {
-                return screen;
+            interrupts(screen) > before && prompt_after
+        })
+    }
+
+    /// Sends Ctrl-Z and waits until the shell reports `job` stopped.
+    pub(crate) fn suspend(&self, job: &str) -> String {
+        self.press_until("C-z", "the stopped job", |screen| {
+            screen
+                .lines()
+                .any(|line| line.contains("Stopped") && line.contains(job))
+        })
+    }
+
+    /// Presses `key` until the screen satisfies `done`, again every second: a key that comes
+    /// before the program took the terminal (a loaded machine) reaches the shell, which ignores
+    /// it, and pressing it again at the prompt is harmless.
+    fn press_until(&self, key: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            self.keys(&[key]);
+            let again = Instant::now() + Duration::from_secs(1);
+            while Instant::now() < again {
+                let screen = self.screen();
+                if done(&screen) {
+                    return screen;
+                }
+                if Instant::now() > deadline {
+                    panic!("the screen never showed {what}:\n{screen}");
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if Instant::now() > deadline {
-                panic!("the screen never showed a prompt after Ctrl-C:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -275,10 +296,7 @@ async fn interactive_login_shell(name: &str, path: ShellPath) {
     // interrupted.
     tmux.line("sleep 60");
     std::thread::sleep(Duration::from_millis(300));
-    tmux.keys(&["C-z"]);
-    let screen = tmux.wait_for_line("a stopped job", |line| {
-        line.contains("Stopped") && line.contains("sleep 60")
-    });
+    let screen = tmux.suspend("sleep 60");
     assert!(screen.contains("[1]"), "{screen}");
     tmux.line("jobs");
     tmux.wait_for_line("the job listed", |line| {
