@@ -282,8 +282,22 @@ async fn interactive_login_shell(name: &str, path: ShellPath) {
     tmux.line("stty size");
     tmux.wait_for("30 100");
     tmux.tmux(&["resize-window", "-t", TARGET, "-x", "120", "-y", "40"]);
-    tmux.line("stty size");
-    tmux.wait_for("40 120");
+    // The new size reaches the shell's terminal through SIGWINCH and the client's relay: ask
+    // until it has (a `stty` typed before that rightly prints the old size).
+    let deadline = Instant::now() + PATIENCE;
+    while !tmux
+        .screen()
+        .lines()
+        .any(|line| line.trim_end() == "40 120")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the new size never arrived:\n{}",
+            tmux.screen()
+        );
+        tmux.line("stty size");
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // Ctrl-C interrupts the foreground command inside; the shell lives on.
     tmux.line("sleep 60");
