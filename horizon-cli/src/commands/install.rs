@@ -93,8 +93,7 @@ pub async fn run(
                 agent: agent.as_ref(),
                 rebuild: true,
             };
-            let outcome =
-                super::update::update_locked(&engine, &lock, request, "reinstall").await?;
+            let outcome = super::update::update_locked(&engine, &lock, request).await?;
             let record = state.read(name).map_err(lifecycle_failure)?;
             (Done::Reinstalled(outcome), record)
         }

@@ -175,19 +175,18 @@ async fn update_one(
 ) -> Result<UpdateOutcome, Failure> {
     let name = request.resolved.definition.name.as_str();
     let lock = lock_for_write(global, engine, name, "update", wait).await?;
-    update_locked(engine, &lock, request, "update").await
+    update_locked(engine, &lock, request).await
 }
 
-/// The update transaction (an update, or a reinstall: `what` names it) with its progress on
-/// stderr, stopped by Ctrl-C or SIGTERM and then recovered: reverted before the swap, completed
-/// after it.
+/// The update transaction (an update, or a reinstall) with its progress on stderr, stopped by
+/// Ctrl-C or SIGTERM and then recovered: reverted before the swap, completed after it.
 pub(super) async fn update_locked(
     engine: &PodmanEngine,
     lock: &ContainerLock,
     request: UpdateRequest<'_>,
-    what: &str,
 ) -> Result<UpdateOutcome, Failure> {
     let name = request.resolved.definition.name.as_str();
+    let operation = request.operation().as_str();
     let mut interrupt = Interrupt::listen()?;
     let view = ProgressView::new(std::io::stderr().is_terminal(), &format!("{name}: "), false);
     let progress = |progress: &UpdateProgress<'_>| view.show(&progress.into());
@@ -203,7 +202,7 @@ pub(super) async fn update_locked(
             }
             return Err(Failure::new(
                 exit::INTERRUPTED,
-                anyhow!("the {what} of {name} was interrupted ({signal})"),
+                anyhow!("the {operation} of {name} was interrupted ({signal})"),
             ));
         }
         outcome = update(engine, lock, request, &progress) => outcome,

@@ -215,7 +215,6 @@ fn label_filters(filter: &LabelFilter) -> String {
     encode_query(&json!({ "label": labels }).to_string())
 }
 
-/// libpod's create spec (`SpecGenerator`) for `spec`.
 /// Runs `request` and, while it fails with HTTP 500 naming `race` (one of Podman's transient
 /// failures above), again up to [`RACE_RETRIES`] times with a growing pause.
 async fn again_after_race<T, Request, Answer>(
@@ -244,6 +243,7 @@ where
     request().await
 }
 
+/// libpod's create spec (`SpecGenerator`) for `spec`.
 fn create_body(spec: &ContainerSpec) -> Value {
     let mounts: Vec<Value> = spec
         .mounts

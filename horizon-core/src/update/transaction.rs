@@ -105,6 +105,17 @@ pub struct UpdateRequest<'a> {
     pub rebuild: bool,
 }
 
+impl UpdateRequest<'_> {
+    /// What its journal (and the recovery of an interrupted one) calls it.
+    pub fn operation(&self) -> Operation {
+        if self.rebuild {
+            Operation::Reinstall
+        } else {
+            Operation::Update
+        }
+    }
+}
+
 /// Progress of an update, for the caller to render.
 #[derive(Clone, Copy, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -267,11 +278,7 @@ pub async fn update<E: Engine>(
     let generation = next_generation(engine, name, Some(&active), &stores.records).await?;
     let mut journal = Journal {
         schema_version: JOURNAL_SCHEMA_VERSION,
-        operation: if request.rebuild {
-            Operation::Reinstall
-        } else {
-            Operation::Update
-        },
+        operation: request.operation(),
         name: name.to_owned(),
         pid: std::process::id(),
         started_at: timestamp::rfc3339(timestamp::now_unix()),
@@ -492,16 +499,15 @@ async fn swap<E: Engine>(
             Ok(()) => Vec::new(),
             Err(revert_error) => vec![super::check::error_chain(&revert_error)],
         };
-        return Err(match journal.operation {
-            Operation::Update | Operation::Reinstall => {
-                failed(&name, UpdateStep::Swap, error, cleanup_failures)
-            }
-            Operation::Rollback => UpdateError::RollbackFailed {
+        return Err(if journal.operation.builds_next() {
+            failed(&name, UpdateStep::Swap, error, cleanup_failures)
+        } else {
+            UpdateError::RollbackFailed {
                 name,
                 generation: journal.to_generation,
                 source: Box::new(error),
                 cleanup_failures,
-            },
+            }
         });
     }
     complete(engine, stores, journal).await
@@ -576,25 +582,21 @@ async fn revert<E: Engine>(
     let name = journal.name.as_str();
     let active_name = naming::container_name(name);
     if let Some(new) = find_generation(engine, name, journal.to_generation).await? {
-        match journal.operation {
-            Operation::Update | Operation::Reinstall => {
-                remove_container(engine, name, &new.id).await?
-            }
-            Operation::Rollback => {
-                let timeout = Duration::from_secs(u64::from(STOP_TIMEOUT_SECS));
+        if journal.operation.builds_next() {
+            remove_container(engine, name, &new.id).await?;
+        } else {
+            // A rollback's target was a kept generation: it goes back to being one.
+            let timeout = Duration::from_secs(u64::from(STOP_TIMEOUT_SECS));
+            engine
+                .stop_container(&new.id, timeout)
+                .await
+                .map_err(|error| UpdateError::engine(name, "stop the container of", error))?;
+            let kept_name = beside_name(name, journal.to_generation);
+            if new.name != kept_name {
                 engine
-                    .stop_container(&new.id, timeout)
+                    .rename_container(&new.id, &kept_name)
                     .await
-                    .map_err(|error| UpdateError::engine(name, "stop the container of", error))?;
-                let kept_name = beside_name(name, journal.to_generation);
-                if new.name != kept_name {
-                    engine
-                        .rename_container(&new.id, &kept_name)
-                        .await
-                        .map_err(|error| {
-                            UpdateError::engine(name, "rename the container of", error)
-                        })?;
-                }
+                    .map_err(|error| UpdateError::engine(name, "rename the container of", error))?;
             }
         }
     }
