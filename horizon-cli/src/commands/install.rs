@@ -99,7 +99,6 @@ pub async fn run(
         }
         (_, installed) => (Done::Installed(Box::new(installed)), None),
     };
-    drop(lock);
     let report = match &outcome {
         Done::Installed(outcome) => report(name, outcome),
         Done::Reinstalled(outcome) => reinstall_report(name, outcome, record.as_ref()),
