@@ -61,7 +61,12 @@ pub const FLAG_TERMINAL: u8 = 1;
 /// container instead of a program (`argv` is then empty): the agent picks it from the
 /// container's user database ([`crate::users::interactive_shell`]).
 pub const FLAG_LOGIN_SHELL: u8 = 2;
-const FLAGS_ALL: u8 = FLAG_TERMINAL | FLAG_LOGIN_SHELL;
+/// The flags this agent knows (a `before-terminals` test build knows none, as agents did then).
+const FLAGS_ALL: u8 = if cfg!(feature = "before-terminals") {
+    0
+} else {
+    FLAG_TERMINAL | FLAG_LOGIN_SHELL
+};
 /// The special characters a terminal request carries, in Linux's `c_cc` order of the named ones:
 /// VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD
 /// VWERASE VLNEXT VEOL2.

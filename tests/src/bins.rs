@@ -40,14 +40,26 @@ pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
 /// target directory of its own), built once per test process.
 pub fn static_agent() -> PathBuf {
     static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
-    let mut built = BUILT
+    build_static_agent(&BUILT, "")
+}
+
+/// The static agent as it was before terminals and login shells (the `before-terminals` test
+/// build: it refuses their flags), built once per test process.
+pub fn static_agent_before_terminals() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    build_static_agent(&BUILT, "before-terminals")
+}
+
+/// `scripts/build-agent` with `features` (empty: a normal build), once per `built`.
+fn build_static_agent(built: &Mutex<Option<PathBuf>>, features: &str) -> PathBuf {
+    let mut built = built
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(path) = built.as_ref() {
         return path.clone();
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-agent");
-    let output = process::run(&mut Command::new(&script))
+    let output = process::run(Command::new(&script).env("AGENT_FEATURES", features))
         .unwrap_or_else(|error| panic!("building the static agent failed: {error:#}"));
     let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     assert!(path.is_file(), "scripts/build-agent printed {path:?}");

@@ -20,7 +20,7 @@ use horizon_agent::protocol::{
 };
 use horizon_agent::transport::{read_frame, send_frame};
 use horizon_e2e::TestBed;
-use horizon_e2e::bins::cargo_bin;
+use horizon_e2e::bins::{cargo_bin, static_agent_before_terminals};
 use horizon_e2e::session::Session;
 
 use super::run::Installed;
@@ -312,6 +312,88 @@ async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled
         "exec path:    agent (exported binaries and shell start in milliseconds)"
     );
     assert_eq!(parent(), "1\n", "the agent (PID 1) started it");
+    assert_exit(
+        &output(session.horizon_container().args(["remove", name])),
+        0,
+    );
+}
+
+/// A container whose agent predates terminals and login shells (one not restarted since; here the
+/// `before-terminals` test build, which refuses their request flags): a plain exported call still
+/// goes through it, while a program on a terminal and `shell` — requests it refuses before
+/// anything runs — take the API path and work.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_path() {
+    let bed = TestBed::shared();
+    let session = bed.user_session("agent-old");
+    let name = "agent-old";
+    let alias = "agent-old-sh";
+    session.write_user_definition(
+        name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
+            .to_string(),
+    );
+    let old_agent = static_agent_before_terminals();
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .env("HORIZON_AGENT", &old_agent)
+                .args(["install", name]),
+        ),
+        0,
+    );
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .args(["export", "sh", "--from", name, "--as", alias]),
+        ),
+        0,
+    );
+
+    // No terminal: a request the old agent knows; it starts the program (its parent is PID 1).
+    let plain = output(session.command(alias).args(["-c", "echo $PPID; exit 4"]));
+    assert_exit(&plain, 4);
+    assert_eq!(text(&plain.stdout), "1\n", "through the agent");
+
+    // On a terminal: the pty request is refused, the API path runs it on a terminal of its own.
+    let on_tty = on_terminal(
+        session.command("script"),
+        &format!(
+            "{alias} -c 'test -t 0 && test -t 1 && echo on-a-terminal; echo ppid=$PPID; exit 5'"
+        ),
+    );
+    assert_exit(&on_tty, 5);
+    let shown = text(&on_tty.stdout);
+    // Podman's exec process has its parent outside the container (PPID 0); the agent's programs
+    // have the agent or its session keeper.
+    // (Before it, the note that the caller's directory is not shared: the definition mounts none.)
+    assert!(
+        shown.ends_with("on-a-terminal\r\nppid=0\r\n"),
+        "the API path, not the agent: {shown:?}"
+    );
+
+    // `shell` asks for the login shell: refused, so the API path's shell reads the commands.
+    let mut shell = session
+        .horizon_container()
+        .args(["shell", name])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = shell.stdin.take().unwrap();
+    keys.write_all(b"echo ppid=$PPID\nexit 6\n").unwrap();
+    drop(keys);
+    let shell = shell.wait_with_output().unwrap();
+    assert_exit(&shell, 6);
+    assert_eq!(
+        text(&shell.stdout),
+        "ppid=0\n",
+        "the API path, not the agent"
+    );
+
     assert_exit(
         &output(session.horizon_container().args(["remove", name])),
         0,
