@@ -375,18 +375,7 @@ async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_p
     );
 
     // `shell` asks for the login shell: refused, so the API path's shell reads the commands.
-    let mut shell = session
-        .horizon_container()
-        .args(["shell", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut keys = shell.stdin.take().unwrap();
-    keys.write_all(b"echo ppid=$PPID\nexit 6\n").unwrap();
-    drop(keys);
-    let shell = shell.wait_with_output().unwrap();
+    let shell = crate::shell::shell_reading(&session, name, b"echo ppid=$PPID\nexit 6\n");
     assert_exit(&shell, 6);
     assert_eq!(
         text(&shell.stdout),

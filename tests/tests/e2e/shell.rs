@@ -5,7 +5,7 @@
 //! `exit` or a hangup the caller's terminal is back in its normal mode.
 
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use horizon_e2e::bins::cargo_bin;
@@ -359,22 +359,30 @@ pub(crate) fn assert_terminal_restored(screen: &str) {
     }
 }
 
-#[tokio::test]
-async fn shell_without_a_terminal_reads_commands_from_stdin() {
-    let installed = Installed::new("shell-stdin").await;
-    let mut child = installed
-        .session
+/// `horizon-container shell NAME` without a terminal, reading `commands` from its stdin.
+pub(crate) fn shell_reading(session: &Session, name: &str, commands: &[u8]) -> Output {
+    let mut child = session
         .horizon_container()
-        .args(["shell", &installed.name])
+        .args(["shell", name])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, b"echo \"$0 in $PWD\"\nexit 4\n").unwrap();
+    std::io::Write::write_all(&mut stdin, commands).unwrap();
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn shell_without_a_terminal_reads_commands_from_stdin() {
+    let installed = Installed::new("shell-stdin").await;
+    let output = shell_reading(
+        &installed.session,
+        &installed.name,
+        b"echo \"$0 in $PWD\"\nexit 4\n",
+    );
     assert_eq!(
         outcome(&output),
         (
@@ -403,24 +411,13 @@ async fn shell_is_the_login_shell_from_the_containers_passwd() {
         .output()
         .unwrap();
     assert_eq!(install.status.code(), Some(0), "{install:?}");
-    let mut child = session
-        .horizon_container()
-        .args(["shell", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     // A login shell: bash says so; the session's home is not shared, so it runs in root's home
     // inside, and the note says so.
-    std::io::Write::write_all(
-        &mut stdin,
+    let output = shell_reading(
+        &session,
+        name,
         b"shopt -q login_shell && echo \"login $0 in $PWD\"\n",
-    )
-    .unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    );
     assert_eq!(
         outcome(&output),
         (
