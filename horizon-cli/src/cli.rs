@@ -81,7 +81,7 @@ pub enum Command {
     /// Example: horizon-container doctor --json
     Doctor,
     #[command(flatten)]
-    Docs(crate::commands::completions::DocsCommand),
+    Docs(horizon_cli_support::docs::DocsCommand),
     /// Install a container from its definition and start it.
     ///
     /// Pulls the definition's image, builds its generation image (the definition's packages
@@ -121,7 +121,7 @@ pub enum Command {
     /// one and verifies it (it starts, the definition's verify commands pass, every exported
     /// binary is found). Only then is the running container stopped, kept under the name
     /// horizonos-NAME-GENERATION for rollback, and replaced. If anything fails before that, the
-    /// running container is untouched and the exit status is 4. Already up to date: nothing
+    /// running container is untouched and the exit status is 7. Already up to date: nothing
     /// happens. Exit status 5: another horizon-container is changing it (see --wait); 130:
     /// interrupted, and undone. See docs/updates.md.
     ///

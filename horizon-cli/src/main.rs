@@ -4,23 +4,22 @@
 
 mod cli;
 mod commands;
-mod exit;
-mod interrupt;
-mod logging;
-mod progress;
 mod terminal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use horizon_cli_support::exit;
+
+use crate::commands::BINARY;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    logging::init_tracing();
+    horizon_cli_support::logging::init_tracing(env!("CARGO_CRATE_NAME"));
     // Test builds only: the failpoints the end-to-end fault tests name.
     #[cfg(feature = "failpoints")]
     if let Err(error) = horizon_core::update::failpoint::configure_from_env() {
-        return exit::Failure::new(exit::INVALID_INPUT, anyhow::anyhow!(error)).report();
+        return exit::Failure::new(exit::INVALID_INPUT, anyhow::anyhow!(error)).report(BINARY);
     }
     // `shell` through the container's agent runs before any other thread exists (see there).
     if let cli::Command::Shell { name } = &cli.command
@@ -33,10 +32,10 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(error) => return exit::Failure::other(error.into()).report(),
+        Err(error) => return exit::Failure::other(error.into()).report(BINARY),
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report(BINARY),
     }
 }

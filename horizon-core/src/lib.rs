@@ -21,12 +21,14 @@ pub mod naming;
 pub mod paths;
 pub mod system_update;
 pub mod update;
+pub mod usecase;
 
 pub use definition::{
     Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,
 };
 pub use endpoint::{Endpoint, EndpointError};
 pub use engine::{Engine, EngineError};
+pub use usecase::{Call, Cancel, Error, ErrorKind, Event, Hint, Horizon, Observer, Settings};
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-// Shared with the other binaries: one implementation of completions and man pages.
-#[path = "../../horizon-cli/src/commands/completions.rs"]
-mod docs;
+use horizon_cli_support::docs;
 
 /// Work inside the HorizonOS development container: open a shell, run a tool, set up a toolchain.
 #[derive(Debug, Parser)]
@@ -21,16 +19,10 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match docs::run(Cli::command(), &cli.command, &mut std::io::stdout().lock()) {
+    let written = docs::run(Cli::command(), &cli.command, &mut std::io::stdout().lock());
+    // A closed pipe (`horizon-dev manpage | head`) is not a failure.
+    match horizon_cli_support::output::finish_output(written) {
         Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`horizon-dev manpage | head`) is not a failure.
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(error) => {
-            #[allow(clippy::print_stderr)] // The binary's one error report.
-            {
-                eprintln!("horizon-dev: error: {error}");
-            }
-            ExitCode::FAILURE
-        }
+        Err(failure) => failure.report("horizon-dev"),
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, ValueEnum};
 
-use crate::docs::DocsCommand;
+use horizon_cli_support::docs::DocsCommand;
 
 /// Examples shown at the end of `--help`.
 const EXAMPLES: &str = "\
@@ -19,8 +19,8 @@ Examples:
   horizon-update --history --json        the recorded system generations
 
 Exit status: 0 done (--check: everything up to date); 1 a layer or the operation failed (the
-report shows each layer); 2 invalid arguments; 4 another horizon-update is running;
-100 --check found updates; 130 interrupted (Ctrl-C: what a container update left half done was
+report shows each layer); 2 invalid arguments; 5 another horizon-update is running;
+6 nothing to roll back to; 100 --check found updates; 130 interrupted (Ctrl-C: what a container update left half done was
 reverted or completed first).";
 
 /// Update HorizonOS: the immutable base system (OSTree), the system containers and the user

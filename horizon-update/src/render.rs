@@ -5,43 +5,15 @@ use std::io::{self, Write};
 
 use horizon_core::apps::{AppChange, SourceReport, SourceState};
 use horizon_core::base::{BaseCheck, RollbackOutcome, UpgradeOutcome};
-use horizon_core::system_update::containers::{
-    ContainerResults, ContainerRollback, ContainerUpdate,
-};
+use horizon_core::system_update::containers::{ContainerResults, ContainerRollback};
 use horizon_core::system_update::generations::SystemGeneration;
 use horizon_core::system_update::{
     CheckReport, History, Layer, RollbackReport, RollbackScope, UpdateReport,
 };
 use horizon_core::update::{ContainerCheck, GenerationRef};
-use serde::Serialize;
+use horizon_core::usecase::ContainerUpdate;
 
-/// Version of every `--json` document of horizon-update; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
-/// How many characters of a commit or digest the text output shows (as git and ostree do).
-const SHORT_ID: usize = 12;
-
-/// A report with its schema version, for `--json`.
-#[derive(Debug, Serialize)]
-pub struct Json<'a, T: Serialize> {
-    pub schema_version: u32,
-    #[serde(flatten)]
-    pub report: &'a T,
-}
-
-impl<'a, T: Serialize> Json<'a, T> {
-    pub fn new(report: &'a T) -> Self {
-        Json {
-            schema_version: SCHEMA_VERSION,
-            report,
-        }
-    }
-}
-
-/// The first characters of a commit or digest (after any `sha256:`).
-pub fn short(id: &str) -> &str {
-    let id = id.strip_prefix("sha256:").unwrap_or(id);
-    id.get(..SHORT_ID).unwrap_or(id)
-}
+use horizon_cli_support::text::short_id as short;
 
 /// `VERSION (COMMIT)`, or the commit alone.
 fn version_and_id(version: Option<&str>, id: &str) -> String {
@@ -279,21 +251,22 @@ fn container_check(check: &ContainerCheck) -> String {
 
 fn container_update(update: &ContainerUpdate) -> String {
     use horizon_core::update::UpdateOutcome;
-    match (&update.outcome, &update.error) {
-        (_, Some(error)) => format!(
-            "{}: FAILED (the running container is untouched): {error}",
-            update.name
+    match &update.result {
+        Err(error) => format!(
+            "{}: FAILED (the running container is untouched): {}",
+            update.name,
+            horizon_core::update::error_chain(error)
         ),
-        (Some(UpdateOutcome::Updated { from, to, .. }), None) => format!(
+        Ok(UpdateOutcome::Updated { from, to, .. }) => format!(
             "{}: updated from {} to {}",
             update.name,
             generation(from),
             generation(to)
         ),
-        (Some(UpdateOutcome::UpToDate { current }), None) => {
+        Ok(UpdateOutcome::UpToDate { current }) => {
             format!("{}: up to date ({})", update.name, generation(current))
         }
-        (_, None) => format!("{}: done", update.name),
+        Ok(_) => format!("{}: done", update.name),
     }
 }
 
@@ -492,7 +465,7 @@ mod tests {
                 results: vec![
                     ContainerUpdate {
                         name: "tools".into(),
-                        outcome: Some(UpdateOutcome::Updated {
+                        result: Ok(UpdateOutcome::Updated {
                             from: GenerationRef {
                                 generation: 1,
                                 image_digest: Some(format!("sha256:{}", "a".repeat(64))),
@@ -504,12 +477,14 @@ mod tests {
                             pruned: vec![],
                             prune_failures: vec![],
                         }),
-                        error: None,
+                        exports: None,
                     },
                     ContainerUpdate {
                         name: "dev".into(),
-                        outcome: None,
-                        error: Some("updating `dev` failed at step \"verify\"".into()),
+                        result: Err(horizon_core::Error::InvalidRequest {
+                            message: "updating `dev` failed at step \"verify\"".into(),
+                        }),
+                        exports: None,
                     },
                 ],
             }),

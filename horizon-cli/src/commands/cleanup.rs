@@ -1,63 +1,32 @@
-//! `horizon-container cleanup [--dry-run]`: one call to `lifecycle::cleanup`, then the exported
-//! wrappers of containers that are no longer installed; what was (or would be) removed on stdout,
+//! `horizon-container cleanup [--dry-run]`: one call to `Horizon::cleanup` (containers, images
+//! and records no longer needed, and the exported wrappers of containers that are not installed); what was (or would be) removed on stdout,
 //! what could not be removed on stderr (exit status 1).
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
+use horizon_cli_support::exit::{self, Failure};
 use horizon_core::export::UnexportOutcome;
-use horizon_core::lifecycle::{CleanupItem, CleanupKind, CleanupReport, cleanup};
+use horizon_core::lifecycle::{CleanupItem, CleanupKind, CleanupReport};
 use serde::Serialize;
 
-use super::export::{clean_orphans, render_unexported};
-use super::installed::{catalog, lifecycle_failure, state_store};
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::{self, Failure};
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
+use super::export::render_unexported;
+use super::{Session, print_report};
 
 #[derive(Debug, Serialize)]
 struct CleanupJson<'a> {
-    schema_version: u32,
     #[serde(flatten)]
     report: &'a CleanupReport,
-    /// Exported wrappers of containers that are not installed, removed (or to remove).
     exports: &'a [UnexportOutcome],
 }
 
-pub async fn run(global: &GlobalArgs, dry_run: bool) -> Result<ExitCode, Failure> {
-    let catalog = catalog(global);
-    let state = state_store(global);
-    let engine = connect_engine(global).await?;
-    let report = cleanup(&engine, &catalog, &state, dry_run)
-        .await
-        .map_err(lifecycle_failure)?;
-    // Exports are orphans when their container has no install record after this cleanup.
-    let records_removed: BTreeSet<&str> = report
-        .removed
-        .iter()
-        .filter(|item| item.kind == CleanupKind::InstallRecord)
-        .map(|item| item.name.as_str())
-        .collect();
-    let installed: BTreeSet<String> = state
-        .list()
-        .map_err(lifecycle_failure)?
-        .into_iter()
-        .map(|record| record.name)
-        .filter(|name| !records_removed.contains(name.as_str()))
-        .collect();
-    let exports = clean_orphans(global, &installed, dry_run)?;
-    let json = CleanupJson {
-        schema_version: SCHEMA_VERSION,
-        report: &report,
-        exports: &exports,
-    };
-    print_report(global.json, &json, |out| {
-        render(out, &report, exports.is_empty())?;
-        render_orphans(out, &exports, dry_run)
+pub async fn run(session: &Session, dry_run: bool) -> Result<ExitCode, Failure> {
+    let done = session.horizon.cleanup(session.call(), dry_run).await?;
+    let (report, exports) = (&done.report, &done.exports);
+    let json = CleanupJson { report, exports };
+    print_report(session.json, &json, |out| {
+        render(out, report, exports.is_empty())?;
+        render_orphans(out, exports, dry_run)
     })?;
     if report.failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
@@ -84,7 +53,7 @@ fn describe(item: &CleanupItem) -> String {
         CleanupKind::InstallRecord => "install record (definition gone)",
         _ => "object",
     };
-    let id: String = item.id.chars().take(12).collect();
+    let id = horizon_cli_support::text::short_id(&item.id);
     format!("{kind} {} {id}", item.name)
 }
 

@@ -10,17 +10,15 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use horizon_core::definition::{
     Catalog, Definition, DefinitionSources, Layer, ResolvedDefinition, Source, check_file,
-    file_stem, json_schema_text, load,
+    file_stem, json_schema_text,
 };
 use serde::Serialize;
 
 use super::list::{DiagnosticEntry, InvalidEntry};
-use super::{definition_sources, finish_output, print_report};
-use crate::cli::{DefinitionCommand, GlobalArgs, LayerArg};
-use crate::exit::{self, Failure};
+use super::{Session, finish_output, print_report};
+use crate::cli::{DefinitionCommand, LayerArg};
+use horizon_cli_support::exit::{self, Failure};
 
-/// Version of the `--json` documents below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
 /// The origin shown for a field no layer set.
 const DEFAULT_ORIGIN: &str = "default";
 /// Shown for an empty list or map.
@@ -28,10 +26,10 @@ const NONE: &str = "(none)";
 /// Space between columns.
 const GAP: usize = 2;
 
-pub fn run(global: &GlobalArgs, command: DefinitionCommand) -> Result<ExitCode, Failure> {
+pub fn run(session: &Session, command: DefinitionCommand) -> Result<ExitCode, Failure> {
     match command {
-        DefinitionCommand::Show { name, explain } => show(global, &name, explain),
-        DefinitionCommand::Validate { files, layer } => validate(global, &files, layer),
+        DefinitionCommand::Show { name, explain } => show(session, &name, explain),
+        DefinitionCommand::Validate { files, layer } => validate(session, &files, layer),
         DefinitionCommand::Schema => {
             let mut stdout = std::io::stdout().lock();
             finish_output(stdout.write_all(json_schema_text().as_bytes()))?;
@@ -42,7 +40,6 @@ pub fn run(global: &GlobalArgs, command: DefinitionCommand) -> Result<ExitCode, 
 
 #[derive(Debug, Serialize)]
 struct ShowReport<'a> {
-    schema_version: u32,
     name: &'a str,
     layer: Layer,
     sources: &'a [Source],
@@ -52,9 +49,9 @@ struct ShowReport<'a> {
     origins: Option<&'a BTreeMap<String, Layer>>,
 }
 
-fn show(global: &GlobalArgs, name: &str, explain: bool) -> Result<ExitCode, Failure> {
-    let catalog = load(&definition_sources(global));
-    let refused: Vec<String> = refused_files_named(&catalog, name);
+fn show(session: &Session, name: &str, explain: bool) -> Result<ExitCode, Failure> {
+    let catalog = session.horizon.catalog();
+    let refused: Vec<String> = refused_files_named(catalog, name);
     let Some(resolved) = catalog.get(name) else {
         let mut message = format!("no definition named `{name}`");
         if !refused.is_empty() {
@@ -74,7 +71,6 @@ fn show(global: &GlobalArgs, name: &str, explain: bool) -> Result<ExitCode, Fail
         );
     }
     let report = ShowReport {
-        schema_version: SCHEMA_VERSION,
         name,
         layer: resolved.layer(),
         sources: &resolved.sources,
@@ -82,7 +78,7 @@ fn show(global: &GlobalArgs, name: &str, explain: bool) -> Result<ExitCode, Fail
         definition: &resolved.definition,
         origins: explain.then_some(&resolved.origins),
     };
-    print_report(global.json, &report, |out| {
+    print_report(session.json, &report, |out| {
         render_show(out, resolved, explain)
     })?;
     Ok(ExitCode::SUCCESS)
@@ -206,7 +202,6 @@ fn render_show(
 
 #[derive(Debug, Serialize)]
 struct ValidateReport<'a> {
-    schema_version: u32,
     files: &'a [ValidateEntry],
 }
 
@@ -219,19 +214,19 @@ struct ValidateEntry {
 }
 
 fn validate(
-    global: &GlobalArgs,
+    session: &Session,
     files: &[PathBuf],
     layer: Option<LayerArg>,
 ) -> Result<ExitCode, Failure> {
-    let sources = definition_sources(global);
+    let sources = &session.horizon.settings().sources;
     let mut entries = Vec::new();
     for path in files {
         let layer = match layer {
             Some(LayerArg::System) => Layer::System,
             Some(LayerArg::User) => Layer::User,
-            None => layer_of(&sources, path),
+            None => layer_of(sources, path),
         };
-        let errors = match check_file(&sources, path, layer) {
+        let errors = match check_file(sources, path, layer) {
             Ok(_) => Vec::new(),
             Err(error) => {
                 InvalidEntry::from(&horizon_core::definition::InvalidFile {
@@ -250,11 +245,8 @@ fn validate(
         });
     }
     let all_valid = entries.iter().all(|entry| entry.valid);
-    let report = ValidateReport {
-        schema_version: SCHEMA_VERSION,
-        files: &entries,
-    };
-    print_report(global.json, &report, |out| {
+    let report = ValidateReport { files: &entries };
+    print_report(session.json, &report, |out| {
         render_validate(out, &mut std::io::stderr().lock(), &entries)
     })?;
     Ok(if all_valid {
@@ -322,7 +314,7 @@ mod tests {
             r#"{"name": "development", "packages": ["git"], "environment": {"EDITOR": "vi"}}"#,
         )
         .unwrap();
-        let catalog = load(&sources(dir.path()));
+        let catalog = horizon_core::definition::load(&sources(dir.path()));
         let resolved = catalog.get("development").unwrap();
         let hash = resolved.definition.content_hash();
         let mut out = Vec::new();

@@ -5,38 +5,27 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::doctor::{AgentFinding, CheckStatus, DoctorReport, diagnose, gather};
-use horizon_core::endpoint::DiscoveryInput;
+use horizon_cli_support::exit::{self, Failure};
+use horizon_cli_support::output::Json;
+use horizon_core::doctor::{CheckStatus, DoctorReport};
 use serde::Serialize;
 
-use super::{finish_output, horizon_paths, locate_agent};
-use crate::cli::GlobalArgs;
-use crate::exit::{self, Failure};
+use super::{Session, finish_output};
 
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
-/// Width of the status column (`[warning]` plus a space).
+/// Width of the status column (`[warning] ` is the widest).
 const STATUS_WIDTH: usize = 10;
 
 #[derive(Serialize)]
 struct DoctorJson<'a> {
-    schema_version: u32,
     healthy: bool,
     #[serde(flatten)]
     report: &'a DoctorReport,
 }
 
-pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
-    let discovery = DiscoveryInput::from_process(global.url.clone());
-    let agent = match locate_agent(global) {
-        Ok(Some(host)) => AgentFinding::Found(host.binary),
-        Ok(None) => AgentFinding::Missing,
-        Err(why) => AgentFinding::Unusable(why),
-    };
-    let input = gather(&discovery, horizon_paths(global).export_dir, agent).await;
-    let report = diagnose(&input);
+pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
+    let report = session.horizon.doctor().await;
     let mut stdout = std::io::stdout().lock();
-    let written = if global.json {
+    let written = if session.json {
         render_json(&mut stdout, &report)
     } else {
         render(&mut stdout, &report)
@@ -94,11 +83,10 @@ fn render(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<()> {
 
 fn render_json(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<()> {
     let document = DoctorJson {
-        schema_version: SCHEMA_VERSION,
         healthy: report.healthy(),
         report,
     };
-    serde_json::to_writer_pretty(&mut *out, &document)?;
+    serde_json::to_writer_pretty(&mut *out, &Json::new(&document))?;
     writeln!(out)
 }
 

@@ -1,253 +1,89 @@
 //! `export BINARY [--from NAME] [--as ALIAS] [--force]`, `export --repair`, `unexport NAME` and
-//! `exports`: each a short mapping onto horizon-core's `export` module, plus what `install`,
-//! `remove` and `cleanup` use to keep the wrappers in step with the containers.
+//! `exports`: each one call of horizon-core's export use cases, and the renderings `install`,
+//! `update`, `remove` and `cleanup` share for the wrappers they changed.
 //!
 //! Exit statuses: 0 done; 1 failed (nothing provides the binary, it is not in the container, not
 //! exported, a file error); 2 invalid input (a bad name, an ambiguous binary); 3 no Podman; 4 the
 //! name is taken (`--force` overrides).
 
-use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
-use horizon_core::engine::EngineError;
+use horizon_cli_support::exit::Failure;
 use horizon_core::export::{
-    self, ExportChange, ExportError, ExportOutcome, ExportRequest, ExportSetup, ExportState,
-    ListedExport, Owner, RemovedFile, RepairAction, RepairItem, UnexportOutcome,
+    ExportChange, ExportError, ExportOutcome, ExportRequest, ExportState, ListedExport, Owner,
+    RemovedFile, RepairAction, RepairItem, UnexportOutcome,
 };
-use horizon_core::lifecycle::{self, InstallRecord};
+use horizon_core::usecase::DeclaredExports;
 use serde::Serialize;
 
-use super::connection::NO_SERVICE_HINT;
-use super::installed::{catalog, lifecycle_failure, state_store};
-use super::{connect_engine, horizon_paths, print_report};
-use crate::cli::{ExportArgs, GlobalArgs};
-use crate::exit::{self, Failure};
-
-/// Version of the `--json` documents below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
-
-/// Where this user's exports go and what they run: the export and state directories (global
-/// options applied), `horizon-exec` beside this binary, and `$PATH`.
-pub fn export_setup(global: &GlobalArgs) -> ExportSetup {
-    let paths = horizon_paths(global);
-    let client = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(export::CLIENT_BINARY)))
-        .unwrap_or_else(|| PathBuf::from(export::CLIENT_BINARY));
-    ExportSetup {
-        export_dir: paths.export_dir,
-        state_dir: paths.state_dir,
-        client,
-        search_path: std::env::var_os("PATH")
-            .map(|path| std::env::split_paths(&path).collect())
-            .unwrap_or_default(),
-        version: horizon_core::VERSION.to_owned(),
-    }
-}
-
-/// The client must exist before a wrapper points at it.
-fn check_client(setup: &ExportSetup) -> Result<(), Failure> {
-    if setup.client.is_file() {
-        return Ok(());
-    }
-    Err(Failure::other(anyhow!(
-        "{} is missing: exported wrappers run it",
-        setup.client.display()
-    ))
-    .with_hint("install horizon-exec in the same directory as horizon-container"))
-}
-
-/// The exit status and hint of an export error.
-pub fn export_failure(error: ExportError) -> Failure {
-    let hint = match &error {
-        ExportError::Collision { name, owner } => Some(match owner {
-            Owner::ForeignFile { .. } | Owner::ModifiedWrapper { .. } => format!(
-                "--force moves it aside to {name}{} and exports; or choose another name with --as",
-                export::BACKUP_SUFFIX
-            ),
-            _ => "--force exports it anyway; or choose another name with --as".to_owned(),
-        }),
-        ExportError::Ambiguous {
-            binary, candidates, ..
-        } => Some(format!(
-            "say which: `horizon-container export {binary} --from {}`",
-            candidates.first().map_or("NAME", String::as_str)
-        )),
-        ExportError::NoProvider { binary, .. } => Some(format!(
-            "name the container: `horizon-container export {binary} --from NAME` \
-             (`horizon-container list` shows the definitions)"
-        )),
-        ExportError::NotInstalled { container } => Some(format!(
-            "install it: `horizon-container install {container}`"
-        )),
-        ExportError::BinaryMissing { container, binary } => Some(format!(
-            "add the package that provides {binary} to the packages of {container}'s definition \
-             and `horizon-container install {container} --reinstall`; --force exports it anyway"
-        )),
-        ExportError::NotExported { .. } => {
-            Some("`horizon-container exports` lists the exported binaries".to_owned())
-        }
-        _ => None,
-    };
-    let status = match &error {
-        ExportError::InvalidName { .. } | ExportError::Ambiguous { .. } => exit::INVALID_INPUT,
-        ExportError::Collision { .. } => exit::CONFLICT,
-        _ if matches!(error.engine_error(), Some(EngineError::Unreachable { .. })) => {
-            return Failure::new(exit::NO_SERVICE, anyhow!(error)).with_hint(NO_SERVICE_HINT);
-        }
-        _ => exit::FAILURE,
-    };
-    let failure = Failure::new(status, anyhow!(error));
-    match hint {
-        Some(hint) => failure.with_hint(hint),
-        None => failure,
-    }
-}
+use super::{BINARY, Session, print_report};
+use crate::cli::ExportArgs;
 
 /// `export`: one binary, or `--repair`.
-pub async fn run(global: &GlobalArgs, args: ExportArgs) -> Result<ExitCode, Failure> {
-    let setup = export_setup(global);
+pub async fn run(session: &Session, args: ExportArgs) -> Result<ExitCode, Failure> {
+    let horizon = &session.horizon;
     if args.repair {
-        check_client(&setup)?;
-        let items = export::repair(&setup, args.force).map_err(export_failure)?;
-        let json = RepairJson {
-            schema_version: SCHEMA_VERSION,
-            repaired: &items,
-        };
-        print_report(global.json, &json, |out| render_repair(out, &items))?;
+        let items = horizon.repair_exports(args.force)?;
+        let json = RepairJson { repaired: &items };
+        print_report(session.json, &json, |out| render_repair(out, &items))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let binary = args.binary.unwrap_or_default();
-    let mut request = ExportRequest {
-        container: args.from.clone().unwrap_or_default(),
-        binary: binary.clone(),
+    let request = ExportRequest {
+        container: args.from.unwrap_or_default(),
+        binary: args.binary.unwrap_or_default(),
         alias: args.alias,
         force: args.force,
     };
-    if args.from.is_some() {
-        export::check_request(&request).map_err(export_failure)?;
+    let outcome = horizon.export(session.call(), request).await?;
+    let json = ExportJson { outcome: &outcome };
+    print_report(session.json, &json, |out| render_export(out, &outcome))?;
+    if !horizon.export_dir_on_path() {
+        // A lost note must not fail the export.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{BINARY}: note: {} is not on your PATH; add it to run exported binaries by name",
+            horizon.settings().paths.export_dir.display()
+        );
     }
-    check_client(&setup)?;
-    let records = state_store(global).list().map_err(lifecycle_failure)?;
-    request.container = match args.from {
-        Some(from) => {
-            installed(&records, &from)?;
-            if !args.force {
-                check_binary(global, &from, &binary).await?;
-            }
-            from
-        }
-        None => {
-            let catalog = catalog(global);
-            let declared = export::declared_providers(&catalog, &binary);
-            let container = match declared.as_slice() {
-                [one] => one.clone(),
-                _ => {
-                    let engine = connect_engine(global).await?;
-                    export::resolve_provider(&engine, &catalog, &records, &binary)
-                        .await
-                        .map_err(export_failure)?
-                }
-            };
-            installed(&records, &container)?;
-            container
-        }
-    };
-    let outcome = export::export(&setup, &request).map_err(export_failure)?;
-    let json = ExportJson {
-        schema_version: SCHEMA_VERSION,
-        outcome: &outcome,
-    };
-    print_report(global.json, &json, |out| render_export(out, &outcome))?;
-    warn_off_path(&setup);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses a container without an install record.
-fn installed(records: &[InstallRecord], container: &str) -> Result<(), Failure> {
-    if records.iter().any(|record| record.name == container) {
-        return Ok(());
-    }
-    Err(export_failure(ExportError::NotInstalled {
-        container: container.to_owned(),
-    }))
-}
-
-/// Refuses a binary the container does not have (starting the container to look).
-async fn check_binary(global: &GlobalArgs, container: &str, binary: &str) -> Result<(), Failure> {
-    let engine = connect_engine(global).await?;
-    let details = lifecycle::ensure_running(&engine, container)
-        .await
-        .map_err(lifecycle_failure)?;
-    let found = export::locate_binary(&engine, &details.name, binary)
-        .await
-        .map_err(|source| export_failure(ExportError::Engine { source }))?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(export_failure(ExportError::BinaryMissing {
-            container: container.to_owned(),
-            binary: binary.to_owned(),
-        })),
-    }
-}
-
-/// A note on stderr when the export directory is not on `PATH` (the wrapper would not be found).
-fn warn_off_path(setup: &ExportSetup) {
-    if setup.search_path.iter().any(|dir| dir == &setup.export_dir) {
-        return;
-    }
-    // A lost note must not fail the export.
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "horizon-container: note: {} is not on your PATH; add it to run exported binaries by name",
-        setup.export_dir.display()
-    );
-}
-
 /// `unexport NAME`.
-pub fn unexport(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
-    let setup = export_setup(global);
-    let outcome = export::unexport(&setup, name).map_err(export_failure)?;
-    let json = UnexportJson {
-        schema_version: SCHEMA_VERSION,
-        outcome: &outcome,
-    };
-    print_report(global.json, &json, |out| {
+pub fn unexport(session: &Session, name: &str) -> Result<ExitCode, Failure> {
+    let outcome = session.horizon.unexport(name)?;
+    let json = UnexportJson { outcome: &outcome };
+    print_report(session.json, &json, |out| {
         render_unexported(out, std::slice::from_ref(&outcome))
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `exports`.
-pub fn list(global: &GlobalArgs) -> Result<ExitCode, Failure> {
-    let setup = export_setup(global);
-    let records = state_store(global).list().map_err(lifecycle_failure)?;
-    let installed: BTreeSet<String> = records.into_iter().map(|record| record.name).collect();
-    let listed = export::list(&setup, Some(&installed)).map_err(export_failure)?;
+pub fn list(session: &Session) -> Result<ExitCode, Failure> {
+    let report = session.horizon.exports()?;
     let json = ListJson {
-        schema_version: SCHEMA_VERSION,
-        export_dir: &setup.export_dir,
-        exports: &listed,
+        export_dir: &report.export_dir,
+        exports: &report.exports,
     };
-    print_report(global.json, &json, |out| render_list(out, &listed))?;
+    print_report(session.json, &json, |out| render_list(out, &report.exports))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// What `install` exported of a definition's `export_binaries`, and what it could not.
-#[derive(Debug, Default, Serialize)]
-pub struct DeclaredExports {
+/// The `exports` member of `install` and `update` documents: what was exported of the
+/// definition's `export_binaries`, and what was refused with why and how to export it anyway.
+#[derive(Debug, Serialize)]
+pub struct DeclaredJson<'a> {
     /// The exports made (or already there).
-    pub exported: Vec<ExportOutcome>,
-    /// The binaries not exported, with why.
-    pub refused: Vec<RefusedExport>,
+    pub exported: &'a [ExportOutcome],
+    /// The binaries not exported.
+    pub refused: Vec<RefusedJson>,
 }
 
-/// A binary `install` did not export.
+/// A binary that was not exported.
 #[derive(Debug, Serialize)]
-pub struct RefusedExport {
+pub struct RefusedJson {
     /// The binary.
     pub binary: String,
     /// Why.
@@ -256,110 +92,57 @@ pub struct RefusedExport {
     pub hint: Option<String>,
 }
 
-/// Exports every binary of `binaries` from `container` (`install`). A refusal (the name is taken)
-/// does not stop the others, nor fail the install.
-pub fn export_declared(
-    global: &GlobalArgs,
-    container: &str,
-    binaries: &[String],
-) -> DeclaredExports {
-    let setup = export_setup(global);
-    let mut done = DeclaredExports::default();
-    if binaries.is_empty() {
-        return done;
-    }
-    if let Err(failure) = check_client(&setup) {
-        done.refused = binaries
-            .iter()
-            .map(|binary| RefusedExport {
-                binary: binary.clone(),
-                error: failure.error.to_string(),
-                hint: failure.hint.clone(),
-            })
-            .collect();
-        return done;
-    }
-    for binary in binaries {
-        let request = ExportRequest {
-            container: container.to_owned(),
-            binary: binary.clone(),
-            alias: None,
-            force: false,
-        };
-        match export::export(&setup, &request) {
-            Ok(outcome) => done.exported.push(outcome),
-            Err(error) => {
-                let hint = match &error {
-                    ExportError::Collision { .. } => Some(format!(
-                        "`horizon-container export {binary} --from {container} --force` exports it anyway, \
-                         `--as ALIAS` under another name"
-                    )),
-                    _ => None,
-                };
-                done.refused.push(RefusedExport {
-                    binary: binary.clone(),
-                    error: error.to_string(),
-                    hint,
-                });
-            }
+impl<'a> DeclaredJson<'a> {
+    /// The document of `done`.
+    pub fn new(done: &'a DeclaredExports) -> Self {
+        DeclaredJson {
+            exported: &done.exported,
+            refused: done
+                .refused
+                .iter()
+                .map(|refused| RefusedJson {
+                    binary: refused.binary.clone(),
+                    error: refused.error.to_string(),
+                    hint: refused_hint(&refused.error, &refused.binary, &refused.container),
+                })
+                .collect(),
         }
     }
-    done
 }
 
-/// Removes the wrappers of `container` (`remove`).
-pub fn remove_exports_of(
-    global: &GlobalArgs,
-    container: &str,
-) -> Result<Vec<UnexportOutcome>, Failure> {
-    export::remove_container_exports(&export_setup(global), container).map_err(export_failure)
-}
-
-/// The exports whose container is not in `installed`: removed, or with `dry_run` only listed
-/// (`cleanup`).
-pub fn clean_orphans(
-    global: &GlobalArgs,
-    installed: &BTreeSet<String>,
-    dry_run: bool,
-) -> Result<Vec<UnexportOutcome>, Failure> {
-    let setup = export_setup(global);
-    if dry_run {
-        let orphans = export::orphans(&setup, installed).map_err(export_failure)?;
-        return Ok(orphans
-            .into_iter()
-            .map(|entry| UnexportOutcome {
-                entry,
-                file: RemovedFile::Removed,
-                restored: None,
-            })
-            .collect());
+/// How to export a declared binary that was refused.
+fn refused_hint(error: &ExportError, binary: &str, container: &str) -> Option<String> {
+    match error {
+        ExportError::Collision { .. } => Some(format!(
+            "`horizon-container export {binary} --from {container} --force` exports it anyway, \
+             `--as ALIAS` under another name"
+        )),
+        ExportError::Client { .. } => Some(horizon_cli_support::hint::render(
+            &horizon_core::Hint::InstallExecClient,
+        )),
+        _ => None,
     }
-    export::remove_orphans(&setup, installed).map_err(export_failure)
 }
 
 #[derive(Debug, Serialize)]
 struct ExportJson<'a> {
-    schema_version: u32,
     #[serde(flatten)]
     outcome: &'a ExportOutcome,
 }
 
 #[derive(Debug, Serialize)]
 struct RepairJson<'a> {
-    schema_version: u32,
     repaired: &'a [RepairItem],
 }
 
 #[derive(Debug, Serialize)]
 struct UnexportJson<'a> {
-    schema_version: u32,
     #[serde(flatten)]
     outcome: &'a UnexportOutcome,
 }
 
 #[derive(Debug, Serialize)]
 struct ListJson<'a> {
-    schema_version: u32,
     export_dir: &'a Path,
     exports: &'a [ListedExport],
 }
@@ -408,7 +191,7 @@ pub fn render_declared(out: &mut impl Write, done: &DeclaredExports) -> std::io:
 
 /// The warnings `install` prints on stderr about the binaries it did not export.
 pub fn render_refused(out: &mut impl Write, done: &DeclaredExports) -> std::io::Result<()> {
-    for refused in &done.refused {
+    for refused in &DeclaredJson::new(done).refused {
         writeln!(
             out,
             "horizon-container: warning: {} not exported: {}",
@@ -542,7 +325,7 @@ mod tests {
     fn entry(name: &str, binary: &str) -> ExportEntry {
         ExportEntry {
             name: name.into(),
-            path: PathBuf::from("/home/me/.local/bin").join(name),
+            path: std::path::PathBuf::from("/home/me/.local/bin").join(name),
             container: "dev".into(),
             binary: binary.into(),
             content_hash: "sha256:00".into(),
@@ -642,6 +425,7 @@ mod tests {
 
     #[test]
     fn collisions_exit_4_and_ambiguity_2() {
+        let export_failure = |error: ExportError| Failure::from(horizon_core::Error::from(error));
         let collision = export_failure(ExportError::Collision {
             name: "git".into(),
             owner: Owner::HostCommand {
@@ -650,7 +434,7 @@ mod tests {
         });
         assert_eq!(collision.status, 4);
         assert_eq!(
-            collision.hint.as_deref(),
+            collision.hint(),
             Some("--force exports it anyway; or choose another name with --as")
         );
         let ambiguous = export_failure(ExportError::Ambiguous {
@@ -660,7 +444,7 @@ mod tests {
         });
         assert_eq!(ambiguous.status, 2);
         assert_eq!(
-            ambiguous.hint.as_deref(),
+            ambiguous.hint(),
             Some("say which: `horizon-container export git --from a`")
         );
     }

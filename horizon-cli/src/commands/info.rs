@@ -4,39 +4,18 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::engine::{ContainerSummary, Engine, EngineVersion, LabelFilter};
-use serde::Serialize;
+use horizon_cli_support::exit::Failure;
+use horizon_core::usecase::InfoReport;
 
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
+use super::{Session, print_report};
 
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Serialize)]
-struct InfoReport<'a> {
-    schema_version: u32,
-    endpoint: String,
-    podman: &'a EngineVersion,
-    managed_containers: &'a [ContainerSummary],
-}
-
-pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    let version = engine.version().await?;
-    let containers = engine.list_containers(&LabelFilter::managed()).await?;
-    let report = InfoReport {
-        schema_version: SCHEMA_VERSION,
-        endpoint: engine.endpoint().to_string(),
-        podman: &version,
-        managed_containers: &containers,
-    };
-    print_report(global.json, &report, |out| render(out, &report))?;
+pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
+    let report = session.horizon.info(session.call()).await?;
+    print_report(session.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(out: &mut impl Write, report: &InfoReport<'_>) -> std::io::Result<()> {
+fn render(out: &mut impl Write, report: &InfoReport) -> std::io::Result<()> {
     writeln!(out, "endpoint: {}", report.endpoint)?;
     writeln!(
         out,
@@ -47,7 +26,7 @@ fn render(out: &mut impl Write, report: &InfoReport<'_>) -> std::io::Result<()> 
         return writeln!(out, "managed containers: none");
     }
     writeln!(out, "managed containers:")?;
-    for container in report.managed_containers {
+    for container in &report.managed_containers {
         writeln!(
             out,
             "  {:<30} {:<10} {}",
@@ -59,6 +38,8 @@ fn render(out: &mut impl Write, report: &InfoReport<'_>) -> std::io::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use horizon_core::engine::{ContainerSummary, EngineVersion};
+
     use super::*;
 
     #[test]
@@ -68,7 +49,7 @@ mod tests {
             api_version: "4.3.1".into(),
             os_arch: "linux/amd64".into(),
         };
-        let containers = [ContainerSummary {
+        let containers = vec![ContainerSummary {
             id: "abc".into(),
             name: "horizonos-development".into(),
             image: "localhost/horizonos/development:1".into(),
@@ -77,10 +58,9 @@ mod tests {
             labels: Default::default(),
         }];
         let report = InfoReport {
-            schema_version: SCHEMA_VERSION,
             endpoint: "unix:///run/podman/podman.sock".into(),
-            podman: &version,
-            managed_containers: &containers,
+            podman: version,
+            managed_containers: containers,
         };
         let mut out = Vec::new();
         render(&mut out, &report).unwrap();
@@ -92,7 +72,7 @@ mod tests {
              horizonos-development          running    localhost/horizonos/development:1\n"
         );
         let empty = InfoReport {
-            managed_containers: &[],
+            managed_containers: vec![],
             ..report
         };
         let mut out = Vec::new();

@@ -1,36 +1,25 @@
-//! `horizon-container install NAME [--reinstall]`: one call to `lifecycle::install`, with its
-//! progress shown on stderr (a bar with layers and bytes on a terminal, one plain line per step and
-//! per layer change otherwise) and its outcome on stdout (text, or `--json`). Then every binary of
-//! the definition's `export_binaries` is exported (a name that is taken is reported, not forced,
-//! and does not fail the install). `--reinstall` of an installed definition is the update
-//! transaction told to rebuild (journaled, verified beside the running container, the current
-//! generation kept for rollback), shown as an install.
+//! `horizon-container install NAME [--reinstall]`: one call to `Horizon::install` (which also
+//! exports the definition's `export_binaries`, and with `--reinstall` rebuilds an installed one
+//! through the update transaction), with its progress shown on stderr (a bar with layers and
+//! bytes on a terminal, one plain line per step and per layer change otherwise) and its outcome on
+//! stdout (text, or `--json`). An export refused because its name is taken is a warning, not a
+//! failure.
 
-use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::lifecycle::{
-    DesktopHost, InstallOutcome, InstallRecord, InstallRequest, install,
-};
+use horizon_cli_support::exit::Failure;
+use horizon_core::lifecycle::InstallRecord;
 use horizon_core::naming;
-use horizon_core::update::{RegistryClient, UpdateOutcome, UpdateRequest};
+use horizon_core::update::UpdateOutcome;
+use horizon_core::usecase::{InstallOptions, Installed};
 use serde::Serialize;
 
-use super::export::{DeclaredExports, export_declared, render_declared, render_refused};
-use super::guard::update_stores;
-use super::installed::{catalog, lifecycle_failure, resolve, state_store};
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
-use crate::progress::ProgressView;
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
+use super::export::{DeclaredJson, render_declared, render_refused};
+use super::{Session, cancel_on_signals, print_report};
 
 #[derive(Debug, Serialize)]
 struct InstallReport<'a> {
-    schema_version: u32,
     name: &'a str,
     /// `installed`, `reinstalled` or `already-installed`.
     outcome: &'static str,
@@ -47,82 +36,38 @@ struct InstallReport<'a> {
     record: Option<&'a InstallRecord>,
 }
 
-/// `--reinstall`: rebuild an installed definition.
-#[derive(Clone, Copy, Debug)]
-pub struct Reinstall {
-    /// Previous generations to keep for rollback.
-    pub keep_previous: usize,
-}
-
 pub async fn run(
-    global: &GlobalArgs,
+    session: &Session,
     name: &str,
-    reinstall: Option<Reinstall>,
+    reinstall: bool,
+    keep: usize,
 ) -> Result<ExitCode, Failure> {
-    let catalog = catalog(global);
-    let resolved = resolve(&catalog, name)?;
-    let engine = connect_engine(global).await?;
-    let lock = super::guard::lock_for_write(global, &engine, name, "install", false).await?;
-    let state = state_store(global);
-    let desktop = DesktopHost::probe(
-        std::env::var("DISPLAY").ok(),
-        std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
-        std::env::var("WAYLAND_DISPLAY").ok(),
-    );
-    let agent = super::agent_host(global);
-    let request = InstallRequest {
-        resolved: &resolved,
-        desktop: &desktop,
-        state: &state,
-        agent: agent.as_ref(),
+    let cancel = cancel_on_signals()?;
+    let options = InstallOptions {
+        reinstall,
+        keep_previous: Some(keep),
     };
-    let view = ProgressView::new(std::io::stderr().is_terminal(), "", true);
-    let installed = install(&engine, request, &|progress| view.show(&progress.into())).await;
-    view.finish();
-    let installed = installed.map_err(lifecycle_failure)?;
-    // What has a container is rebuilt by the update transaction; what had none was just installed.
-    let (outcome, record) = match (reinstall, installed) {
-        (Some(reinstall), InstallOutcome::AlreadyInstalled { .. }) => {
-            let stores = update_stores(global);
-            let request = UpdateRequest {
-                resolved: &resolved,
-                stores: &stores,
-                desktop: &desktop,
-                registry: &RegistryClient::for_this_process(),
-                keep_previous: reinstall.keep_previous,
-                agent: agent.as_ref(),
-                rebuild: true,
-            };
-            let outcome = super::update::update_locked(&engine, &lock, request).await?;
-            let record = state.read(name).map_err(lifecycle_failure)?;
-            (Done::Reinstalled(outcome), record)
-        }
-        (_, installed) => (Done::Installed(Box::new(installed)), None),
-    };
-    let report = match &outcome {
-        Done::Installed(outcome) => report(name, outcome),
-        Done::Reinstalled(outcome) => reinstall_report(name, outcome, record.as_ref()),
-    };
-    let exports = export_declared(global, name, &resolved.definition.export_binaries);
+    let done = session
+        .horizon
+        .install(session.call_with(&cancel), name, options)
+        .await;
+    session.observer.finish();
+    let done = done?;
+    let report = report(name, &done.installed);
+    let exports = DeclaredJson::new(&done.exports);
     let json = InstallJson {
         report: &report,
         exports: &exports,
     };
-    print_report(global.json, &json, |out| {
+    print_report(session.json, &json, |out| {
         render(out, &report)?;
-        render_declared(out, &exports)
+        render_declared(out, &done.exports)
     })?;
     // A warning that cannot be shown must not fail the install (the JSON carries it too).
-    if let Err(error) = render_refused(&mut std::io::stderr().lock(), &exports) {
+    if let Err(error) = render_refused(&mut std::io::stderr().lock(), &done.exports) {
         tracing::debug!(%error, "cannot write export warnings to stderr");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// What the command did: an install (or nothing), or a reinstall through the update transaction.
-enum Done {
-    Installed(Box<InstallOutcome>),
-    Reinstalled(UpdateOutcome),
 }
 
 /// The `--json` document: the install report and the exports of the definition's
@@ -131,30 +76,31 @@ enum Done {
 struct InstallJson<'a> {
     #[serde(flatten)]
     report: &'a InstallReport<'a>,
-    exports: &'a DeclaredExports,
+    exports: &'a DeclaredJson<'a>,
 }
 
-fn report<'a>(name: &'a str, outcome: &'a InstallOutcome) -> InstallReport<'a> {
-    match outcome {
-        InstallOutcome::Installed { record } => InstallReport {
+fn report<'a>(name: &'a str, installed: &'a Installed) -> InstallReport<'a> {
+    match installed {
+        Installed::Installed { record } => InstallReport {
             generation: Some(record.generation),
             record: Some(record),
             ..InstallReport::new(name, "installed")
         },
-        InstallOutcome::AlreadyInstalled {
+        Installed::AlreadyInstalled {
+            generation,
             container,
             record,
             drifted,
         } => InstallReport {
-            container: container.name.clone(),
-            generation: container
-                .labels
-                .get(horizon_core::labels::GENERATION)
-                .and_then(|generation| generation.parse().ok()),
+            container: container.clone(),
+            generation: *generation,
             drifted: *drifted,
             record: record.as_ref(),
             ..InstallReport::new(name, "already-installed")
         },
+        Installed::Reinstalled { outcome, record } => {
+            reinstall_report(name, outcome, record.as_ref())
+        }
         // A future outcome: say what is known.
         _ => InstallReport::new(name, "unknown"),
     }
@@ -192,7 +138,6 @@ impl<'a> InstallReport<'a> {
     /// A report of `outcome` that knows nothing more yet.
     fn new(name: &'a str, outcome: &'static str) -> Self {
         InstallReport {
-            schema_version: SCHEMA_VERSION,
             name,
             outcome,
             container: naming::container_name(name),
@@ -270,8 +215,6 @@ fn digest_suffix(record: &InstallRecord) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn record() -> InstallRecord {
@@ -297,7 +240,7 @@ mod tests {
 
     #[test]
     fn renders_each_outcome() {
-        let installed = InstallOutcome::Installed { record: record() };
+        let installed = Installed::Installed { record: record() };
         let mut out = Vec::new();
         render(&mut out, &report("tools", &installed)).unwrap();
         assert_eq!(
@@ -328,14 +271,6 @@ mod tests {
              image: 127.0.0.1:5000/horizon/busybox:latest (sha256:cd)\n\
              generation 1 is kept: `horizon-container rollback tools` returns to it\n"
         );
-        let container = horizon_core::engine::ContainerSummary {
-            id: "9abc".into(),
-            name: "horizonos-tools".into(),
-            image: "localhost/horizonos/tools:2".into(),
-            image_id: "5678".into(),
-            state: "running".into(),
-            labels: BTreeMap::from([(horizon_core::labels::GENERATION.to_owned(), "2".to_owned())]),
-        };
         for (drifted, expected) in [
             (
                 false,
@@ -349,8 +284,9 @@ mod tests {
                  tools --reinstall\n",
             ),
         ] {
-            let outcome = InstallOutcome::AlreadyInstalled {
-                container: container.clone(),
+            let outcome = Installed::AlreadyInstalled {
+                generation: Some(2),
+                container: "horizonos-tools".into(),
                 record: None,
                 drifted,
             };

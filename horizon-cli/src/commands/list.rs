@@ -7,17 +7,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer, load};
-use horizon_core::lifecycle::{InstalledState, InstalledStates, installed_states};
+use horizon_cli_support::exit::Failure;
+use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer};
+use horizon_core::lifecycle::{InstalledState, InstalledStates};
 use serde::Serialize;
 
-use super::installed::lifecycle_failure;
-use super::{connect_engine, definition_sources, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::{self, Failure};
+use super::{BINARY, Session, print_report};
 
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
 /// Shown for a definition without a purpose.
 const NO_PURPOSE: &str = "-";
 /// Space between table columns.
@@ -27,7 +23,6 @@ const UNKNOWN_STATE: &str = "unknown";
 
 #[derive(Debug, Serialize)]
 struct ListReport {
-    schema_version: u32,
     definitions: Vec<ListEntry>,
     invalid: Vec<InvalidEntry>,
 }
@@ -92,28 +87,18 @@ impl From<&InvalidFile> for InvalidEntry {
     }
 }
 
-pub async fn run(global: &GlobalArgs) -> Result<ExitCode, Failure> {
-    let catalog = load(&definition_sources(global));
-    let states = match connect_engine(global).await {
-        Ok(engine) => Some(
-            installed_states(&engine, &catalog)
-                .await
-                .map_err(lifecycle_failure)?,
-        ),
-        // Definitions are worth listing without Podman; say why the state is missing.
-        Err(failure) if failure.status == exit::NO_SERVICE => {
-            let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(
-                stderr,
-                "horizon-container: note: installed state unknown: {:#}",
-                failure.error
-            );
-            None
-        }
-        Err(failure) => return Err(failure),
-    };
-    print_report(global.json, &report(&catalog, states.as_ref()), |out| {
-        render(out, &catalog, states.as_ref())
+pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
+    let listed = session.horizon.list(session.call()).await?;
+    let (catalog, states) = (listed.catalog, listed.states.as_ref());
+    if let Some(error) = &listed.states_unknown {
+        // A lost note is not worth failing the list for.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{BINARY}: note: installed state unknown: {error}"
+        );
+    }
+    print_report(session.json, &report(catalog, states), |out| {
+        render(out, catalog, states)
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -141,7 +126,6 @@ fn state_words(
 
 fn report(catalog: &Catalog, states: Option<&InstalledStates>) -> ListReport {
     ListReport {
-        schema_version: SCHEMA_VERSION,
         definitions: catalog
             .definitions
             .iter()
@@ -263,7 +247,7 @@ mod tests {
             home: None,
             system_owner: 0,
         };
-        let catalog = load(&sources);
+        let catalog = horizon_core::definition::load(&sources);
         let mut states = horizon_core::lifecycle::match_states(&catalog, &[]);
         states.by_definition.insert(
             "my-tools".into(),

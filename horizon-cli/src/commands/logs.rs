@@ -5,30 +5,18 @@
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
-use horizon_core::engine::{Engine, EngineError, ExecStreams};
-use horizon_core::lifecycle;
+use horizon_cli_support::exit::Failure;
+use horizon_core::engine::{EngineError, ExecStreams};
 
-use super::connect_engine;
-use crate::cli::GlobalArgs;
-use crate::exit::{self, Failure};
+use super::Session;
 
 /// `logs`: copy the container's output, following it with `follow`.
 pub async fn run(
-    global: &GlobalArgs,
+    session: &Session,
     name: &str,
     follow: bool,
     tail: Option<u64>,
 ) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    super::guard::recover_before_reading(global, &engine, name).await;
-    let container = lifecycle::find_managed(&engine, name)
-        .await
-        .map_err(|error| Failure::other(anyhow!(error)))?
-        .ok_or_else(|| {
-            Failure::new(exit::FAILURE, anyhow!("{name} is not installed"))
-                .with_hint(format!("install it: `horizon-container install {name}`"))
-        })?;
     let mut stdout = tokio::io::stdout();
     let mut stderr = tokio::io::stderr();
     let streams = ExecStreams {
@@ -38,15 +26,19 @@ pub async fn run(
         resize: None,
         signals: None,
     };
-    match engine.logs(&container.id, follow, tail, streams).await {
+    match session
+        .horizon
+        .logs(session.call(), name, follow, tail, streams)
+        .await
+    {
         Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(EngineError::Output {
+        Err(horizon_core::Error::Engine(EngineError::Output {
             kind: std::io::ErrorKind::BrokenPipe,
             ..
-        }) => {
+        })) => {
             tracing::debug!("output closed early");
             Ok(ExitCode::SUCCESS)
         }
-        Err(error) => Err(Failure::other(anyhow!(error))),
+        Err(error) => Err(error.into()),
     }
 }

@@ -1,25 +1,20 @@
-//! `horizon-container remove NAME [--keep-images]`: one call to `lifecycle::remove`, then the
-//! container's exported wrappers are removed; what it removed on stdout. Works without the definition file (containers are found by label).
+//! `horizon-container remove NAME [--keep-images]`: one call to `Horizon::remove` (the container,
+//! its generation images, its records and its exported wrappers); what it removed on stdout.
+//! Works without the definition file (containers are found by label).
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use horizon_cli_support::exit::Failure;
 use horizon_core::export::UnexportOutcome;
-use horizon_core::lifecycle::{RemoveOptions, RemoveReport, remove};
+use horizon_core::lifecycle::{RemoveOptions, RemoveReport};
 use serde::Serialize;
 
-use super::export::{remove_exports_of, render_unexported};
-use super::installed::{lifecycle_failure, state_store};
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
+use super::export::render_unexported;
+use super::{Session, print_report};
 
 #[derive(Debug, Serialize)]
 struct RemoveJson<'a> {
-    schema_version: u32,
     name: &'a str,
     containers: &'a [String],
     images: &'a [String],
@@ -29,31 +24,23 @@ struct RemoveJson<'a> {
     unexported: &'a [UnexportOutcome],
 }
 
-pub async fn run(global: &GlobalArgs, name: &str, keep_images: bool) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    let _lock = super::guard::lock_for_write(global, &engine, name, "remove", false).await?;
-    let state = state_store(global);
-    let report = remove(&engine, name, &state, RemoveOptions { keep_images })
-        .await
-        .map_err(lifecycle_failure)?;
-    let unexported = remove_exports_of(global, name)?;
-    // The records of its kept generations went with their containers.
-    super::guard::update_stores(global)
-        .history
-        .remove_all(name)
-        .map_err(super::guard::update_failure)?;
+pub async fn run(session: &Session, name: &str, keep_images: bool) -> Result<ExitCode, Failure> {
+    let done = session
+        .horizon
+        .remove(session.call(), name, RemoveOptions { keep_images })
+        .await?;
+    let report = &done.removed;
     let json = RemoveJson {
-        schema_version: SCHEMA_VERSION,
         name,
         containers: &report.containers,
         images: &report.images,
         record_removed: report.record.is_some(),
         exports: &report.exports,
-        unexported: &unexported,
+        unexported: &done.unexported,
     };
-    print_report(global.json, &json, |out| {
-        render(out, name, &report, keep_images)?;
-        render_unexported(out, &unexported)
+    print_report(session.json, &json, |out| {
+        render(out, name, report, keep_images)?;
+        render_unexported(out, &done.unexported)
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,64 +1,31 @@
-//! `horizon-container rollback NAME [--to GEN]`: one call to `update::rollback` under the
-//! container's lock — the previous kept generation (or the one named) runs again, without any
+//! `horizon-container rollback NAME [--to GEN]`: one call to `Horizon::rollback` (under the
+//! container's lock) — the previous kept generation (or the one named) runs again, without any
 //! network; the generation it replaces is kept. Ctrl-C or SIGTERM stops it, and the journal puts
 //! things back (or finishes the swap) before the command exits 130.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
-use horizon_core::update::{RollbackOutcome, RollbackTarget, recover, rollback};
-use serde::Serialize;
+use horizon_cli_support::exit::Failure;
+use horizon_core::update::{RollbackOutcome, RollbackTarget};
 
-use super::guard::{lock_for_write, render_recovery, update_failure, update_stores};
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::{self, Failure};
-use crate::interrupt::Interrupt;
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
-
-#[derive(Debug, Serialize)]
-struct RollbackReport<'a> {
-    schema_version: u32,
-    name: &'a str,
-    #[serde(flatten)]
-    outcome: &'a RollbackOutcome,
-}
+use super::{Session, cancel_on_signals, print_report};
 
 pub async fn run(
-    global: &GlobalArgs,
+    session: &Session,
     name: &str,
     to: Option<u64>,
     wait: bool,
 ) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    let stores = update_stores(global);
-    let lock = lock_for_write(global, &engine, name, "rollback", wait).await?;
+    let cancel = cancel_on_signals()?;
     let target = to.map_or(RollbackTarget::Previous, RollbackTarget::Generation);
-    let mut interrupt = Interrupt::listen()?;
-    let outcome = tokio::select! {
-        // A signal that arrived wins over a step that finished meanwhile.
-        biased;
-        signal = interrupt.received() => {
-            let recovery = recover(&engine, &lock, &stores).await.map_err(update_failure)?;
-            if let Some(recovery) = &recovery {
-                let _ = render_recovery(&mut std::io::stderr().lock(), recovery);
-            }
-            return Err(Failure::new(
-                exit::INTERRUPTED,
-                anyhow!("the rollback of {name} was interrupted ({signal})"),
-            ));
-        }
-        outcome = rollback(&engine, &lock, &stores, target) => outcome.map_err(update_failure)?,
-    };
-    let report = RollbackReport {
-        schema_version: SCHEMA_VERSION,
-        name,
-        outcome: &outcome,
-    };
-    print_report(global.json, &report, |out| render(out, name, &outcome))?;
+    let report = session
+        .horizon
+        .rollback(session.call_with(&cancel), name, target, wait, None)
+        .await?;
+    print_report(session.json, &report, |out| {
+        render(out, name, &report.outcome)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

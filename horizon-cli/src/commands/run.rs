@@ -11,25 +11,23 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use horizon_core::Catalog;
-use horizon_core::definition::file_stem;
-use horizon_core::engine::{Engine, ExecStreams, PodmanEngine};
-use horizon_core::exec_plan::{self, Caller, ExecPlan, ExecPlanError, Invocation, PlanNote};
+use horizon_cli_support::exit::{self, Failure};
+use horizon_core::engine::ExecStreams;
+use horizon_core::exec_plan::{ExecPlan, Invocation, PlanNote};
+use horizon_core::usecase::{render_working_dir_note, this_process_caller};
 use tokio::io::AsyncWrite;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{connect_engine, definition_sources};
-use crate::cli::{GlobalArgs, RunArgs};
-use crate::exit::{self, Failure};
+use super::Session;
+use crate::cli::RunArgs;
 use crate::terminal;
 
 /// Signals that end or interrupt a program: delivered to the command instead of ending horizon
@@ -46,7 +44,7 @@ const FORWARDED_SIGNALS: [SignalKind; 4] = [
 const CLOSED_PIPE_GRACE: Duration = Duration::from_secs(1);
 
 /// `run`: parse, plan, attach.
-pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure> {
+pub async fn run(session: &Session, args: RunArgs) -> Result<ExitCode, Failure> {
     let name = definition_name(args.name)?;
     if args.command.is_empty() {
         return Err(
@@ -55,7 +53,7 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
         );
     }
     let binary = args.command[0].to_string_lossy().into_owned();
-    let outcome = execute(global, &name, Invocation::Command(args.command)).await;
+    let outcome = execute(session, &name, Invocation::Command(args.command)).await;
     match outcome {
         Err(failure) if args.exported => Err(exported_failure(failure, &name, &binary)),
         other => other,
@@ -66,8 +64,8 @@ pub async fn run(global: &GlobalArgs, args: RunArgs) -> Result<ExitCode, Failure
 /// the message names the command the user typed.
 fn exported_failure(failure: Failure, name: &str, binary: &str) -> Failure {
     let not_installed = matches!(
-        failure.error.downcast_ref::<ExecPlanError>(),
-        Some(ExecPlanError::NotInstalled { .. })
+        failure.error.downcast_ref::<horizon_core::Error>(),
+        Some(horizon_core::Error::NotInstalledToRun { .. })
     );
     if !not_installed {
         return failure;
@@ -75,7 +73,7 @@ fn exported_failure(failure: Failure, name: &str, binary: &str) -> Failure {
     Failure {
         error: anyhow!("{binary}: it runs in the container {name}, which is not installed"),
         status: exit::NOT_INSTALLED_EXPORT,
-        hint: failure.hint,
+        hints: failure.hints,
     }
 }
 
@@ -97,25 +95,23 @@ pub fn definition_name(name: Option<OsString>) -> Result<String, Failure> {
 /// Runs `invocation` in definition `name`'s container attached to this process's streams and
 /// returns the command's exit status. Every failure has status 125.
 pub async fn execute(
-    global: &GlobalArgs,
+    session: &Session,
     name: &str,
     invocation: Invocation,
 ) -> Result<ExitCode, Failure> {
-    let catalog = horizon_core::definition::load(&definition_sources(global));
-    let definition = catalog.get(name).map(|resolved| &resolved.definition);
-    let engine = connect_engine(global).await.map_err(as_exec_failure)?;
-    super::guard::recover_before_reading(global, &engine, name).await;
-    let caller = caller(terminal::wants_tty());
-    let plan = exec_plan::prepare(&engine, name, definition, &invocation, &caller)
+    let caller = this_process_caller(terminal::wants_tty());
+    let plan = session
+        .horizon
+        .prepare_exec(session.call(), name, &invocation, &caller)
         .await
-        .map_err(|error| plan_failure(name, &Defined::look_up(&catalog, name), error))?;
+        .map_err(|error| as_exec_failure(error.into()))?;
     let mut stderr = std::io::stderr().lock();
     // A note that cannot be shown must not stop the command.
     if let Err(error) = render_notes(&plan.notes, &plan.container, &mut stderr) {
         tracing::debug!(%error, "cannot write notes to stderr");
     }
     drop(stderr);
-    let status = attach(&engine, &plan).await?;
+    let status = attach(session, &plan).await?;
     exit_status(status)
 }
 
@@ -123,68 +119,6 @@ pub async fn execute(
 fn as_exec_failure(mut failure: Failure) -> Failure {
     failure.status = exit::EXEC_FAILURE;
     failure
-}
-
-/// What the definitions say about the name asked for (for the hint when it is not installed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Defined {
-    /// A valid definition of that name exists.
-    Valid,
-    /// Its definition file exists but was refused.
-    Invalid(PathBuf),
-    /// No definition has that name.
-    Missing,
-}
-
-impl Defined {
-    fn look_up(catalog: &Catalog, name: &str) -> Defined {
-        if catalog.get(name).is_some() {
-            return Defined::Valid;
-        }
-        catalog
-            .invalid
-            .iter()
-            .find(|file| file_stem(&file.path) == Some(name))
-            .map_or(Defined::Missing, |file| Defined::Invalid(file.path.clone()))
-    }
-}
-
-/// A planning error, with the command that fixes it.
-fn plan_failure(name: &str, defined: &Defined, error: ExecPlanError) -> Failure {
-    let hint = match (&error, defined) {
-        (ExecPlanError::NotInstalled { .. }, Defined::Valid) => {
-            Some(format!("install it: `horizon-container install {name}`"))
-        }
-        (ExecPlanError::NotInstalled { .. }, Defined::Invalid(path)) => Some(format!(
-            "its definition {path} is invalid: `horizon-container definition validate {path}` \
-             says why; then `horizon-container install {name}`",
-            path = path.display()
-        )),
-        (ExecPlanError::NotInstalled { .. }, Defined::Missing) => Some(format!(
-            "there is no definition named {name} either: `horizon-container list` shows them, \
-             then `horizon-container install {name}`"
-        )),
-        (ExecPlanError::NoDecoderShell { .. }, _) => {
-            Some("pass only UTF-8 arguments to this container".to_owned())
-        }
-        _ => None,
-    };
-    let failure = Failure::new(exit::EXEC_FAILURE, anyhow!(error));
-    match hint {
-        Some(hint) => failure.with_hint(hint),
-        None => failure,
-    }
-}
-
-/// This process's side of the request.
-fn caller(tty: bool) -> Caller {
-    let working_dirs =
-        horizon_agent::client::caller_working_dirs(std::env::var_os("PWD").as_deref());
-    Caller {
-        working_dirs,
-        environment: std::env::vars_os().collect(),
-        tty,
-    }
 }
 
 /// The notes shown on stderr before the command runs.
@@ -199,7 +133,7 @@ pub fn render_notes(
                 caller_dir,
                 running_in,
             } => {
-                horizon_agent::client::render_working_dir_note(
+                render_working_dir_note(
                     out,
                     caller_dir.as_deref(),
                     container,
@@ -225,7 +159,7 @@ fn exit_status(status: i64) -> Result<ExitCode, Failure> {
 
 /// Runs the plan attached to this process: stdin in, stdout and stderr out, signals forwarded,
 /// and, with a terminal, raw mode and window-size changes. Returns the command's exit status.
-async fn attach(engine: &PodmanEngine, plan: &ExecPlan) -> Result<i64, Failure> {
+async fn attach(session: &Session, plan: &ExecPlan) -> Result<i64, Failure> {
     let io_failure = |what: &str, error: std::io::Error| {
         Failure::new(exit::EXEC_FAILURE, anyhow!("{what}: {error}"))
     };
@@ -272,10 +206,11 @@ async fn attach(engine: &PodmanEngine, plan: &ExecPlan) -> Result<i64, Failure> 
         resize,
         signals: Some(signal_receiver),
     };
-    engine
-        .exec_attached(&plan.container, &plan.request, streams)
+    session
+        .horizon
+        .exec_attached(session.call(), plan, streams)
         .await
-        .map_err(|error| Failure::new(exit::EXEC_FAILURE, anyhow!(error)))
+        .map_err(|error| as_exec_failure(error.into()))
 }
 
 /// One of this process's output streams. When its reader goes away (EPIPE), the command gets
@@ -406,21 +341,24 @@ mod tests {
 
     #[test]
     fn failures_exit_125_with_the_install_hint() {
-        let not_installed = || ExecPlanError::NotInstalled {
-            definition: "dev".into(),
+        use horizon_core::usecase::DefinitionLookup;
+        let plan_failure = |lookup: DefinitionLookup| {
+            as_exec_failure(Failure::from(horizon_core::Error::NotInstalledToRun {
+                name: "dev".into(),
+                lookup,
+            }))
         };
-        let failure = plan_failure("dev", &Defined::Valid, not_installed());
+        let failure = plan_failure(DefinitionLookup::Valid);
         assert_eq!(failure.status, 125);
         assert_eq!(failure.error.to_string(), "dev is not installed");
         assert_eq!(
-            failure.hint.as_deref(),
+            failure.hint(),
             Some("install it: `horizon-container install dev`")
         );
-        let invalid = Defined::Invalid("/home/me/.config/horizonos/containers/dev.json".into());
+        let invalid =
+            DefinitionLookup::Invalid("/home/me/.config/horizonos/containers/dev.json".into());
         assert_eq!(
-            plan_failure("dev", &invalid, not_installed())
-                .hint
-                .as_deref(),
+            plan_failure(invalid).hint(),
             Some(
                 "its definition /home/me/.config/horizonos/containers/dev.json is invalid: \
                  `horizon-container definition validate \
@@ -428,18 +366,14 @@ mod tests {
                  `horizon-container install dev`"
             )
         );
-        let exported = exported_failure(
-            plan_failure("dev", &Defined::Valid, not_installed()),
-            "dev",
-            "git",
-        );
+        let exported = exported_failure(plan_failure(DefinitionLookup::Valid), "dev", "git");
         assert_eq!(exported.status, 127);
         assert_eq!(
             exported.error.to_string(),
             "git: it runs in the container dev, which is not installed"
         );
         assert_eq!(
-            exported.hint.as_deref(),
+            exported.hint(),
             Some("install it: `horizon-container install dev`")
         );
         let failure = as_exec_failure(Failure::new(exit::NO_SERVICE, anyhow!("no Podman")));

@@ -1,39 +1,30 @@
-//! `horizon-container start NAME`: one call to `lifecycle::start` (a non-persistent container is
+//! `horizon-container start NAME`: one call to `Horizon::start` (a non-persistent container is
 //! recreated fresh first), its outcome on stdout.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::lifecycle::{StartOutcome, start};
+use horizon_cli_support::exit::Failure;
+use horizon_core::lifecycle::StartOutcome;
 use serde::Serialize;
 
-use super::installed::lifecycle_failure;
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
+use super::{Session, print_report};
 
 #[derive(Debug, Serialize)]
 struct StartReport<'a> {
-    schema_version: u32,
     name: &'a str,
     container: &'a str,
     outcome: StartOutcome,
 }
 
-pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    super::guard::recover_before_reading(global, &engine, name).await;
-    let (outcome, details) = start(&engine, name).await.map_err(lifecycle_failure)?;
+pub async fn run(session: &Session, name: &str) -> Result<ExitCode, Failure> {
+    let started = session.horizon.start(session.call(), name).await?;
     let report = StartReport {
-        schema_version: SCHEMA_VERSION,
         name,
-        container: &details.name,
-        outcome,
+        container: &started.container.name,
+        outcome: started.outcome,
     };
-    print_report(global.json, &report, |out| render(out, &report))?;
+    print_report(session.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -70,7 +61,6 @@ mod tests {
             ),
         ] {
             let report = StartReport {
-                schema_version: SCHEMA_VERSION,
                 name: "tools",
                 container: "horizonos-tools",
                 outcome,

@@ -1,63 +1,37 @@
-//! `horizon-container status NAME`: one call to `lifecycle::status`, rendered as labelled lines
+//! `horizon-container status NAME`: one call to `Horizon::status`, rendered as labelled lines
 //! (state, container, generation, images, times, exports, mounts, security, drift) or `--json`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::export::{ExportEntry, Ledger};
-use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id, status};
+use horizon_cli_support::exit::Failure;
+use horizon_core::export::ExportEntry;
+use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id};
 use serde::Serialize;
 
-use super::installed::{catalog, lifecycle_failure, resolve, state_store};
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
+use super::{Session, print_report};
 
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
 /// Width of the label column.
 const LABEL_WIDTH: usize = 14;
-/// Podman's time for "never".
+/// Podman's zero time: the container never started or stopped.
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
 #[derive(Debug, Serialize)]
 struct StatusReport<'a> {
-    schema_version: u32,
     #[serde(flatten)]
     status: &'a ContainerStatus,
-    /// What the export ledger holds for this container (the wrappers that exist), not what the
-    /// definition asked for.
     exports: &'a [ExportEntry],
 }
 
-pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
-    let catalog = catalog(global);
-    let current = catalog.get(name);
-    let engine = connect_engine(global).await?;
-    super::guard::recover_before_reading(global, &engine, name).await;
-    let state = state_store(global);
-    let found = match status(&engine, name, current, &state).await {
-        Ok(found) => found,
-        // Neither a definition nor anything installed: an unknown name.
-        Err(horizon_core::lifecycle::LifecycleError::NotInstalled { .. }) => {
-            return Err(resolve(&catalog, name)
-                .err()
-                .unwrap_or_else(|| Failure::other(anyhow::anyhow!("`{name}` is not installed"))));
-        }
-        Err(error) => return Err(lifecycle_failure(error)),
-    };
-    let exports: Vec<ExportEntry> = Ledger::new(&super::horizon_paths(global).state_dir)
-        .read()
-        .map_err(super::export::export_failure)?
-        .into_iter()
-        .filter(|entry| entry.container == name)
-        .collect();
+pub async fn run(session: &Session, name: &str) -> Result<ExitCode, Failure> {
+    let found = session.horizon.status(session.call(), name).await?;
     let report = StatusReport {
-        schema_version: SCHEMA_VERSION,
-        status: &found,
-        exports: &exports,
+        status: &found.status,
+        exports: &found.exports,
     };
-    print_report(global.json, &report, |out| render(out, &found, &exports))?;
+    print_report(session.json, &report, |out| {
+        render(out, &found.status, &found.exports)
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,39 +1,30 @@
-//! `horizon-container stop NAME`: one call to `lifecycle::stop`, its outcome on stdout.
+//! `horizon-container stop NAME`: one call to `Horizon::stop`, its outcome on stdout.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use horizon_core::lifecycle::{StopOutcome, stop};
+use horizon_cli_support::exit::Failure;
+use horizon_core::lifecycle::StopOutcome;
 use horizon_core::naming;
 use serde::Serialize;
 
-use super::installed::lifecycle_failure;
-use super::{connect_engine, print_report};
-use crate::cli::GlobalArgs;
-use crate::exit::Failure;
-
-/// Version of the `--json` document below; bumped on any incompatible change.
-const SCHEMA_VERSION: u32 = 1;
+use super::{Session, print_report};
 
 #[derive(Debug, Serialize)]
 struct StopReport<'a> {
-    schema_version: u32,
     name: &'a str,
     container: String,
     outcome: StopOutcome,
 }
 
-pub async fn run(global: &GlobalArgs, name: &str) -> Result<ExitCode, Failure> {
-    let engine = connect_engine(global).await?;
-    super::guard::recover_before_reading(global, &engine, name).await;
-    let outcome = stop(&engine, name).await.map_err(lifecycle_failure)?;
+pub async fn run(session: &Session, name: &str) -> Result<ExitCode, Failure> {
+    let outcome = session.horizon.stop(session.call(), name).await?;
     let report = StopReport {
-        schema_version: SCHEMA_VERSION,
         name,
         container: naming::container_name(name),
         outcome,
     };
-    print_report(global.json, &report, |out| render(out, &report))?;
+    print_report(session.json, &report, |out| render(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,7 +52,6 @@ mod tests {
             ),
         ] {
             let report = StopReport {
-                schema_version: SCHEMA_VERSION,
                 name: "tools",
                 container: "horizonos-tools".into(),
                 outcome,

@@ -21,10 +21,9 @@ use crate::base::{BaseCheck, BaseDetection, BaseSystem, RollbackOutcome, Upgrade
 use crate::engine::Engine;
 use crate::host_command::Runner;
 use crate::lifecycle::StateStore;
-use crate::update::{
-    ContainerCheck, ContainerLock, LockWait, UpdateError, UpdateProgress, UpdateStores,
-};
-use containers::{ContainerResults, ContainerRollback, ContainerUpdate, ContainersContext};
+use crate::update::{ContainerCheck, ContainerLock, LockWait, UpdateError};
+use crate::usecase::{Call, ContainerUpdate, Horizon};
+use containers::{ContainerResults, ContainerRollback};
 use generations::{
     BaseRecord, ContainerRecord, GenerationCause, GenerationError, GenerationStore,
     SystemGeneration,
@@ -66,7 +65,7 @@ pub struct SystemContext<'a, R: Runner, E: Engine> {
     /// The base-system backend, or why there is none.
     pub base: &'a BaseDetection,
     /// The container side.
-    pub containers: &'a ContainersContext<'a, E>,
+    pub horizon: &'a Horizon<E>,
     /// Which application sources exist.
     pub apps: &'a AppHost,
     /// horizon's state directory (install records, system generations, locks).
@@ -81,8 +80,6 @@ pub enum Progress {
         layer: &'static str,
         action: &'static str,
     },
-    /// A container's update reached a step.
-    Container { name: String, step: String },
 }
 
 /// The name of the system-wide lock in the lock directory: a leading dot, so no definition name
@@ -163,7 +160,7 @@ pub enum UpdateScope {
 }
 
 /// `--all` / `--containers`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct UpdateReport {
     pub scope: UpdateScope,
     /// The generation in effect before the run (recorded first if the machine had changed).
@@ -181,7 +178,7 @@ impl UpdateReport {
         self.base.failed()
             || self.containers.failed()
             || matches!(&self.containers, Layer::Done(updates)
-                if updates.results.iter().any(|update| update.error.is_some()))
+                if updates.results.iter().any(|update| update.result.is_err()))
             || apps_failed(&self.apps)
     }
 }
@@ -251,6 +248,9 @@ pub enum SystemUpdateError {
     #[error("taking the horizon-update lock failed: {0}")]
     Lock(#[source] UpdateError),
     /// There is no earlier generation.
+    /// The run was cancelled (what it left half done was reverted or completed first).
+    #[error(transparent)]
+    Interrupted(Box<crate::usecase::Error>),
     #[error("nothing to roll back to: {}", match current {
         Some(current) => format!("generation {current} has no earlier generation recorded before it"),
         None => "no system generation is recorded yet (horizon-update --all records one)".to_owned(),
@@ -278,8 +278,7 @@ pub async fn check<R: Runner, E: Engine>(
         layer: "containers",
         action: "checking",
     });
-    let stores = UpdateStores::new(context.state_dir);
-    let containers = containers::check(context.containers, &stores).await;
+    let containers = containers::check(context.horizon).await;
     progress(Progress::Layer {
         layer: "apps",
         action: "checking",
@@ -297,6 +296,7 @@ pub async fn check<R: Runner, E: Engine>(
 /// result as a new generation when anything changed.
 pub async fn update<R: Runner, E: Engine>(
     context: &SystemContext<'_, R, E>,
+    call: Call<'_>,
     _lock: &SystemLock,
     scope: UpdateScope,
     now_unix: u64,
@@ -325,16 +325,9 @@ pub async fn update<R: Runner, E: Engine>(
         layer: "containers",
         action: "updating",
     });
-    let stores = UpdateStores::new(context.state_dir);
-    let on_container = |name: &str, event: &UpdateProgress<'_>| {
-        if let UpdateProgress::Step { step, subject } = event {
-            progress(Progress::Container {
-                name: name.to_owned(),
-                step: format!("{step}: {subject}"),
-            });
-        }
-    };
-    let containers = containers::update(context.containers, &stores, &on_container).await;
+    let containers = containers::update(context.horizon, call)
+        .await
+        .map_err(|error| SystemUpdateError::Interrupted(Box::new(error)))?;
     let apps = match scope {
         UpdateScope::All => {
             progress(Progress::Layer {
@@ -368,6 +361,7 @@ pub async fn update<R: Runner, E: Engine>(
 /// side fails, the generation in effect stays, so running the rollback again retries it.
 pub async fn rollback<R: Runner, E: Engine>(
     context: &SystemContext<'_, R, E>,
+    call: Call<'_>,
     _lock: &SystemLock,
     scope: RollbackScope,
     progress: &(dyn Fn(Progress) + Send + Sync),
@@ -411,8 +405,9 @@ pub async fn rollback<R: Runner, E: Engine>(
                 layer: "containers",
                 action: "rolling back",
             });
-            let stores = UpdateStores::new(context.state_dir);
-            containers::rollback(context.containers, &stores, &target.containers).await
+            containers::rollback(context.horizon, call, &target.containers)
+                .await
+                .map_err(|error| SystemUpdateError::Interrupted(Box::new(error)))?
         }
     };
     let report = RollbackReport {

@@ -28,7 +28,7 @@ pub use lock::{ContainerLock, LockHolder, LockWait};
 pub use registry::{
     DEFAULT_REGISTRY_TIMEOUT, REGISTRIES_CONF_ENV, RegistryClient, SKOPEO, manifest_digest,
 };
-pub use timestamp::rfc3339;
+pub use timestamp::{now_unix, rfc3339};
 pub use transaction::{
     DEFAULT_KEEP_PREVIOUS, GenerationRef, Recovery, RecoveryAction, RollbackOutcome,
     RollbackTarget, UpdateOutcome, UpdateProgress, UpdateRequest, UpdateStores, recover,

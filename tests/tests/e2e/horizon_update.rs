@@ -200,7 +200,7 @@ fn check_all_rollback_and_history_on_a_real_sysroot() {
     );
 
     let output = world.run(&["--rollback"]);
-    assert_exit(&output, 1);
+    assert_exit(&output, 6);
     assert_eq!(text(&output.stdout), "");
     assert_eq!(
         text(&output.stderr),
@@ -221,7 +221,7 @@ fn a_rollback_without_any_generation_says_how_to_record_one() {
     world.sysroot = Some(bed.sysroot.clone());
     for args in [&["--rollback"][..], &["--rollback", "--base"][..]] {
         let output = world.run(args);
-        assert_exit(&output, 1);
+        assert_exit(&output, 6);
         assert_eq!(
             text(&output.stderr),
             "horizon-update: error: nothing to roll back to: no system generation is recorded yet (horizon-update --all records one)\nhint: horizon-update --history lists the recorded system generations\n"

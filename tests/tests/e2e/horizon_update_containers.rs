@@ -270,7 +270,7 @@ fn two_runs_never_interleave_and_a_busy_container_is_reported_while_others_go_on
         std::thread::sleep(Duration::from_millis(20));
     }
     let second = run(&mut horizon_update(&session, &ostree, &["--all"]));
-    assert_exit(&second, 4);
+    assert_exit(&second, 5);
     let lock = session.state_dir.join("locks/.horizon-update.lock");
     let stderr = text(&second.stderr);
     assert!(
@@ -284,7 +284,7 @@ fn two_runs_never_interleave_and_a_busy_container_is_reported_while_others_go_on
         "{stderr}"
     );
     let rollback = run(&mut horizon_update(&session, &ostree, &["--rollback"]));
-    assert_exit(&rollback, 4);
+    assert_exit(&rollback, 5);
     ostree.server.set_object_delay(Duration::ZERO);
     let first_status = first.wait().unwrap();
     assert!(first_status.success(), "the first run failed");

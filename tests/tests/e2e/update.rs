@@ -404,7 +404,7 @@ fn a_registry_that_is_down_or_stalled_leaves_the_running_container_alone() {
     assert!(error.contains("connection refused"), "{error}");
     assert_eq!(checked["updates_available"], false);
     let output = horizon(&session, &["update", &name]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     let stderr = error_report(&output);
     assert!(
         stderr.starts_with(&format!(
@@ -421,7 +421,7 @@ fn a_registry_that_is_down_or_stalled_leaves_the_running_container_alone() {
     let timeout = [("HORIZON_REGISTRY_TIMEOUT", "2")];
     let started = std::time::Instant::now();
     let output = horizon_with(&session, &timeout, &["update", &name]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     let stderr = error_report(&output);
     assert!(
         stderr.contains("failed at step \"check\"")
@@ -459,7 +459,7 @@ fn a_v2_that_fails_its_verify_command_or_its_packages_is_never_swapped_in() {
     // v2 fails the definition's verify command.
     push_release(bed, &name, "v2");
     let output = horizon(&session, &["update", &name]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     let stderr = error_report(&output);
     assert!(
         stderr.starts_with(&format!(
@@ -473,7 +473,7 @@ fn a_v2_that_fails_its_verify_command_or_its_packages_is_never_swapped_in() {
     // This v2 passes the verify command but lacks the exported program.
     bed.push_busybox_variant(&name, "latest", &[(RELEASE_FILE, b"v1 again\n")]);
     let output = horizon(&session, &["update", &name]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     assert_eq!(
         error_report(&output),
         format!(
@@ -496,7 +496,7 @@ fn a_v2_that_fails_its_verify_command_or_its_packages_is_never_swapped_in() {
     with_packages["packages"] = json!(["horizon-missing"]);
     write_definition(&session, &name, &image, with_packages);
     let output = horizon(&session, &["update", &name]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     let stderr = error_report(&output);
     assert!(
         stderr.starts_with(&format!(
@@ -865,7 +865,7 @@ fn update_all_updates_each_container_and_reports_each_outcome() {
 
     // One failing does not stop the other; every failure left its container untouched: 4.
     let output = horizon(&session, &["update", "--all", "--json"]);
-    assert_exit(&output, 4);
+    assert_exit(&output, 7);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let entries = report["containers"].as_array().unwrap();
     let entry = |name: &str| {

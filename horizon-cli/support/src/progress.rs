@@ -224,6 +224,33 @@ impl ProgressView {
     }
 }
 
+impl std::fmt::Debug for Progress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Step {
+                step,
+                subject,
+                pull,
+            } => f
+                .debug_struct("Step")
+                .field("step", &step.to_string())
+                .field("subject", subject)
+                .field("pull", pull)
+                .finish(),
+            Progress::Pull(event) => f.debug_tuple("Pull").field(event).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProgressView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProgressView")
+            .field("terminal", &self.terminal.is_some())
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

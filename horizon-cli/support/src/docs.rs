@@ -1,7 +1,5 @@
 //! `completions SHELL` and `manpage [--dir DIR]`, generated from a binary's clap definition so they
-//! never drift from the real command line. Shared by all three binaries: `horizon-dev` and
-//! `horizon-update` include this very file (`#[path]`), which keeps one implementation without a
-//! crate of its own for twenty lines, and keeps clap out of horizon-core.
+//! never drift from the real command line. Every binary has these two commands.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,183 @@
+//! The container use cases besides install and updates: list, status, start, stop, logs, remove
+//! and cleanup. Readers finish an interrupted transaction nobody holds first; remove takes the
+//! container's lock and takes its exports and generation history with it; cleanup removes the
+//! exports whose container is gone too.
+
+use std::collections::BTreeSet;
+
+use super::{Call, Error, Horizon};
+use crate::definition::Catalog;
+use crate::engine::{ContainerDetails, Engine, ExecStreams};
+use crate::export::{ExportEntry, Ledger, UnexportOutcome};
+use crate::lifecycle::{
+    self, CleanupKind, CleanupReport, ContainerStatus, InstalledStates, LifecycleError,
+    RemoveOptions, RemoveReport, StartOutcome, StopOutcome,
+};
+
+/// The definitions and, when Podman could be asked, their installed state.
+#[derive(Debug)]
+pub struct ListReport<'a> {
+    /// Every definition, and every refused file.
+    pub catalog: &'a Catalog,
+    /// The state of each (`None` when no service answered: see `states_unknown`).
+    pub states: Option<InstalledStates>,
+    /// Why the states are unknown.
+    pub states_unknown: Option<Error>,
+}
+
+/// The status of one container, and its exports.
+#[derive(Debug)]
+pub struct StatusReport {
+    /// State, generation, mounts, security, drift.
+    pub status: ContainerStatus,
+    /// The exports of the container the ledger holds.
+    pub exports: Vec<ExportEntry>,
+}
+
+/// What a start did.
+#[derive(Debug)]
+pub struct StartReport {
+    /// Started, already running, or recreated fresh.
+    pub outcome: StartOutcome,
+    /// The container.
+    pub container: ContainerDetails,
+}
+
+/// What a remove removed.
+#[derive(Debug)]
+pub struct RemoveOutcome {
+    /// Containers, images, the record.
+    pub removed: RemoveReport,
+    /// The container's wrappers that were removed.
+    pub unexported: Vec<UnexportOutcome>,
+}
+
+/// What a cleanup removed (or would).
+#[derive(Debug)]
+pub struct CleanupOutcome {
+    /// Containers, images and records.
+    pub report: CleanupReport,
+    /// The exports whose container is not installed.
+    pub exports: Vec<UnexportOutcome>,
+}
+
+impl<E: Engine> Horizon<E> {
+    /// Every definition, with its installed state when a Podman service answers.
+    pub async fn list(&self, call: Call<'_>) -> Result<ListReport<'_>, Error> {
+        let catalog = self.catalog();
+        let (states, states_unknown) = match self.engine(call).await {
+            Ok(engine) => (
+                Some(lifecycle::installed_states(engine, catalog).await?),
+                None,
+            ),
+            Err(error) if error.kind() == super::ErrorKind::NoService => (None, Some(error)),
+            Err(error) => return Err(error),
+        };
+        Ok(ListReport {
+            catalog,
+            states,
+            states_unknown,
+        })
+    }
+
+    /// The status of definition `name`'s container.
+    pub async fn status(&self, call: Call<'_>, name: &str) -> Result<StatusReport, Error> {
+        let current = self.catalog().get(name);
+        self.recover_before_reading(call, name).await?;
+        let engine = self.engine(call).await?;
+        let status = match lifecycle::status(engine, name, current, &self.state_store()).await {
+            Ok(status) => status,
+            Err(LifecycleError::NotInstalled { .. }) => {
+                return Err(self.resolve(name).err().unwrap_or(
+                    LifecycleError::NotInstalled {
+                        name: name.to_owned(),
+                    }
+                    .into(),
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let exports = Ledger::new(&self.settings.paths.state_dir)
+            .read()?
+            .into_iter()
+            .filter(|entry| entry.container == name)
+            .collect();
+        Ok(StatusReport { status, exports })
+    }
+
+    /// Starts definition `name`'s container (a non-persistent one is recreated fresh first).
+    pub async fn start(&self, call: Call<'_>, name: &str) -> Result<StartReport, Error> {
+        self.recover_before_reading(call, name).await?;
+        let (outcome, container) = lifecycle::start(self.engine(call).await?, name).await?;
+        Ok(StartReport { outcome, container })
+    }
+
+    /// Stops definition `name`'s container.
+    pub async fn stop(&self, call: Call<'_>, name: &str) -> Result<StopOutcome, Error> {
+        self.recover_before_reading(call, name).await?;
+        Ok(lifecycle::stop(self.engine(call).await?, name).await?)
+    }
+
+    /// Copies definition `name`'s container output to `streams` (its last `tail` lines; with
+    /// `follow`, until it stops).
+    pub async fn logs(
+        &self,
+        call: Call<'_>,
+        name: &str,
+        follow: bool,
+        tail: Option<u64>,
+        streams: ExecStreams<'_>,
+    ) -> Result<(), Error> {
+        self.recover_before_reading(call, name).await?;
+        let engine = self.engine(call).await?;
+        let container = lifecycle::find_managed(engine, name)
+            .await?
+            .ok_or_else(|| Error::NotInstalled {
+                name: name.to_owned(),
+            })?;
+        Ok(engine.logs(&container.id, follow, tail, streams).await?)
+    }
+
+    /// Removes definition `name`'s containers, generation images (unless `keep_images`), install
+    /// record, kept generations' records and exported wrappers. Works without the definition.
+    pub async fn remove(
+        &self,
+        call: Call<'_>,
+        name: &str,
+        options: RemoveOptions,
+    ) -> Result<RemoveOutcome, Error> {
+        let _lock = self.lock_for_write(call, name, "remove", false).await?;
+        let engine = self.engine(call).await?;
+        let removed = lifecycle::remove(engine, name, &self.state_store(), options).await?;
+        let unexported = self.remove_exports_of(name)?;
+        // The records of its kept generations went with their containers.
+        self.settings.update_stores().history.remove_all(name)?;
+        Ok(RemoveOutcome {
+            removed,
+            unexported,
+        })
+    }
+
+    /// Removes what is no longer needed (only lists it with `dry_run`): stopped containers whose
+    /// definition is gone, unused generation images, dangling images, their records, and the
+    /// exports of containers that are not installed.
+    pub async fn cleanup(&self, call: Call<'_>, dry_run: bool) -> Result<CleanupOutcome, Error> {
+        let engine = self.engine(call).await?;
+        let state = self.state_store();
+        let report = lifecycle::cleanup(engine, self.catalog(), &state, dry_run).await?;
+        let records_removed: BTreeSet<&str> = report
+            .removed
+            .iter()
+            .filter(|item| item.kind == CleanupKind::InstallRecord)
+            .map(|item| item.name.as_str())
+            .collect();
+        let installed: BTreeSet<String> = state
+            .list()?
+            .into_iter()
+            .map(|record| record.name)
+            .filter(|name| !records_removed.contains(name.as_str()))
+            .collect();
+        let exports = self.clean_orphan_exports(&installed, dry_run)?;
+        Ok(CleanupOutcome { report, exports })
+    }
+}

@@ -1,0 +1,147 @@
+//! The host facts every use case needs, gathered once per process: horizon's directories, where
+//! definitions are read from, how Podman is found, the in-container agent, the desktop, the
+//! registry client and the exported wrappers' client. [`Settings::from_process`] is the one place
+//! the library reads the process environment for them; embedders and tests build the value by
+//! hand instead.
+
+use std::path::PathBuf;
+
+use crate::definition::DefinitionSources;
+use crate::endpoint::DiscoveryInput;
+use crate::lifecycle::{AgentHost, DesktopHost};
+use crate::paths::{HorizonPaths, PathInputs};
+use crate::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
+
+/// What a process (a binary's command line) overrides of the standard locations. `None` keeps
+/// the standard value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The Podman endpoint (`--url`).
+    pub url: Option<String>,
+    /// The system definition directory.
+    pub system_dir: Option<PathBuf>,
+    /// The user definition directory.
+    pub user_dir: Option<PathBuf>,
+    /// The uid that must own system definition files.
+    pub system_owner: Option<u32>,
+    /// horizon's state directory.
+    pub state_dir: Option<PathBuf>,
+    /// Where wrappers are exported to.
+    pub export_dir: Option<PathBuf>,
+    /// horizon's runtime directory (the agents' sockets).
+    pub runtime_dir: Option<PathBuf>,
+}
+
+/// Whether a use case may start the caller's own Podman service when none answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceStart {
+    /// Start `podman system service` for the user (and say so through the observer).
+    WhenMissing,
+    /// Never start one: no answer is an error.
+    Never,
+}
+
+/// The host facts of one process; see the module documentation.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// horizon's directories (state, exports, runtime).
+    pub paths: HorizonPaths,
+    /// Where definitions are read from.
+    pub sources: DefinitionSources,
+    /// How the Podman endpoint is found.
+    pub discovery: DiscoveryInput,
+    /// Whether a missing service is started.
+    pub service_start: ServiceStart,
+    /// The agent new containers get: none found, or why the one found is unusable.
+    pub agent: Result<Option<AgentHost>, String>,
+    /// The desktop resources of the host.
+    pub desktop: DesktopHost,
+    /// How registries are asked for digests.
+    pub registry: RegistryClient,
+    /// The client exported wrappers run (`horizon-exec`).
+    pub export_client: PathBuf,
+    /// The directories of `$PATH` (exports must not shadow a host command).
+    pub search_path: Vec<PathBuf>,
+    /// Previous generations an update or a reinstall keeps for rollback.
+    pub keep_previous: usize,
+}
+
+impl Settings {
+    /// The settings of this process: its environment (`$HOME`, the XDG directories, `$PATH`,
+    /// `$CONTAINER_HOST`, `$DISPLAY`, `$WAYLAND_DISPLAY`, `$HORIZON_AGENT`, the registries.conf
+    /// Podman is pointed at) with `overrides` applied. The exec client is looked for beside the
+    /// running executable.
+    pub fn from_process(overrides: Overrides) -> Settings {
+        let mut paths = HorizonPaths::from_inputs(&PathInputs::from_process());
+        if let Some(dir) = overrides.state_dir {
+            paths.state_dir = dir;
+        }
+        if let Some(dir) = overrides.export_dir {
+            paths.export_dir = dir;
+        }
+        if let Some(dir) = overrides.runtime_dir {
+            paths.runtime_dir = dir;
+        }
+        let mut sources = DefinitionSources::from_environment(
+            std::env::var_os("HOME"),
+            std::env::var_os("XDG_CONFIG_HOME"),
+        );
+        if let Some(dir) = overrides.system_dir {
+            sources.system_dir = dir;
+        }
+        if let Some(dir) = overrides.user_dir {
+            sources.user_dir = Some(dir);
+        }
+        if let Some(uid) = overrides.system_owner {
+            sources.system_owner = uid;
+        }
+        let agent = AgentHost::locate_for_this_process(paths.runtime_dir.clone());
+        let desktop = DesktopHost::probe(
+            std::env::var("DISPLAY").ok(),
+            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
+            std::env::var("WAYLAND_DISPLAY").ok(),
+        );
+        let export_client = std::env::current_exe()
+            .ok()
+            .and_then(|exe| {
+                exe.parent()
+                    .map(|dir| dir.join(crate::export::CLIENT_BINARY))
+            })
+            .unwrap_or_else(|| PathBuf::from(crate::export::CLIENT_BINARY));
+        Settings {
+            paths,
+            sources,
+            discovery: DiscoveryInput::from_process(overrides.url),
+            service_start: ServiceStart::WhenMissing,
+            agent,
+            desktop,
+            registry: RegistryClient::for_this_process(),
+            export_client,
+            search_path: std::env::var_os("PATH")
+                .map(|path| std::env::split_paths(&path).collect())
+                .unwrap_or_default(),
+            keep_previous: DEFAULT_KEEP_PREVIOUS,
+        }
+    }
+
+    /// The agent new containers get (`None` without a usable one).
+    pub fn agent_host(&self) -> Option<&AgentHost> {
+        self.agent.as_ref().ok().and_then(Option::as_ref)
+    }
+
+    /// Where exports go and what they run.
+    pub(crate) fn export_setup(&self) -> crate::export::ExportSetup {
+        crate::export::ExportSetup {
+            export_dir: self.paths.export_dir.clone(),
+            state_dir: self.paths.state_dir.clone(),
+            client: self.export_client.clone(),
+            search_path: self.search_path.clone(),
+            version: crate::VERSION.to_owned(),
+        }
+    }
+
+    /// horizon's update state (records, journals, generation history, locks).
+    pub(crate) fn update_stores(&self) -> crate::update::UpdateStores {
+        crate::update::UpdateStores::new(&self.paths.state_dir)
+    }
+}
