@@ -208,7 +208,7 @@ async fn attach(session: &Session, plan: &ExecPlan) -> Result<i64, Failure> {
     };
     session
         .horizon
-        .exec_attached(session.call(), plan, streams)
+        .attach_exec(session.call(), plan, streams)
         .await
         .map_err(|error| as_exec_failure(error.into()))
 }

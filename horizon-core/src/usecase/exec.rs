@@ -2,7 +2,7 @@
 //! container's agent when it has one and the caller allows it ([`Horizon::shell_through_agent`],
 //! synchronous, called before any async runtime exists because the agent's client owns the
 //! process's signals), else the libpod exec API ([`Horizon::prepare_exec`], then
-//! [`Horizon::exec_attached`] with the caller's streams). A stopped container is started first;
+//! [`Horizon::attach_exec`] with the caller's streams). A stopped container is started first;
 //! an interrupted transaction nobody holds is finished first.
 
 use std::ffi::OsString;
@@ -117,7 +117,7 @@ impl<E: Engine> Horizon<E> {
     }
 
     /// Runs `plan` attached to `streams`; returns the command's exit status.
-    pub async fn exec_attached(
+    pub async fn attach_exec(
         &self,
         call: Call<'_>,
         plan: &ExecPlanned,

@@ -230,7 +230,7 @@ fn all_updates_base_and_container_together_and_rollback_restores_both() {
         &ostree,
         &["--rollback", "--containers"],
     ));
-    assert_exit(&output, 1);
+    assert_exit(&output, 6);
     assert!(
         text(&output.stderr).starts_with(
             "horizon-update: error: nothing to roll back to: generation 1 has no earlier generation recorded before it\n"
