@@ -69,7 +69,6 @@ fn settings(options: &Options) -> Settings {
         system_dir: options.system_dir.clone(),
         user_dir: options.user_dir.clone(),
         state_dir: options.state_dir.clone(),
-        runtime_dir: std::env::var_os("HORIZON_RUNTIME_DIR").map(Into::into),
         ..Overrides::default()
     });
     settings.service_start = ServiceStart::Never;

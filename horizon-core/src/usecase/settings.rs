@@ -12,6 +12,13 @@ use crate::lifecycle::{AgentHost, DesktopHost};
 use crate::paths::{HorizonPaths, PathInputs};
 use crate::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
 
+/// Overrides horizon's state directory.
+pub const STATE_DIR_ENV: &str = "HORIZON_STATE_DIR";
+/// Overrides the directory exported wrappers are written to.
+pub const EXPORT_DIR_ENV: &str = "HORIZON_EXPORT_DIR";
+/// Overrides horizon's runtime directory (the agents' sockets).
+pub const RUNTIME_DIR_ENV: &str = "HORIZON_RUNTIME_DIR";
+
 /// What a process (a binary's command line) overrides of the standard locations. `None` keeps
 /// the standard value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,6 +79,19 @@ impl Settings {
     /// Podman is pointed at) with `overrides` applied. The exec client is looked for beside the
     /// running executable.
     pub fn from_process(overrides: Overrides) -> Settings {
+        // Every binary honours the same directory variables, whether or not its command line
+        // has the matching option.
+        let from_env = |key: &str| {
+            std::env::var_os(key)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        };
+        let overrides = Overrides {
+            state_dir: overrides.state_dir.or_else(|| from_env(STATE_DIR_ENV)),
+            export_dir: overrides.export_dir.or_else(|| from_env(EXPORT_DIR_ENV)),
+            runtime_dir: overrides.runtime_dir.or_else(|| from_env(RUNTIME_DIR_ENV)),
+            ..overrides
+        };
         let mut paths = HorizonPaths::from_inputs(&PathInputs::from_process());
         if let Some(dir) = overrides.state_dir {
             paths.state_dir = dir;
