@@ -14,9 +14,6 @@ use super::{Call, Error, Horizon};
 use crate::engine::{Engine, ExecStreams};
 use crate::exec_plan::{self, Caller, ExecPlan, ExecPlanError, Invocation};
 
-/// Chooses the exec path: `api` skips the agent (to compare the paths, or to debug).
-pub const EXEC_PATH_ENV: &str = "HORIZON_EXEC_PATH";
-
 pub use horizon_agent::client::render_working_dir_note;
 
 /// What running through the agent did.
@@ -68,7 +65,7 @@ impl<E: Engine> Horizon<E> {
     /// The caller's login shell in `name`'s container through its agent, on this process's
     /// terminal. Synchronous: call it before any other thread exists.
     pub fn shell_through_agent(&self, name: &str) -> AgentRun {
-        if std::env::var_os(EXEC_PATH_ENV).is_some_and(|path| path == "api") {
+        if self.settings.api_exec_only {
             return AgentRun::NoAgent;
         }
         let stream = match client::connect(&self.settings.paths.runtime_dir, name) {

@@ -116,11 +116,11 @@ impl<E: Engine> Horizon<E> {
 
     /// Whether the export directory is on `$PATH` (a wrapper elsewhere is not found by name).
     pub fn export_dir_on_path(&self) -> bool {
-        let paths = &self.settings;
-        paths
+        let settings = &self.settings;
+        settings
             .search_path
             .iter()
-            .any(|dir| dir == &paths.paths.export_dir)
+            .any(|dir| dir == &settings.paths.export_dir)
     }
 
     /// Exports every binary of `container`'s `export_binaries`. A refusal (the name is taken)
@@ -131,18 +131,6 @@ impl<E: Engine> Horizon<E> {
         if binaries.is_empty() {
             return done;
         }
-        if check_client(&setup).is_err() {
-            for binary in binaries {
-                if let Err(error) = check_client(&setup) {
-                    done.refused.push(RefusedExport {
-                        binary: binary.clone(),
-                        container: container.to_owned(),
-                        error,
-                    });
-                }
-            }
-            return done;
-        }
         for binary in binaries {
             let request = ExportRequest {
                 container: container.to_owned(),
@@ -150,7 +138,9 @@ impl<E: Engine> Horizon<E> {
                 alias: None,
                 force: false,
             };
-            match export::export(&setup, &request) {
+            // Without the client no wrapper can run: each binary is refused for that.
+            let exported = check_client(&setup).and_then(|()| export::export(&setup, &request));
+            match exported {
                 Ok(outcome) => done.exported.push(outcome),
                 Err(error) => done.refused.push(RefusedExport {
                     binary: binary.clone(),

@@ -30,14 +30,17 @@ use futures_util::future::BoxFuture;
 pub use call::{Call, Cancel, CancelTrigger, Event, Observer, Unobserved};
 pub use error::{Error, ErrorKind, Hint};
 pub use exec::{
-    AgentRun, DefinitionLookup, EXEC_PATH_ENV, ExecOutcome, ExecPlanned, render_working_dir_note,
+    AgentRun, DefinitionLookup, ExecOutcome, ExecPlanned, render_working_dir_note,
     this_process_caller,
 };
 pub use exports::{DeclaredExports, ExportsReport, RefusedExport};
 pub use host::{DoctorOutcome, InfoReport};
 pub use install::{InstallOptions, InstallReport, Installed};
 pub use manage::{CleanupOutcome, ListReport, RemoveOutcome, StartReport, StatusReport};
-pub use settings::{Overrides, ServiceStart, Settings};
+pub use settings::{
+    EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceStart,
+    Settings,
+};
 pub use system::{SystemAction, SystemOptions};
 pub use updates::{
     CheckOutcome, ContainerUpdate, RollbackReport, UpdateOptions, UpdateSelection, UpdatesReport,
@@ -153,11 +156,7 @@ impl<E: Engine> Horizon<E> {
         let catalog = self.catalog();
         catalog.get(name).ok_or_else(|| Error::UnknownDefinition {
             name: name.to_owned(),
-            invalid_file: catalog
-                .invalid
-                .iter()
-                .find(|file| crate::definition::file_stem(&file.path) == Some(name))
-                .map(|file| file.path.clone()),
+            invalid_file: self.invalid_file(name),
             known: catalog
                 .definitions
                 .iter()

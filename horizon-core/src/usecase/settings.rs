@@ -19,6 +19,9 @@ pub const EXPORT_DIR_ENV: &str = "HORIZON_EXPORT_DIR";
 /// Overrides horizon's runtime directory (the agents' sockets).
 pub const RUNTIME_DIR_ENV: &str = "HORIZON_RUNTIME_DIR";
 
+/// Chooses the exec path: `api` skips the agent.
+pub const EXEC_PATH_ENV: &str = "HORIZON_EXEC_PATH";
+
 /// What a process (a binary's command line) overrides of the standard locations. `None` keeps
 /// the standard value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -71,6 +74,9 @@ pub struct Settings {
     pub search_path: Vec<PathBuf>,
     /// Previous generations an update or a reinstall keeps for rollback.
     pub keep_previous: usize,
+    /// Commands run through the libpod API even when the container has an agent
+    /// (`HORIZON_EXEC_PATH=api`: to compare the paths, or to debug).
+    pub api_exec_only: bool,
 }
 
 impl Settings {
@@ -141,6 +147,7 @@ impl Settings {
                 .map(|path| std::env::split_paths(&path).collect())
                 .unwrap_or_default(),
             keep_previous: DEFAULT_KEEP_PREVIOUS,
+            api_exec_only: std::env::var_os(EXEC_PATH_ENV).is_some_and(|path| path == "api"),
         }
     }
 

@@ -46,12 +46,7 @@ impl<E: Engine> Horizon<E> {
     /// `--check`: every layer, nothing changed.
     pub async fn system_check(&self, call: Call<'_>, options: &SystemOptions) -> CheckReport {
         let host = SystemHost::find(options);
-        let progress = |progress: Progress| {
-            call.emit(Event::System {
-                progress: &progress,
-            })
-        };
-        system_update::check(&host.context(self), &progress).await
+        system_update::check(&host.context(self), &progress_to(call)).await
     }
 
     /// `--all` / `--containers`, under the system lock.
@@ -61,28 +56,13 @@ impl<E: Engine> Horizon<E> {
         scope: UpdateScope,
         options: &SystemOptions,
     ) -> Result<UpdateReport, Error> {
-        let host = SystemHost::find(options);
-        let lock = system_update::lock(&self.settings.paths.state_dir)?;
-        let names = self.installed_names();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let progress = |progress: Progress| {
-            call.emit(Event::System {
-                progress: &progress,
-            })
-        };
-        let context = host.context(self);
-        let work = system_update::update(
-            &context,
-            call,
-            &lock,
-            scope,
-            crate::update::now_unix(),
-            &progress,
-        );
-        self.until_cancelled(call, "system update", &names, async {
-            unwrap_interrupted(work.await)
-        })
-        .await
+        let run = self.begin_system_run(options)?;
+        let context = run.host.context(self);
+        let progress = progress_to(call);
+        let now = crate::update::now_unix();
+        let work = system_update::update(&context, call, &run.lock, scope, now, &progress);
+        self.finish_system_run(call, "system update", &run, work)
+            .await
     }
 
     /// `--rollback`, under the system lock.
@@ -92,19 +72,44 @@ impl<E: Engine> Horizon<E> {
         scope: RollbackScope,
         options: &SystemOptions,
     ) -> Result<RollbackReport, Error> {
-        let host = SystemHost::find(options);
-        let lock = system_update::lock(&self.settings.paths.state_dir)?;
-        let names = self.installed_names();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let progress = |progress: Progress| {
-            call.emit(Event::System {
-                progress: &progress,
+        let run = self.begin_system_run(options)?;
+        let context = run.host.context(self);
+        let progress = progress_to(call);
+        let work = system_update::rollback(&context, call, &run.lock, scope, &progress);
+        self.finish_system_run(call, "system rollback", &run, work)
+            .await
+    }
+
+    /// What an update or rollback of the system holds while it runs: the machine's facts, the
+    /// system lock, and the containers whose journals a cancel must finish.
+    fn begin_system_run(&self, options: &SystemOptions) -> Result<SystemRun, Error> {
+        Ok(SystemRun {
+            host: SystemHost::find(options),
+            lock: system_update::lock(&self.settings.paths.state_dir)?,
+            installed: self
+                .state_store()
+                .list()
+                .map(|records| records.into_iter().map(|record| record.name).collect())
+                // Unreadable records: the container layer reports why.
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Runs `work` until it ends or the call is cancelled; an interrupted container layer is the
+    /// whole run's interruption.
+    async fn finish_system_run<T>(
+        &self,
+        call: Call<'_>,
+        operation: &str,
+        run: &SystemRun,
+        work: impl Future<Output = Result<T, SystemUpdateError>>,
+    ) -> Result<T, Error> {
+        let names: Vec<&str> = run.installed.iter().map(String::as_str).collect();
+        self.until_cancelled(call, operation, &names, async {
+            work.await.map_err(|error| match error {
+                SystemUpdateError::Interrupted(error) => *error,
+                other => other.into(),
             })
-        };
-        let context = host.context(self);
-        let work = system_update::rollback(&context, call, &lock, scope, &progress);
-        self.until_cancelled(call, "system rollback", &names, async {
-            unwrap_interrupted(work.await)
         })
         .await
     }
@@ -113,22 +118,22 @@ impl<E: Engine> Horizon<E> {
     pub fn system_history(&self) -> Result<History, Error> {
         Ok(system_update::history(&self.settings.paths.state_dir)?)
     }
+}
 
-    /// The installed containers (none when the records cannot be read: the layer says why).
-    fn installed_names(&self) -> Vec<String> {
-        self.state_store()
-            .list()
-            .map(|records| records.into_iter().map(|record| record.name).collect())
-            .unwrap_or_default()
+/// The call's observer sees each step of a system run.
+fn progress_to(call: Call<'_>) -> impl Fn(Progress) + Send + Sync + '_ {
+    move |progress: Progress| {
+        call.emit(Event::System {
+            progress: &progress,
+        })
     }
 }
 
-/// An interrupted container layer is the whole run's interruption.
-fn unwrap_interrupted<T>(result: Result<T, SystemUpdateError>) -> Result<T, Error> {
-    result.map_err(|error| match error {
-        SystemUpdateError::Interrupted(error) => *error,
-        other => other.into(),
-    })
+/// See [`Horizon::begin_system_run`].
+struct SystemRun {
+    host: SystemHost,
+    lock: system_update::SystemLock,
+    installed: Vec<String>,
 }
 
 /// The base and application facts of this machine.

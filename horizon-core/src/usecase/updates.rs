@@ -208,11 +208,7 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         options: &UpdateOptions,
     ) -> Result<UpdateOutcome, Error> {
-        let resolved = self.resolve(name).map_err(|_| Error::UnknownDefinition {
-            name: name.to_owned(),
-            invalid_file: self.invalid_file(name),
-            known: Vec::new(),
-        })?;
+        let resolved = self.resolve(name)?;
         let operation = options.lock_operation.unwrap_or("update");
         let lock = self
             .lock_for_write(call, name, operation, options.wait)
