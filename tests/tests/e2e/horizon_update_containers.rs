@@ -5,6 +5,7 @@
 //! generation active. And the locks: two horizon-update runs never interleave; a container whose
 //! lock another writer holds is reported busy while the others go on.
 
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -380,4 +381,125 @@ fn ctrl_c_mid_update_reverts_or_completes_the_container_and_exits_130() {
     );
     assert_eq!(running_release(&session, &name), "v3");
     assert_exit(&horizon_container(&session, &["remove", &name]), 0);
+}
+
+/// What an update run did to one fixture, with the fixture's names replaced by their roles, so
+/// that two runs on two fixtures compare: each container's outcome (generations, exports, error)
+/// and what the machine holds afterwards (install records' generations, the exports).
+fn outcome_of(session: &Session, entries: &Value, names: &[(&str, &str)]) -> Value {
+    let role = |text: &str| {
+        names.iter().fold(text.to_owned(), |text, (name, role)| {
+            text.replace(name, role)
+        })
+    };
+    let mut containers: Vec<Value> = entries
+        .as_array()
+        .expect("per-container entries")
+        .iter()
+        .map(|entry| {
+            json!({
+                "name": role(entry["name"].as_str().unwrap()),
+                "outcome": entry["outcome"],
+                "from": entry["from"]["generation"],
+                "to": entry["to"]["generation"],
+                "exported": entry["exports"]["exported"]
+                    .as_array()
+                    .map(|exported| exported.iter().map(|e| e["name"].clone()).collect::<Vec<_>>()),
+                "error": entry["error"].as_str().map(role),
+            })
+        })
+        .collect();
+    containers.sort_by_key(|entry| entry["name"].to_string());
+    let generations: Vec<Value> = names
+        .iter()
+        .map(|(name, role)| json!([role, record(session, name)["generation"]]))
+        .collect();
+    let exports = horizon_container(session, &["exports", "--json"]);
+    assert_exit(&exports, 0);
+    let exports: Value = serde_json::from_slice(&exports.stdout).unwrap();
+    for export in exports["exports"].as_array().unwrap() {
+        // Both binaries write where the session's HORIZON_EXPORT_DIR says, never elsewhere.
+        let path = PathBuf::from(export["path"].as_str().unwrap());
+        assert_eq!(
+            path.parent(),
+            Some(session.export_dir.as_path()),
+            "{export}"
+        );
+    }
+    let mut exported: Vec<Value> = exports["exports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|export| {
+            json!([
+                role(export["container"].as_str().unwrap()),
+                export["name"],
+                export["state"]
+            ])
+        })
+        .collect();
+    exported.sort_by_key(Value::to_string);
+    json!({"containers": containers, "generations": generations, "exports": exported})
+}
+
+/// Two containers, as both runs find them: `changed`'s definition now declares an export (an
+/// update builds generation 2 and exports it), `gone`'s definition was deleted (it cannot be
+/// updated; the other is updated regardless).
+fn fixture(bed: &'static TestBed, session: &Session, changed: &str, gone: &str) {
+    install_v1(bed, session, changed);
+    install_v1(bed, session, gone);
+    let image = bed.push_busybox_variant(changed, "latest", &[(RELEASE_FILE, b"v1\n")]);
+    let definition = json!({"name": changed, "image": image, "persistent": true, "export_binaries": ["sha3sum"]});
+    session.write_user_definition(changed, &definition.to_string());
+    let gone_file = session.write_user_definition(gone, "{}");
+    std::fs::remove_file(gone_file).unwrap();
+}
+
+#[test]
+fn update_all_and_horizon_update_containers_do_the_same() {
+    let bed = TestBed::shared();
+    let dir = tempfile::tempdir().unwrap();
+    let (ostree, _) = OstreeBed::create(dir.path()).unwrap();
+    let mut outcomes = Vec::new();
+    for (binary, suffix) in [("horizon-container", "c"), ("horizon-update", "u")] {
+        let session = bed.root_session(&format!("hu-same-{suffix}"));
+        let changed = unique_name(&format!("same-changed-{suffix}"));
+        let gone = unique_name(&format!("same-gone-{suffix}"));
+        fixture(bed, &session, &changed, &gone);
+        let (output, entries) = if binary == "horizon-container" {
+            let output = horizon_container(&session, &["update", "--all", "--json"]);
+            let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+            (output, report["containers"].clone())
+        } else {
+            let output = run(&mut horizon_update(
+                &session,
+                &ostree,
+                &["--containers", "--json"],
+            ));
+            let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+            (output, report["containers"]["results"].clone())
+        };
+        assert_exit(&output, 1);
+        outcomes.push(outcome_of(
+            &session,
+            &entries,
+            &[(&changed, "changed"), (&gone, "gone")],
+        ));
+    }
+    assert_eq!(
+        outcomes[0],
+        json!({
+            "containers": [
+                {"name": "changed", "outcome": "updated", "from": 1, "to": 2, "exported": ["sha3sum"], "error": null},
+                {"name": "gone", "outcome": null, "from": null, "to": null, "exported": null,
+                 "error": "there is no container definition named `gone`"},
+            ],
+            "generations": [["changed", 2], ["gone", 1]],
+            "exports": [["changed", "sha3sum", "ok"]],
+        })
+    );
+    assert_eq!(
+        outcomes[0], outcomes[1],
+        "horizon-update --containers differs"
+    );
 }
