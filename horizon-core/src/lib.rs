@@ -1,9 +1,12 @@
 //! horizon-core: the library behind HorizonOS's container layer.
 //!
-//! It models container definitions, talks to Podman through its libpod REST API (the [`engine`]
-//! seam), and — as the issues land — installs, runs, exports, updates and rolls back system
-//! containers. It returns data and typed errors; it never prints and never exits: the binaries
-//! (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render.
+//! Every use case is one call of [`Horizon`]: install, remove, start, stop, status, list, run,
+//! export, update, rollback, cleanup, doctor and the system update, each taking a [`Call`] (a
+//! cancel input and an [`Observer`] of its progress) and returning a typed report or an
+//! [`Error`] whose [`Hint`]s say what to do next. Podman is reached through its libpod REST API
+//! behind the [`Engine`] seam. The library returns data; it never prints and never exits: the
+//! binaries (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render. The
+//! types a caller needs are re-exported here; `examples/` holds programs built on them.
 
 pub mod apps;
 pub mod base;
@@ -28,7 +31,20 @@ pub use definition::{
 };
 pub use endpoint::{Endpoint, EndpointError};
 pub use engine::{Engine, EngineError};
-pub use usecase::{Call, Cancel, Error, ErrorKind, Event, Hint, Horizon, Observer, Settings};
+pub use lifecycle::{
+    ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
+};
+pub use update::{
+    ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
+    UpdateStep,
+};
+pub use usecase::{
+    Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
+    Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
+    InstallReport, Installed, ListReport, Observer, Overrides, RefusedExport, RemoveOutcome,
+    RollbackOptions, RollbackReport, Settings, StartReport, StatusReport, Unobserved,
+    UpdateOptions, UpdateSelection, UpdatesReport,
+};
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

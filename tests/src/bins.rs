@@ -22,17 +22,46 @@ pub const TEST_FEATURES: &[(&str, &str)] = &[
 
 /// The path of binary `bin` of package `package`, built on first request.
 pub fn cargo_bin(package: &str, bin: &str) -> PathBuf {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    built_once(package, Target::Bin(bin))
+}
+
+/// The path of example `example` of package `package` (the embedding examples), built on first
+/// request.
+pub fn cargo_example(package: &str, example: &str) -> PathBuf {
+    built_once(package, Target::Example(example))
+}
+
+/// A target cargo builds.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Bin(&'a str),
+    Example(&'a str),
+}
+
+impl Target<'_> {
+    /// Cargo's option selecting it, and its name.
+    fn selector(self) -> (&'static str, String) {
+        match self {
+            Target::Bin(name) => ("--bin", name.to_owned()),
+            Target::Example(name) => ("--example", name.to_owned()),
+        }
+    }
+}
+
+/// `target` of `package`, built once per test process.
+fn built_once(package: &str, target: Target<'_>) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<(&'static str, String), PathBuf>>> = Mutex::new(None);
     let mut built = BUILT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let built = built.get_or_insert_with(HashMap::new);
-    if let Some(path) = built.get(bin) {
+    let key = target.selector();
+    if let Some(path) = built.get(&key) {
         return path.clone();
     }
-    let path =
-        build(package, bin).unwrap_or_else(|error| panic!("building {bin} failed: {error:#}"));
-    built.insert(bin.to_owned(), path.clone());
+    let path = build(package, target)
+        .unwrap_or_else(|error| panic!("building {} failed: {error:#}", key.1));
+    built.insert(key, path.clone());
     path
 }
 
@@ -67,7 +96,9 @@ fn build_static_agent(built: &Mutex<Option<PathBuf>>, features: &str) -> PathBuf
     path
 }
 
-fn build(package: &str, bin: &str) -> Result<PathBuf> {
+fn build(package: &str, target: Target<'_>) -> Result<PathBuf> {
+    let (kind, bin) = target.selector();
+    let bin = bin.as_str();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -77,7 +108,7 @@ fn build(package: &str, bin: &str) -> Result<PathBuf> {
             "--message-format=json",
             "--package",
             package,
-            "--bin",
+            kind,
             bin,
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"));

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use horizon_cli_support::exit::Failure;
 use horizon_core::update::{RollbackOutcome, RollbackTarget};
 
+use horizon_core::usecase::RollbackOptions;
+
 use super::{Session, cancel_on_signals, print_report};
 
 pub async fn run(
@@ -21,7 +23,15 @@ pub async fn run(
     let target = to.map_or(RollbackTarget::Previous, RollbackTarget::Generation);
     let report = session
         .horizon
-        .rollback(session.call_with(&cancel), name, target, wait, None)
+        .rollback(
+            session.call_with(&cancel),
+            name,
+            target,
+            RollbackOptions {
+                wait,
+                lock_operation: None,
+            },
+        )
         .await?;
     print_report(session.json, &report, |out| {
         render(out, name, &report.outcome)

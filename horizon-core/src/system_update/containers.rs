@@ -12,7 +12,8 @@ use super::generations::ContainerRecord;
 use crate::engine::Engine;
 use crate::update::{ContainerCheck, RollbackOutcome, RollbackTarget, error_chain};
 use crate::usecase::{
-    Call, ContainerUpdate, Error, ErrorKind, Horizon, UpdateOptions, UpdateSelection,
+    Call, ContainerUpdate, Error, ErrorKind, Horizon, RollbackOptions, UpdateOptions,
+    UpdateSelection,
 };
 
 /// The operation horizon-update names in each container's lock (what a busy
@@ -88,8 +89,10 @@ pub async fn rollback<E: Engine>(
                 call,
                 &container.name,
                 RollbackTarget::Generation(container.generation),
-                false,
-                Some(LOCK_OPERATION),
+                RollbackOptions {
+                    wait: false,
+                    lock_operation: Some(LOCK_OPERATION),
+                },
             )
             .await;
         let (outcome, error) = match result {

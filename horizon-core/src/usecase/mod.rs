@@ -43,7 +43,8 @@ pub use settings::{
 };
 pub use system::{SystemAction, SystemOptions};
 pub use updates::{
-    CheckOutcome, ContainerUpdate, RollbackReport, UpdateOptions, UpdateSelection, UpdatesReport,
+    CheckOutcome, ContainerUpdate, RollbackOptions, RollbackReport, UpdateOptions, UpdateSelection,
+    UpdatesReport,
 };
 
 use crate::definition::{Catalog, ResolvedDefinition};

@@ -12,6 +12,10 @@ use crate::lifecycle::{AgentHost, DesktopHost};
 use crate::paths::{HorizonPaths, PathInputs};
 use crate::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
 
+/// Overrides the system definition directory.
+pub const SYSTEM_DIR_ENV: &str = "HORIZON_SYSTEM_DIR";
+/// Overrides the user definition directory.
+pub const USER_DIR_ENV: &str = "HORIZON_USER_DIR";
 /// Overrides horizon's state directory.
 pub const STATE_DIR_ENV: &str = "HORIZON_STATE_DIR";
 /// Overrides the directory exported wrappers are written to.
@@ -81,9 +85,9 @@ pub struct Settings {
 
 impl Settings {
     /// The settings of this process: its environment (`$HOME`, the XDG directories, `$PATH`,
-    /// `$CONTAINER_HOST`, `$DISPLAY`, `$WAYLAND_DISPLAY`, `$HORIZON_AGENT`, the registries.conf
-    /// Podman is pointed at) with `overrides` applied. The exec client is looked for beside the
-    /// running executable.
+    /// `$CONTAINER_HOST`, `$DISPLAY`, `$WAYLAND_DISPLAY`, `$HORIZON_AGENT`, the `HORIZON_*_DIR`
+    /// variables, the registries.conf Podman is pointed at) with `overrides` applied. The exec
+    /// client is looked for beside the running executable, then on `$PATH`.
     pub fn from_process(overrides: Overrides) -> Settings {
         // Every binary honours the same directory variables, whether or not its command line
         // has the matching option.
@@ -93,6 +97,8 @@ impl Settings {
                 .map(PathBuf::from)
         };
         let overrides = Overrides {
+            system_dir: overrides.system_dir.or_else(|| from_env(SYSTEM_DIR_ENV)),
+            user_dir: overrides.user_dir.or_else(|| from_env(USER_DIR_ENV)),
             state_dir: overrides.state_dir.or_else(|| from_env(STATE_DIR_ENV)),
             export_dir: overrides.export_dir.or_else(|| from_env(EXPORT_DIR_ENV)),
             runtime_dir: overrides.runtime_dir.or_else(|| from_env(RUNTIME_DIR_ENV)),
@@ -127,13 +133,10 @@ impl Settings {
             std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
             std::env::var("WAYLAND_DISPLAY").ok(),
         );
-        let export_client = std::env::current_exe()
-            .ok()
-            .and_then(|exe| {
-                exe.parent()
-                    .map(|dir| dir.join(crate::export::CLIENT_BINARY))
-            })
-            .unwrap_or_else(|| PathBuf::from(crate::export::CLIENT_BINARY));
+        let search_path: Vec<PathBuf> = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect())
+            .unwrap_or_default();
+        let export_client = exec_client(std::env::current_exe().ok(), &search_path);
         Settings {
             paths,
             sources,
@@ -143,9 +146,7 @@ impl Settings {
             desktop,
             registry: RegistryClient::for_this_process(),
             export_client,
-            search_path: std::env::var_os("PATH")
-                .map(|path| std::env::split_paths(&path).collect())
-                .unwrap_or_default(),
+            search_path,
             keep_previous: DEFAULT_KEEP_PREVIOUS,
             api_exec_only: std::env::var_os(EXEC_PATH_ENV).is_some_and(|path| path == "api"),
         }
@@ -170,5 +171,51 @@ impl Settings {
     /// horizon's update state (records, journals, generation history, locks).
     pub(crate) fn update_stores(&self) -> crate::update::UpdateStores {
         crate::update::UpdateStores::new(&self.paths.state_dir)
+    }
+}
+
+/// The exec client exported wrappers run: the one installed beside `executable` (every horizon
+/// binary is installed with it), else the first on `search_path` (an embedder installed
+/// elsewhere). With neither, the path beside `executable`: exporting then fails, naming it.
+fn exec_client(executable: Option<PathBuf>, search_path: &[PathBuf]) -> PathBuf {
+    let client = crate::export::CLIENT_BINARY;
+    let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(client)));
+    beside
+        .iter()
+        .cloned()
+        .chain(search_path.iter().map(|dir| dir.join(client)))
+        .find(|candidate| candidate.is_absolute() && candidate.is_file())
+        .or(beside)
+        .unwrap_or_else(|| PathBuf::from(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exec_client_is_found_beside_the_executable_then_on_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (app, bin) = (dir.path().join("app"), dir.path().join("bin"));
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        let executable = Some(app.join("gui"));
+        let search_path = vec![PathBuf::from("relative"), bin.clone()];
+
+        // Nowhere: the path beside the executable, which exporting names in its refusal.
+        assert_eq!(
+            exec_client(executable.clone(), &search_path),
+            app.join("horizon-exec")
+        );
+        std::fs::write(bin.join("horizon-exec"), "").unwrap();
+        assert_eq!(
+            exec_client(executable.clone(), &search_path),
+            bin.join("horizon-exec")
+        );
+        std::fs::write(app.join("horizon-exec"), "").unwrap();
+        assert_eq!(
+            exec_client(executable, &search_path),
+            app.join("horizon-exec")
+        );
     }
 }

@@ -39,6 +39,15 @@ pub struct UpdateOptions {
     pub lock_operation: Option<&'static str>,
 }
 
+/// How to roll back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollbackOptions {
+    /// Queue behind another horizon process holding the container's lock instead of failing.
+    pub wait: bool,
+    /// The operation named in the container's lock (what a busy command reports).
+    pub lock_operation: Option<&'static str>,
+}
+
 /// One container's update. Its JSON: `name`, the outcome's fields (absent on failure),
 /// `exports`, and `error` (null on success).
 #[derive(Debug)]
@@ -234,13 +243,17 @@ impl<E: Engine> Horizon<E> {
         call: Call<'_>,
         name: &str,
         target: RollbackTarget,
-        wait: bool,
-        lock_operation: Option<&'static str>,
+        options: RollbackOptions,
     ) -> Result<RollbackReport, Error> {
         self.engine(call).await?;
         self.until_cancelled(call, "rollback", &[name], async {
             let lock = self
-                .lock_for_write(call, name, lock_operation.unwrap_or("rollback"), wait)
+                .lock_for_write(
+                    call,
+                    name,
+                    options.lock_operation.unwrap_or("rollback"),
+                    options.wait,
+                )
                 .await?;
             let stores = self.settings.update_stores();
             let outcome =

@@ -10,6 +10,7 @@ mod base_ostree;
 mod cli_info;
 mod docs;
 mod doctor;
+mod embedding;
 mod engine;
 mod export;
 mod export_transparency;
