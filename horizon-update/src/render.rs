@@ -295,7 +295,13 @@ fn container_rollback(rollback: &ContainerRollback) -> String {
 fn layer_line<T>(out: &mut impl Write, label: &str, layer: &Layer<T>) -> io::Result<()> {
     match layer {
         Layer::Skipped { reason } => writeln!(out, "{label}: skipped ({reason})"),
-        Layer::Failed { error } => writeln!(out, "{label}: FAILED: {error}"),
+        Layer::Failed { error, hints } => {
+            writeln!(out, "{label}: FAILED: {error}")?;
+            for hint in hints {
+                writeln!(out, "  hint: {}", horizon_cli_support::hint::render(hint))?;
+            }
+            Ok(())
+        }
         Layer::Done(_) => Ok(()),
     }
 }
@@ -505,19 +511,24 @@ mod tests {
         let failed = UpdateReport {
             base: Layer::Failed {
                 error: "upgrading the base system failed: ostree admin upgrade … failed".into(),
+                hints: vec![],
             },
             new_generation: None,
             containers: Layer::Failed {
                 error: "no Podman service answers".into(),
+                hints: vec![horizon_core::Hint::StartService],
             },
             apps: vec![],
             ..report
         };
         assert_eq!(
             text(|out| update(out, &failed)),
-            "Base system: FAILED: upgrading the base system failed: ostree admin upgrade … \
-             failed\nContainers: FAILED: no Podman service answers\nNothing changed; system \
-             generation 1 stays in effect.\n"
+            format!(
+                "Base system: FAILED: upgrading the base system failed: ostree admin upgrade … \
+                 failed\nContainers: FAILED: no Podman service answers\n  hint: {}\nNothing \
+                 changed; system generation 1 stays in effect.\n",
+                horizon_cli_support::hint::NO_SERVICE
+            )
         );
     }
 
@@ -559,6 +570,7 @@ mod tests {
         let failed = RollbackReport {
             base: Layer::Failed {
                 error: "boom".into(),
+                hints: vec![],
             },
             ..report
         };

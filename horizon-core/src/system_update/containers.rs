@@ -44,9 +44,7 @@ pub async fn check<E: Engine>(horizon: &Horizon<E>) -> Layer<ContainerResults<Co
     match horizon.check(&[], None).await {
         Ok(checks) if checks.is_empty() => no_containers(),
         Ok(checks) => Layer::Done(ContainerResults { results: checks }),
-        Err(error) => Layer::Failed {
-            error: error_chain(&error),
-        },
+        Err(error) => failed(&error),
     }
 }
 
@@ -113,14 +111,10 @@ pub async fn rollback<E: Engine>(
 
 /// The layer failed as a whole (no service answered, the records cannot be read).
 fn failed<T>(error: &Error) -> Layer<T> {
-    let mut text = error_chain(error);
-    if error.kind() == ErrorKind::NoService {
-        text.push_str(
-            " (start Podman's service: `systemctl enable --now podman.socket`, or \
-             `systemctl --user enable --now podman.socket` for your own containers)",
-        );
+    Layer::Failed {
+        error: error_chain(error),
+        hints: error.hints(),
     }
-    Layer::Failed { error: text }
 }
 
 fn no_containers<T>() -> Layer<T> {

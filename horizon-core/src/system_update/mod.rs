@@ -37,8 +37,13 @@ pub enum Layer<T> {
     Skipped { reason: String },
     /// It ran; the result.
     Done(T),
-    /// It failed: the error, with the tool's own message.
-    Failed { error: String },
+    /// It failed: the error, with the tool's own message, and what would fix it (for the binary
+    /// to render; not part of the JSON report).
+    Failed {
+        error: String,
+        #[serde(skip)]
+        hints: Vec<crate::usecase::Hint>,
+    },
 }
 
 impl<T> Layer<T> {
@@ -52,6 +57,7 @@ impl<T> Layer<T> {
             Ok(value) => Layer::Done(value),
             Err(error) => Layer::Failed {
                 error: error.to_string(),
+                hints: Vec::new(),
             },
         }
     }
