@@ -31,6 +31,9 @@ pub fn render(hint: &Hint) -> String {
             "known definitions: {} (`horizon-container list` shows them)",
             known.join(", ")
         ),
+        Hint::Reinstall { name } => {
+            format!("`horizon-container install {name} --reinstall` rebuilds its container")
+        }
         Hint::ListInstalled => "`horizon-container list` shows what is installed".to_owned(),
         Hint::StartService => NO_SERVICE.to_owned(),
         Hint::InstallPodman => PODMAN_MISSING.to_owned(),

@@ -133,7 +133,7 @@ pub enum LifecycleError {
     },
     /// A managed container lacks the create spec label it would be recreated from.
     #[error(
-        "container {container} has no usable create spec label ({message}); reinstall it: `horizon-container install {name} --reinstall`"
+        "container {container} of `{name}` has no usable create spec label ({message}): it cannot be recreated until it is reinstalled"
     )]
     BadCreateSpec {
         /// The definition name.

@@ -163,6 +163,11 @@ pub enum Hint {
         /// The name.
         name: String,
     },
+    /// Reinstall the definition (its container is rebuilt from the definition).
+    Reinstall {
+        /// Its name.
+        name: String,
+    },
     /// List the installed containers.
     ListInstalled,
     /// Start Podman's API service.
@@ -268,6 +273,9 @@ impl Error {
                 vec![Hint::Install { name: name.clone() }]
             }
             Error::NotInstalled { name } => vec![Hint::Install { name: name.clone() }],
+            Error::Lifecycle(LifecycleError::BadCreateSpec { name, .. }) => {
+                vec![Hint::Reinstall { name: name.clone() }]
+            }
             Error::Update(UpdateError::Busy { .. }) => vec![Hint::WaitForLock],
             Error::Update(error) if error.left_running_container_untouched() => {
                 vec![Hint::UpdateAgain]
