@@ -96,12 +96,15 @@ impl Settings {
                 .filter(|value| !value.is_empty())
                 .map(PathBuf::from)
         };
+        // Relative directories are taken from where the command runs and kept absolute: they
+        // are stored (ledger paths, journals) and bind-mounted (the runtime directory), and
+        // must mean the same from any other directory later.
         let overrides = Overrides {
-            system_dir: overrides.system_dir.or_else(|| from_env(SYSTEM_DIR_ENV)),
-            user_dir: overrides.user_dir.or_else(|| from_env(USER_DIR_ENV)),
-            state_dir: overrides.state_dir.or_else(|| from_env(STATE_DIR_ENV)),
-            export_dir: overrides.export_dir.or_else(|| from_env(EXPORT_DIR_ENV)),
-            runtime_dir: overrides.runtime_dir.or_else(|| from_env(RUNTIME_DIR_ENV)),
+            system_dir: absolute(overrides.system_dir.or_else(|| from_env(SYSTEM_DIR_ENV))),
+            user_dir: absolute(overrides.user_dir.or_else(|| from_env(USER_DIR_ENV))),
+            state_dir: absolute(overrides.state_dir.or_else(|| from_env(STATE_DIR_ENV))),
+            export_dir: absolute(overrides.export_dir.or_else(|| from_env(EXPORT_DIR_ENV))),
+            runtime_dir: absolute(overrides.runtime_dir.or_else(|| from_env(RUNTIME_DIR_ENV))),
             ..overrides
         };
         let mut paths = HorizonPaths::from_inputs(&PathInputs::from_process());
@@ -172,6 +175,13 @@ impl Settings {
     pub(crate) fn update_stores(&self) -> crate::update::UpdateStores {
         crate::update::UpdateStores::new(&self.paths.state_dir)
     }
+}
+
+/// `path` made absolute against the current directory (lexically: a symlink in it is resolved
+/// when used, as for any absolute path). Without a current directory it stays as given, and the
+/// paths checks that need an absolute path refuse it.
+fn absolute(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.map(|path| std::path::absolute(&path).unwrap_or(path))
 }
 
 /// The exec client exported wrappers run: the one installed beside `executable` (every horizon
