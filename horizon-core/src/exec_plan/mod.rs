@@ -24,7 +24,6 @@ pub use environment::forwarded_environment;
 pub use probe::{UserFacts, parse_user_facts};
 pub use workdir::shared_working_dir;
 
-use crate::definition::Definition;
 use crate::engine::{ContainerDetails, Engine, EngineError, ExecRequest};
 use crate::lifecycle::{self, LifecycleError};
 
@@ -166,7 +165,6 @@ pub fn plan(
     invocation: &Invocation,
     caller: &Caller,
     container: &ContainerDetails,
-    definition: Option<&Definition>,
     user: Option<&UserFacts>,
 ) -> Result<ExecPlan, ExecPlanError> {
     let argv = match invocation {
@@ -202,11 +200,13 @@ pub fn plan(
         }
     };
 
-    // The definition's environment wins over the caller's: it is this container's configuration.
+    // What the container was created with (its definition's environment as installed, the
+    // desktop variables matching the sockets it mounts) wins over the caller's: those variables
+    // are left out, so the command gets the container's own values — never those of a definition
+    // file changed since, which an update or a rollback has not applied.
+    let configured = configured_variables(container)?;
     let mut env: BTreeMap<String, String> = forwarded_environment(&caller.environment);
-    if let Some(definition) = definition {
-        env.extend(definition.environment.clone());
-    }
+    env.retain(|name, _| !configured.contains(name));
 
     Ok(ExecPlan {
         container: container.name.clone(),
@@ -221,13 +221,21 @@ pub fn plan(
     })
 }
 
+/// The variables `container` was created with, from its recorded create spec.
+fn configured_variables(
+    container: &ContainerDetails,
+) -> Result<std::collections::BTreeSet<String>, ExecPlanError> {
+    let spec = lifecycle::recorded_spec(&container.name, &container.name, &container.labels)
+        .map_err(|source| ExecPlanError::Lifecycle { source })?;
+    Ok(spec.env.into_keys().collect())
+}
+
 /// Makes `definition`'s container ready and plans `invocation` in it: starts the container when
 /// it is stopped, probes the user when [`needs_user_facts`] says so, then [`plan`]s. A command
 /// line that cannot be passed is refused before anything is touched.
 pub async fn prepare<E: Engine>(
     engine: &E,
     definition_name: &str,
-    definition: Option<&Definition>,
     invocation: &Invocation,
     caller: &Caller,
 ) -> Result<ExecPlan, ExecPlanError> {
@@ -247,7 +255,7 @@ pub async fn prepare<E: Engine>(
     } else {
         None
     };
-    plan(invocation, caller, &container, definition, user.as_ref())
+    plan(invocation, caller, &container, user.as_ref())
 }
 
 /// Runs [`probe::USER_PROBE`] in `container`; `None` when the container has no usable `/bin/sh`.

@@ -6,10 +6,17 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use super::*;
-use crate::definition::ImageReference;
-use crate::engine::BindMount;
+use crate::engine::{BindMount, ContainerSpec};
 
+/// A container created with `CONTAINER_PURPOSE` and `LANG` in its environment.
 fn container() -> ContainerDetails {
+    let spec = ContainerSpec {
+        env: BTreeMap::from([
+            ("CONTAINER_PURPOSE".to_owned(), "development".to_owned()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ]),
+        ..ContainerSpec::default()
+    };
     ContainerDetails {
         name: "horizonos-dev".into(),
         mounts: vec![BindMount {
@@ -17,24 +24,12 @@ fn container() -> ContainerDetails {
             target: "/home/me".into(),
             read_only: false,
         }],
+        labels: BTreeMap::from([(
+            crate::labels::CREATE_SPEC.to_owned(),
+            serde_json::to_string(&spec).unwrap(),
+        )]),
         ..ContainerDetails::default()
     }
-}
-
-fn definition() -> Definition {
-    let image = ImageReference {
-        full: "registry.example/dev:1".into(),
-        registry: "registry.example".into(),
-        repository: "dev".into(),
-        tag: Some("1".into()),
-        digest: None,
-    };
-    let mut definition = Definition::new("dev", image);
-    definition.environment = BTreeMap::from([
-        ("CONTAINER_PURPOSE".to_owned(), "development".to_owned()),
-        ("LANG".to_owned(), "C.UTF-8".to_owned()),
-    ]);
-    definition
 }
 
 fn caller(dir: &str, tty: bool) -> Caller {
@@ -69,14 +64,7 @@ fn a_command_from_a_shared_directory_needs_no_probe() {
     let invocation = command(&["git", "status"]);
     let caller = caller("/home/me/src", false);
     assert!(!needs_user_facts(&invocation, &caller, &container()));
-    let plan = plan(
-        &invocation,
-        &caller,
-        &container(),
-        Some(&definition()),
-        None,
-    )
-    .unwrap();
+    let plan = plan(&invocation, &caller, &container(), None).unwrap();
     assert_eq!(
         plan,
         ExecPlan {
@@ -84,12 +72,9 @@ fn a_command_from_a_shared_directory_needs_no_probe() {
             request: ExecRequest {
                 tty: false,
                 argv: vec!["git".into(), "status".into()],
-                // The definition's LANG wins over the caller's; PATH stays the container's.
-                env: env(&[
-                    ("CONTAINER_PURPOSE", "development"),
-                    ("LANG", "C.UTF-8"),
-                    ("TERM", "xterm-kitty"),
-                ]),
+                // The container's LANG wins over the caller's (it keeps its own value, as does
+                // PATH): only the caller's TERM is passed.
+                env: env(&[("TERM", "xterm-kitty")]),
                 working_dir: Some("/home/me/src".into()),
                 user: None,
             },
@@ -103,13 +88,11 @@ fn an_unshared_directory_falls_back_to_the_home_with_a_note() {
     let invocation = command(&["pwd"]);
     let caller = caller("/etc/ssh", true);
     assert!(needs_user_facts(&invocation, &caller, &container()));
-    let plan = plan(&invocation, &caller, &container(), None, Some(&user())).unwrap();
+    let plan = plan(&invocation, &caller, &container(), Some(&user())).unwrap();
     assert_eq!(plan.request.working_dir.as_deref(), Some("/home/me"));
     assert!(plan.request.tty);
-    assert_eq!(
-        plan.request.env,
-        env(&[("LANG", "de_DE.UTF-8"), ("TERM", "xterm-kitty")])
-    );
+    // The container is configured with LANG: the caller's does not override it.
+    assert_eq!(plan.request.env, env(&[("TERM", "xterm-kitty")]));
     assert_eq!(
         plan.notes,
         vec![PlanNote::WorkingDirNotShared {
@@ -125,7 +108,7 @@ fn without_a_shell_the_container_default_directory_is_used() {
         working_dirs: vec![],
         ..caller("/", false)
     };
-    let plan = plan(&command(&["true"]), &caller, &container(), None, None).unwrap();
+    let plan = plan(&command(&["true"]), &caller, &container(), None).unwrap();
     assert_eq!(plan.request.working_dir, None);
     assert_eq!(
         plan.notes,
@@ -148,7 +131,6 @@ fn the_login_shell_runs_as_a_login_shell() {
         &Invocation::LoginShell,
         &caller,
         &container(),
-        None,
         Some(&user()),
     )
     .unwrap();
@@ -160,7 +142,6 @@ fn the_login_shell_runs_as_a_login_shell() {
         &Invocation::LoginShell,
         &caller,
         &container(),
-        None,
         Some(&UserFacts::default()),
     )
     .unwrap_err();
@@ -175,10 +156,10 @@ fn non_utf8_arguments_need_the_containers_sh() {
     let invocation = Invocation::Command(vec!["echo".into(), OsString::from_vec(vec![0xff])]);
     let caller = caller("/home/me", false);
     assert!(needs_user_facts(&invocation, &caller, &container()));
-    let planned = plan(&invocation, &caller, &container(), None, Some(&user())).unwrap();
+    let planned = plan(&invocation, &caller, &container(), Some(&user())).unwrap();
     assert_eq!(planned.request.argv[..2], ["/bin/sh", "-c"]);
     assert_eq!(planned.request.argv[4..], ["recho", "e\\377"]);
-    let error = plan(&invocation, &caller, &container(), None, None).unwrap_err();
+    let error = plan(&invocation, &caller, &container(), None).unwrap_err();
     assert_eq!(
         error.to_string(),
         "horizonos-dev has no usable /bin/sh, which is needed to pass non-UTF-8 arguments"
@@ -191,7 +172,6 @@ fn an_empty_command_is_refused() {
         &command(&[]),
         &caller("/home/me", false),
         &container(),
-        None,
         None,
     )
     .unwrap_err();

@@ -32,6 +32,7 @@ pub use install::{
     InstallOutcome, InstallProgress, InstallRequest, OUTPUT_TAIL_LINES, beside_name, install,
 };
 // The steps install and update share (the update module builds and verifies generations with them).
+pub(crate) use create::recorded_spec;
 pub(crate) use install::{
     BuiltGeneration, Made, build_generation, create_and_start, exec_with_tail, install_record,
     next_generation, remove_stale_builds,

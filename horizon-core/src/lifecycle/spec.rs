@@ -222,7 +222,7 @@ pub fn container_spec(
     let mut env = desktop.env;
     // The definition's own environment wins over the desktop defaults.
     env.extend(definition.environment.clone());
-    // How exported wrappers know they run in this container (contract C1a); nothing overrides it.
+    // How exported wrappers know they run in this container; nothing overrides it.
     env.insert(
         crate::export::CONTAINER_MARKER_VAR.to_owned(),
         definition.name.clone(),
@@ -265,15 +265,16 @@ pub fn container_spec(
     );
     // With the agent, it is the main process (and init: it reaps what it starts); it learns the
     // container's bind mounts (to translate the caller's directory) and which variables the
-    // definition sets (they win over the caller's) from its command line.
+    // container is configured with (they win over the caller's, as on the API path) from its
+    // command line.
     let (command, init) = match &host.agent {
         Some(agent) => {
             let shared: Vec<(String, String)> = mounts
                 .iter()
                 .map(|mount| (mount.source.clone(), mount.target.clone()))
                 .collect();
-            let definition_env: Vec<String> = definition.environment.keys().cloned().collect();
-            let command = horizon_agent::layout::serve_command(&shared, &definition_env);
+            let configured_env: Vec<String> = env.keys().cloned().collect();
+            let command = horizon_agent::layout::serve_command(&shared, &configured_env);
             mounts.extend(super::agent::agent_mounts(
                 agent,
                 &definition.name,

@@ -96,13 +96,9 @@ impl<E: Engine> Horizon<E> {
         invocation: &Invocation,
         caller: &Caller,
     ) -> Result<ExecPlanned, Error> {
-        let definition = self
-            .catalog()
-            .get(name)
-            .map(|resolved| &resolved.definition);
         self.recover_before_reading(call, name).await?;
         let engine = self.engine(call).await?;
-        exec_plan::prepare(engine, name, definition, invocation, caller)
+        exec_plan::prepare(engine, name, invocation, caller)
             .await
             .map_err(|error| match error {
                 ExecPlanError::NotInstalled { definition } => Error::NotInstalledToRun {

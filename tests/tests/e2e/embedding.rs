@@ -131,6 +131,13 @@ fn a_gui_installs_with_progress_updates_rolls_back_and_lists_with_status() {
     let rolled_back = status(&session, &name);
     assert_eq!(rolled_back["container"]["generation"], 1, "{rolled_back}");
     assert_eq!(rolled_back["kept_generations"], json!([2]), "{rolled_back}");
+    // What runs is generation 1's configuration, not the definition file's.
+    let greeting = session
+        .horizon_container()
+        .args(["run", &name, "sh", "-c", "echo $GREETING"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&greeting.stdout), "one\n");
 
     // The list: the built-in definitions, and this one, whose generation 1 runs with 2 kept and
     // whose definition differs from what runs.

@@ -2,7 +2,8 @@
 //! service: argv fidelity (spaces, quotes, `$(…)`, `*`, newlines, the empty string, leading `-`,
 //! non-UTF-8 bytes, a 100 KiB argument), exit statuses (0/1/7/126/127, 125 for horizon's own
 //! failures), stdin in and binary stdout out byte-exact with stderr apart, the environment
-//! allowlist, the working directory (shared or not), Ctrl-C reaching the command, a closed stdout,
+//! allowlist (the container's configured variables winning, as installed, not as a definition
+//! file changed since says), the working directory (shared or not), Ctrl-C reaching the command, a closed stdout,
 //! a stopped container started first, and a container that is not installed.
 
 use std::ffi::{OsStr, OsString};
@@ -296,6 +297,96 @@ async fn run_streams_stdin_and_binary_output_exactly_with_stderr_apart() {
         "if test -t 0 || test -t 1; then echo tty; else echo no-tty; fi",
     ]);
     assert_eq!(outcome(&output), (Some(0), "no-tty\n".into(), "".into()));
+}
+
+/// `HORIZON_RUN_TEST` and `LC_TIME` in `installed`, on the agent path (its `sh` exported as
+/// `drift-sh`, which the test exports first) and on the API path (`run`), with the caller's own
+/// `LC_TIME`.
+fn configured_environment(installed: &Installed) -> [(Option<i32>, String, String); 2] {
+    let script = ["-c", "echo \"$HORIZON_RUN_TEST\"; echo \"$LC_TIME\""];
+    let agent = installed
+        .session
+        .command(installed.session.export_dir.join("drift-sh"))
+        .args(script)
+        .env("LC_TIME", "from-caller")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let api = installed
+        .run_command(["sh"].into_iter().chain(script))
+        .env("HORIZON_EXEC_PATH", "api")
+        .env("LC_TIME", "from-caller")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    [outcome(&agent), outcome(&api)]
+}
+
+#[tokio::test]
+async fn a_changed_definition_reaches_commands_only_once_an_update_applies_it() {
+    let installed = Installed::new("run-env-drift").await;
+    // Wrappers run horizon-exec beside horizon-container: build it first.
+    horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-exec");
+    let export = installed
+        .session
+        .horizon_container()
+        .args([
+            "export",
+            "sh",
+            "--from",
+            "run-env-drift",
+            "--as",
+            "drift-sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(export.status.code(), Some(0), "{export:?}");
+    let as_installed = (
+        Some(0),
+        "from-definition\nfrom-definition\n".to_owned(),
+        String::new(),
+    );
+    assert_eq!(
+        configured_environment(&installed),
+        [as_installed.clone(), as_installed.clone()]
+    );
+    // The file changes; the container does not until it is updated: both paths keep what the
+    // container was created with (and its LC_TIME still wins over the caller's).
+    let mut definition: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            installed
+                .session
+                .definitions_dir()
+                .join("run-env-drift.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    definition["environment"]["HORIZON_RUN_TEST"] = "edited".into();
+    installed
+        .session
+        .write_user_definition("run-env-drift", &definition.to_string());
+    assert_eq!(
+        configured_environment(&installed),
+        [as_installed.clone(), as_installed]
+    );
+    let update = installed
+        .session
+        .horizon_container()
+        .args(["update", "run-env-drift"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(update.status.code(), Some(0), "{update:?}");
+    let updated = (
+        Some(0),
+        "edited\nfrom-definition\n".to_owned(),
+        String::new(),
+    );
+    assert_eq!(
+        configured_environment(&installed),
+        [updated.clone(), updated]
+    );
 }
 
 #[tokio::test]
