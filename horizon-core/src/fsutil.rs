@@ -1,10 +1,65 @@
-//! Crash-safe files: the one atomic write every state file of horizon goes through (install
-//! records, update journals, generation history). A temp file in the same directory is written and
-//! fsync'd, renamed over the target, and the directory fsync'd, so a crash at any instant leaves the
-//! old content or the new one, never half of either.
+//! State files, safely: the one atomic write every state file of horizon goes through (install
+//! records, update journals, generation history, the export ledger) — a temp file in the same
+//! directory is written and fsync'd, renamed over the target, and the directory fsync'd, so a
+//! crash at any instant leaves the old content or the new one, never half of either — and the one
+//! way they are opened: never through a symbolic link (a link planted in place of a lock or a
+//! record would otherwise have its target truncated or read as horizon's), and only when they
+//! are regular files (a FIFO would block the open).
 
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
+
+/// How a state file is opened by [`open_state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateAccess {
+    /// For reading; a missing file is `NotFound`.
+    Read,
+    /// For reading and writing, created (mode 0644 before the umask) when missing: locks.
+    ReadWriteCreate,
+}
+
+/// Opens the state file `path` without following a symbolic link at its last component and
+/// refuses anything but a regular file, with an error that says so (the caller's error names
+/// the path).
+pub fn open_state(path: &Path, access: StateAccess) -> std::io::Result<File> {
+    // NONBLOCK: opening a FIFO must not wait for a writer; the type check below refuses it.
+    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let flags = match access {
+        StateAccess::Read => flags | OFlags::RDONLY,
+        StateAccess::ReadWriteCreate => flags | OFlags::RDWR | OFlags::CREATE,
+    };
+    let fd = rustix::fs::open(path, flags, Mode::from_raw_mode(0o644)).map_err(|errno| {
+        if errno == rustix::io::Errno::LOOP {
+            std::io::Error::other(
+                "it is a symbolic link: horizon never follows links in its state (remove the link)",
+            )
+        } else {
+            std::io::Error::from(errno)
+        }
+    })?;
+    let file = File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(
+            "it is not a regular file: horizon's state files are plain files (remove it)",
+        ));
+    }
+    Ok(file)
+}
+
+/// The bytes of the state file `path` (opened as [`open_state`] does); `None` when there is none.
+pub fn read_state(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let mut file = match open_state(path, StateAccess::Read) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    Ok(Some(bytes))
+}
 
 /// Writes `bytes` to `path` atomically (see the module documentation), creating its directory.
 /// The error names the file or directory that failed.
@@ -28,7 +83,10 @@ pub fn write_atomic_mode(
     // Temp files start with a dot, so listings of state directories skip them.
     let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        // A temp file left by an earlier process of the same pid (or a link planted there) is
+        // removed, not written through: the temp file is always created new.
+        remove_quietly(&temp);
+        let mut file = File::options().write(true).create_new(true).open(&temp)?;
         file.write_all(bytes)?;
         if let Some(mode) = mode {
             use std::os::unix::fs::PermissionsExt;
@@ -64,10 +122,8 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     schema_version_of: impl Fn(&T) -> u32,
     expected: u32,
 ) -> Result<Option<T>, JsonFileError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(JsonFileError::Io(error)),
+    let Some(bytes) = read_state(path).map_err(JsonFileError::Io)? else {
+        return Ok(None);
     };
     let value: T = serde_json::from_slice(&bytes)
         .map_err(|error| JsonFileError::Invalid(error.to_string()))?;
@@ -117,7 +173,7 @@ pub fn remove_durably(path: &Path) -> std::io::Result<()> {
 
 /// Makes a rename or removal in `dir` durable.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    File::open(dir)?.sync_all()
 }
 
 /// Removes a temp file after a failed write; the write's own error is the one reported.

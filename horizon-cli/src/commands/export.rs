@@ -243,6 +243,16 @@ pub fn render_unexported(
                 "kept {}: changed since horizon wrote it",
                 entry.path.display()
             ),
+            RemovedFile::KeptOutside => format!(
+                "kept {}{}: the ledger named a file outside the export directory, which horizon \
+                 never removes or restores on its word",
+                entry.path.display(),
+                entry
+                    .backup
+                    .as_ref()
+                    .map(|backup| format!(" and its backup {}", backup.display()))
+                    .unwrap_or_default()
+            ),
             _ => entry.path.display().to_string(),
         };
         writeln!(

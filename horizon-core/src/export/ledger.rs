@@ -76,11 +76,7 @@ impl Ledger {
         std::fs::create_dir_all(&self.dir)
             .map_err(ExportError::io("create the state directory", &self.dir))?;
         let path = self.dir.join(LOCK_FILE);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        let file = crate::fsutil::open_state(&path, crate::fsutil::StateAccess::ReadWriteCreate)
             .map_err(ExportError::io("open the lock", &path))?;
         file.lock().map_err(ExportError::io("lock", &path))?;
         Ok(LedgerLock { _file: file })
@@ -89,9 +85,9 @@ impl Ledger {
     /// Every entry, in the order written (empty when there is no ledger yet).
     pub fn read(&self) -> Result<Vec<ExportEntry>, ExportError> {
         let path = self.path();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let bytes = match crate::fsutil::read_state(&path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(Vec::new()),
             Err(source) => return Err(ExportError::io("read", path)(source)),
         };
         let file: LedgerFile =

@@ -382,6 +382,9 @@ pub enum RemovedFile {
     KeptChanged,
     /// It was gone already.
     AlreadyGone,
+    /// Left in place, with its backup: the entry names a file outside the export directory, and
+    /// horizon never removes or moves a file on the ledger's word alone.
+    KeptOutside,
 }
 
 /// The result of ending one export.
@@ -398,7 +401,19 @@ pub struct UnexportOutcome {
 
 /// Ends `entry`'s export on disk (not in the ledger): deletes the wrapper if it is still ours and
 /// puts back the file `force` moved aside.
-fn end_export(entry: &ExportEntry) -> Result<UnexportOutcome, ExportError> {
+fn end_export(entry: &ExportEntry, export_dir: &Path) -> Result<UnexportOutcome, ExportError> {
+    // The ledger is state, not trusted blindly: only files directly in the export directory are
+    // ever removed or restored on its word. The entry ends; the files stay.
+    if std::iter::once(&entry.path)
+        .chain(&entry.backup)
+        .any(|path| path.parent() != Some(export_dir))
+    {
+        return Ok(UnexportOutcome {
+            entry: entry.clone(),
+            file: RemovedFile::KeptOutside,
+            restored: None,
+        });
+    }
     let existing = read_existing(&entry.path)?;
     let file = match existing {
         Existing::Missing => RemovedFile::AlreadyGone,
@@ -441,7 +456,7 @@ fn end_exports(
     let mut failed = None;
     let mut still_recorded = kept;
     for entry in ending {
-        match end_export(&entry) {
+        match end_export(&entry, &setup.export_dir) {
             Ok(outcome) => outcomes.push(outcome),
             Err(error) => {
                 still_recorded.push(entry);

@@ -4,7 +4,7 @@
 //! a second writer can say who is busy and since when. Install, remove, update and rollback hold
 //! it; readers (list, status, run) never take it and never block.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -78,13 +78,9 @@ impl ContainerLock {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io("create the lock directory for"))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io("open the lock file"))?;
+        let mut file =
+            crate::fsutil::open_state(&path, crate::fsutil::StateAccess::ReadWriteCreate)
+                .map_err(io("open the lock file"))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) if wait == LockWait::FailIfBusy => {
@@ -128,7 +124,11 @@ impl ContainerLock {
 
     /// Whether definition `name`'s lock is free right now (a reader's peek; it takes nothing).
     pub fn is_free(state_dir: &Path, name: &str) -> bool {
-        let Ok(file) = File::open(Self::path(state_dir, name)) else {
+        let Ok(file) = crate::fsutil::open_state(
+            &Self::path(state_dir, name),
+            crate::fsutil::StateAccess::Read,
+        ) else {
+            // A link in place of the lock is not a holder; the writer that tries it says why.
             return true;
         };
         match file.try_lock_shared() {

@@ -21,6 +21,7 @@ mod logs;
 mod run;
 mod service;
 mod shell;
+mod state_files;
 mod state_paths;
 mod testbed;
 mod update;
