@@ -26,7 +26,7 @@ pub use agent::{
     AGENT_ENV, AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir,
     prepare_agent_dir, wait_for_agent,
 };
-pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
+pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup};
 pub use error::{InstallStep, LifecycleError};
 pub use install::{InstallOutcome, InstallProgress, InstallRequest, install};
 // The steps install and update share (the update module builds and verifies generations with them).

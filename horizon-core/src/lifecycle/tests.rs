@@ -14,6 +14,7 @@ use crate::engine::{
 };
 use crate::labels;
 
+use super::cleanup::plan_cleanup;
 use super::install::output::OUTPUT_TAIL_LINES;
 use super::*;
 
