@@ -1,25 +1,50 @@
 //! `horizon-container doctor`: runs horizon-core's checks of the machine and renders them, one line
 //! per check with the fix under each warning and failure, or as JSON. Exit status 0 when no check
-//! failed, 1 otherwise.
+//! failed, 1 otherwise. The library names each fix as data ([`Fix`]); the commands that carry it
+//! out, this binary's own among them, are written here.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use horizon_cli_support::exit::{self, Failure};
 use horizon_cli_support::output::Json;
-use horizon_core::doctor::{CheckStatus, DoctorReport};
+use horizon_core::doctor::{Check, CheckStatus, DoctorReport, Fix};
+use horizon_core::engine::service::enable_socket_command;
 use serde::Serialize;
 
-use super::{Session, finish_output};
+use super::{BINARY, Session, finish_output};
 
 /// Width of the status column (`[warning] ` is the widest).
 const STATUS_WIDTH: usize = 10;
+/// How Podman is installed on the distributions horizon is tested on.
+const INSTALL_PODMAN: &str = "install Podman: `sudo apt-get install podman` (Debian, Ubuntu) or `sudo dnf install podman` (Fedora)";
 
+/// The `--json` document: the report, each fix rendered as the text the human output shows.
 #[derive(Serialize)]
 struct DoctorJson<'a> {
     healthy: bool,
-    #[serde(flatten)]
-    report: &'a DoctorReport,
+    checks: Vec<CheckJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    id: &'a str,
+    title: &'a str,
+    status: CheckStatus,
+    detail: &'a str,
+    fix: Option<String>,
+}
+
+impl<'a> From<&'a Check> for CheckJson<'a> {
+    fn from(check: &'a Check) -> Self {
+        CheckJson {
+            id: check.id,
+            title: check.title,
+            status: check.status,
+            detail: &check.detail,
+            fix: check.fix.as_ref().map(render_fix),
+        }
+    }
 }
 
 pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
@@ -69,7 +94,7 @@ fn render(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<()> {
             writeln!(out, "{indent}{line}")?;
         }
         if let Some(fix) = &check.fix {
-            writeln!(out, "{indent}fix: {fix}")?;
+            writeln!(out, "{indent}fix: {}", render_fix(fix))?;
         }
     }
     writeln!(
@@ -81,10 +106,70 @@ fn render(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<()> {
     )
 }
 
+/// The commands (or the change) that carry `fix` out.
+fn render_fix(fix: &Fix) -> String {
+    match fix {
+        Fix::InstallPodman => INSTALL_PODMAN.to_owned(),
+        Fix::ReinstallPodman => format!("reinstall Podman ({INSTALL_PODMAN})"),
+        Fix::UpgradePodman => format!("upgrade Podman ({INSTALL_PODMAN})"),
+        Fix::KeepServiceRunning { uid } => format!(
+            "keep the service running: `{}`",
+            enable_socket_command(*uid)
+        ),
+        Fix::StartService { uid } => {
+            format!("start the service: `{}`", enable_socket_command(*uid))
+        }
+        Fix::StartServiceAtEndpoint => {
+            "start the service at that endpoint, or drop --url / CONTAINER_HOST to use your own"
+                .to_owned()
+        }
+        Fix::StartServiceThenCheckAgain => {
+            "start the service (see above), then run doctor again".to_owned()
+        }
+        Fix::SeeServiceLog => "see the Podman service's log".to_owned(),
+        Fix::AddSubordinateIds { user } => format!(
+            "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}, then \
+             `podman system migrate`"
+        ),
+        Fix::InstallIdMapHelpers => "install them setuid root: `sudo apt-get install uidmap` \
+                                     (Debian, Ubuntu) or `sudo dnf install shadow-utils` (Fedora)"
+            .to_owned(),
+        Fix::EnableUserNamespaces => "sudo sysctl -w user.max_user_namespaces=15000 (and set it \
+                                      in /etc/sysctl.d/ to keep it)"
+            .to_owned(),
+        Fix::EnableUnprivilegedUserNamespaces => "sudo sysctl -w \
+                                                  kernel.unprivileged_userns_clone=1 (and set it \
+                                                  in /etc/sysctl.d/ to keep it)"
+            .to_owned(),
+        Fix::UseOverlayStorage => "use overlay: install fuse-overlayfs (or run Linux 5.13 or \
+                                   later), set driver = \"overlay\" in \
+                                   ~/.config/containers/storage.conf, then `podman system reset` \
+                                   (removes all images and containers)"
+            .to_owned(),
+        Fix::AddExportDirToPath { dir, uid } => {
+            let profile = if *uid == 0 {
+                "/etc/profile"
+            } else {
+                "~/.profile"
+            };
+            format!(
+                "echo 'export PATH=\"{}:$PATH\"' >> {profile}, then log in again",
+                dir.display()
+            )
+        }
+        Fix::InstallAgent => format!(
+            "install the static agent as /usr/libexec/horizon/horizon-agent (or beside {BINARY}), \
+             or set HORIZON_AGENT to it (`scripts/build-agent` builds it); then \
+             `{BINARY} install NAME --reinstall` gives a container it"
+        ),
+        _ => format!("see `{BINARY} doctor --help`"),
+    }
+}
+
 fn render_json(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<()> {
     let document = DoctorJson {
         healthy: report.healthy(),
-        report,
+        checks: report.checks.iter().map(CheckJson::from).collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &Json::new(&document))?;
     writeln!(out)
@@ -92,8 +177,6 @@ fn render_json(out: &mut impl Write, report: &DoctorReport) -> std::io::Result<(
 
 #[cfg(test)]
 mod tests {
-    use horizon_core::doctor::Check;
-
     use super::*;
 
     fn report() -> DoctorReport {
@@ -110,16 +193,20 @@ mod tests {
                     id: "api-service",
                     title: "Podman API service",
                     status: CheckStatus::Warning,
-                    detail: "no Podman service answered; tried:\n  unix:///s (rootless socket): gone"
-                        .into(),
-                    fix: Some("keep the service running: `systemctl --user enable --now podman.socket`".into()),
+                    detail:
+                        "no Podman service answered; tried:\n  unix:///s (rootless socket): gone"
+                            .into(),
+                    fix: Some(Fix::KeepServiceRunning { uid: 1000 }),
                 },
                 Check {
                     id: "export-dir-on-path",
                     title: "Export directory on PATH",
                     status: CheckStatus::Failed,
                     detail: "/h/.local/bin is not on PATH: exported binaries are not found".into(),
-                    fix: Some("echo 'export PATH=\"/h/.local/bin:$PATH\"' >> ~/.profile, then log in again".into()),
+                    fix: Some(Fix::AddExportDirToPath {
+                        dir: "/h/.local/bin".into(),
+                        uid: 1000,
+                    }),
                 },
             ],
         }
@@ -160,5 +247,83 @@ mod tests {
         );
         assert_eq!(document["checks"][0]["fix"], serde_json::Value::Null);
         assert_eq!(document.as_object().unwrap().len(), 3);
+    }
+
+    /// What the agent check says to do when there is no usable agent.
+    const AGENT_FIX: &str = "install the static agent as /usr/libexec/horizon/horizon-agent (or beside \
+                             horizon-container), or set HORIZON_AGENT to it (`scripts/build-agent` \
+                             builds it); then `horizon-container install NAME --reinstall` gives a \
+                             container it";
+
+    #[test]
+    fn every_fix_renders_as_the_commands_that_carry_it_out() {
+        let cases = [
+            (Fix::InstallPodman, INSTALL_PODMAN),
+            (
+                Fix::UpgradePodman,
+                "upgrade Podman (install Podman: `sudo apt-get install podman` (Debian, Ubuntu) or `sudo dnf install podman` (Fedora))",
+            ),
+            (
+                Fix::ReinstallPodman,
+                "reinstall Podman (install Podman: `sudo apt-get install podman` (Debian, Ubuntu) or `sudo dnf install podman` (Fedora))",
+            ),
+            (
+                Fix::KeepServiceRunning { uid: 1000 },
+                "keep the service running: `systemctl --user enable --now podman.socket`",
+            ),
+            (
+                Fix::StartService { uid: 0 },
+                "start the service: `systemctl enable --now podman.socket`",
+            ),
+            (
+                Fix::StartServiceAtEndpoint,
+                "start the service at that endpoint, or drop --url / CONTAINER_HOST to use your own",
+            ),
+            (
+                Fix::AddSubordinateIds {
+                    user: "alice".into(),
+                },
+                "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice, then `podman system migrate`",
+            ),
+            (
+                Fix::InstallIdMapHelpers,
+                "install them setuid root: `sudo apt-get install uidmap` (Debian, Ubuntu) or `sudo dnf install shadow-utils` (Fedora)",
+            ),
+            (
+                Fix::EnableUserNamespaces,
+                "sudo sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d/ to keep it)",
+            ),
+            (
+                Fix::EnableUnprivilegedUserNamespaces,
+                "sudo sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d/ to keep it)",
+            ),
+            (
+                Fix::UseOverlayStorage,
+                "use overlay: install fuse-overlayfs (or run Linux 5.13 or later), set driver = \"overlay\" in ~/.config/containers/storage.conf, then `podman system reset` (removes all images and containers)",
+            ),
+            (
+                Fix::StartServiceThenCheckAgain,
+                "start the service (see above), then run doctor again",
+            ),
+            (Fix::SeeServiceLog, "see the Podman service's log"),
+            (
+                Fix::AddExportDirToPath {
+                    dir: "/home/alice/.local/bin".into(),
+                    uid: 1000,
+                },
+                "echo 'export PATH=\"/home/alice/.local/bin:$PATH\"' >> ~/.profile, then log in again",
+            ),
+            (
+                Fix::AddExportDirToPath {
+                    dir: "/usr/local/bin".into(),
+                    uid: 0,
+                },
+                "echo 'export PATH=\"/usr/local/bin:$PATH\"' >> /etc/profile, then log in again",
+            ),
+            (Fix::InstallAgent, AGENT_FIX),
+        ];
+        for (fix, expected) in cases {
+            assert_eq!(render_fix(&fix), expected, "{fix:?}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Table tests of every doctor check on made-up machines.
 
+use super::diagnose::{major_version, subordinate_ranges};
+use super::gather::user_name;
 use super::*;
 
 const SUBIDS: &str = "root:200000:65536\nalice:100000:65536\n";
@@ -141,12 +143,6 @@ fn root_skips_the_rootless_checks() {
     assert!(report.healthy());
 }
 
-/// What the agent check says to do when there is no usable agent.
-const AGENT_FIX: &str = "install the static agent as /usr/libexec/horizon/horizon-agent (or beside \
-                         horizon-container), or set HORIZON_AGENT to it (`scripts/build-agent` \
-                         builds it); then `horizon-container install NAME --reinstall` gives a \
-                         container it";
-
 /// One broken fact, the check it breaks, and what that check must say.
 struct Case {
     name: &'static str,
@@ -154,7 +150,7 @@ struct Case {
     id: &'static str,
     status: CheckStatus,
     detail: &'static str,
-    fix: &'static str,
+    fix: Fix,
 }
 
 #[test]
@@ -169,7 +165,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "podman-installed",
             status: CheckStatus::Failed,
             detail: "no `podman` on PATH",
-            fix: INSTALL_PODMAN,
+            fix: Fix::InstallPodman,
         },
         Case {
             name: "podman too old",
@@ -183,7 +179,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "podman-installed",
             status: CheckStatus::Failed,
             detail: "podman version 3.4.4 (/usr/bin/podman): horizon needs Podman 4 or later",
-            fix: "upgrade Podman (install Podman: `sudo apt-get install podman` (Debian, Ubuntu) or `sudo dnf install podman` (Fedora))",
+            fix: Fix::UpgradePodman,
         },
         Case {
             name: "podman does not run",
@@ -197,7 +193,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "podman-installed",
             status: CheckStatus::Failed,
             detail: "/usr/bin/podman does not run: cannot run /usr/bin/podman: Permission denied",
-            fix: "reinstall Podman (install Podman: `sudo apt-get install podman` (Debian, Ubuntu) or `sudo dnf install podman` (Fedora))",
+            fix: Fix::ReinstallPodman,
         },
         Case {
             name: "no service, but horizon starts one on demand",
@@ -212,7 +208,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "api-service",
             status: CheckStatus::Warning,
             detail: "no Podman service answered; tried: …\nhorizon-container starts `podman system service` on unix:///run/user/1000/podman/podman.sock when needed",
-            fix: "keep the service running: `systemctl --user enable --now podman.socket`",
+            fix: Fix::KeepServiceRunning { uid: 1000 },
         },
         Case {
             name: "explicit endpoint does not answer",
@@ -227,7 +223,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "api-service",
             status: CheckStatus::Failed,
             detail: "no Podman service answered; tried: unix:///x.sock (--url): …",
-            fix: "start the service at that endpoint, or drop --url / CONTAINER_HOST to use your own",
+            fix: Fix::StartServiceAtEndpoint,
         },
         Case {
             name: "no service and no podman",
@@ -243,7 +239,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "api-service",
             status: CheckStatus::Failed,
             detail: "no Podman service answered",
-            fix: INSTALL_PODMAN,
+            fix: Fix::InstallPodman,
         },
         Case {
             name: "no subuid entry",
@@ -254,7 +250,9 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "subuid",
             status: CheckStatus::Failed,
             detail: "/etc/subuid has no entry for alice",
-            fix: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice, then `podman system migrate`",
+            fix: Fix::AddSubordinateIds {
+                user: "alice".into(),
+            },
         },
         Case {
             name: "no subgid file",
@@ -265,7 +263,9 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "subgid",
             status: CheckStatus::Failed,
             detail: "/etc/subgid does not exist or cannot be read",
-            fix: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice, then `podman system migrate`",
+            fix: Fix::AddSubordinateIds {
+                user: "alice".into(),
+            },
         },
         Case {
             name: "subuid entry by uid, too small",
@@ -276,7 +276,9 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "subuid",
             status: CheckStatus::Warning,
             detail: "alice: 100000-100999 (1000 ids) in /etc/subuid: images using ids up to 65535 will not unpack",
-            fix: "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice, then `podman system migrate`",
+            fix: Fix::AddSubordinateIds {
+                user: "alice".into(),
+            },
         },
         Case {
             name: "newgidmap missing",
@@ -298,7 +300,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "id-map-helpers",
             status: CheckStatus::Failed,
             detail: "not on PATH: newgidmap",
-            fix: "install them setuid root: `sudo apt-get install uidmap` (Debian, Ubuntu) or `sudo dnf install shadow-utils` (Fedora)",
+            fix: Fix::InstallIdMapHelpers,
         },
         Case {
             name: "newuidmap not setuid",
@@ -320,7 +322,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "id-map-helpers",
             status: CheckStatus::Failed,
             detail: "neither setuid root nor with file capabilities: /usr/bin/newuidmap",
-            fix: "install them setuid root: `sudo apt-get install uidmap` (Debian, Ubuntu) or `sudo dnf install shadow-utils` (Fedora)",
+            fix: Fix::InstallIdMapHelpers,
         },
         Case {
             name: "user namespaces limited to 0",
@@ -331,7 +333,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "user-namespaces",
             status: CheckStatus::Failed,
             detail: "user.max_user_namespaces is 0",
-            fix: "sudo sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d/ to keep it)",
+            fix: Fix::EnableUserNamespaces,
         },
         Case {
             name: "unprivileged user namespaces switched off",
@@ -342,7 +344,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "user-namespaces",
             status: CheckStatus::Failed,
             detail: "kernel.unprivileged_userns_clone is 0: unprivileged users cannot create user namespaces",
-            fix: "sudo sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d/ to keep it)",
+            fix: Fix::EnableUnprivilegedUserNamespaces,
         },
         Case {
             name: "vfs storage",
@@ -358,7 +360,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "storage-driver",
             status: CheckStatus::Warning,
             detail: "vfs in /home/alice/.local/share/containers/storage: every layer is a full copy, so containers are slow to create and large",
-            fix: "use overlay: install fuse-overlayfs (or run Linux 5.13 or later), set driver = \"overlay\" in ~/.config/containers/storage.conf, then `podman system reset` (removes all images and containers)",
+            fix: Fix::UseOverlayStorage,
         },
         Case {
             name: "storage not checkable without a service",
@@ -373,7 +375,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "storage-driver",
             status: CheckStatus::Warning,
             detail: "not checked: no Podman service answered",
-            fix: "start the service (see above), then run doctor again",
+            fix: Fix::StartServiceThenCheckAgain,
         },
         Case {
             name: "export directory not on PATH",
@@ -384,7 +386,10 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             id: "export-dir-on-path",
             status: CheckStatus::Failed,
             detail: "/home/alice/.local/bin is not on PATH: exported binaries are not found",
-            fix: "echo 'export PATH=\"/home/alice/.local/bin:$PATH\"' >> ~/.profile, then log in again",
+            fix: Fix::AddExportDirToPath {
+                dir: "/home/alice/.local/bin".into(),
+                uid: 1000,
+            },
         },
         Case {
             name: "no agent",
@@ -398,7 +403,7 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
                      beside horizon-container): new containers are made without it, and their \
                      exported binaries and `shell` take the API path (a libpod exec per call, \
                      ~150 ms instead of ~3 ms)",
-            fix: AGENT_FIX,
+            fix: Fix::InstallAgent,
         },
         Case {
             name: "an agent that is not static",
@@ -413,15 +418,15 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
             detail: "the agent binary /x is not statically linked: new containers are made \
                      without it, and their exported binaries and `shell` take the API path (a \
                      libpod exec per call, ~150 ms instead of ~3 ms)",
-            fix: AGENT_FIX,
+            fix: Fix::InstallAgent,
         },
     ];
     for case in cases {
         let report = diagnose(&case.input);
         let found = check(&report, case.id);
         assert_eq!(
-            (found.status, found.detail.as_str(), found.fix.as_deref()),
-            (case.status, case.detail, Some(case.fix)),
+            (found.status, found.detail.as_str(), found.fix.as_ref()),
+            (case.status, case.detail, Some(&case.fix)),
             "{}",
             case.name
         );

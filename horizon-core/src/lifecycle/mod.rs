@@ -26,16 +26,14 @@ pub use agent::{
     AGENT_ENV, AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir,
     prepare_agent_dir, wait_for_agent,
 };
-pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup, plan_cleanup};
+pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup};
 pub use error::{InstallStep, LifecycleError};
-pub use install::{
-    InstallOutcome, InstallProgress, InstallRequest, OUTPUT_TAIL_LINES, beside_name, install,
-};
+pub use install::{InstallOutcome, InstallProgress, InstallRequest, install};
 // The steps install and update share (the update module builds and verifies generations with them).
 pub(crate) use create::recorded_spec;
 pub(crate) use install::{
-    BuiltGeneration, Made, build_generation, create_and_start, exec_with_tail, install_record,
-    next_generation, remove_stale_builds,
+    BuiltGeneration, Made, beside_name, build_generation, create_and_start, exec_with_tail,
+    host_context, install_record, next_generation, remove_stale_builds,
 };
 pub use packages::{PackageCommand, PackageManager, package_commands};
 pub use remove::{RemoveOptions, RemoveReport, remove};

@@ -14,6 +14,8 @@ use crate::engine::{
 };
 use crate::labels;
 
+use super::cleanup::plan_cleanup;
+use super::install::output::OUTPUT_TAIL_LINES;
 use super::*;
 
 const IMAGE: &str = "registry.example.com/tools/base:1";
@@ -661,6 +663,9 @@ fn the_spec_asks_for_the_security_model_and_the_check_finds_every_difference() {
 #[test]
 fn only_the_last_non_empty_lines_are_kept() {
     let bytes = b"a\n\nb\r\nprogress 10%\rprogress 100%\nc\n";
-    assert_eq!(install::last_lines(bytes, 3), ["b", "progress 100%", "c"]);
-    assert_eq!(install::last_lines(b"", 3), Vec::<String>::new());
+    assert_eq!(
+        install::output::last_lines(bytes, 3),
+        ["b", "progress 100%", "c"]
+    );
+    assert_eq!(install::output::last_lines(b"", 3), Vec::<String>::new());
 }
