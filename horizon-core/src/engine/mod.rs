@@ -5,14 +5,10 @@
 //! crate; foreign errors are mapped to [`EngineError`] at that boundary.
 
 mod connect;
-mod create_lock;
 mod error;
-mod exec;
 #[cfg(test)]
 pub(crate) mod fake;
-mod frames;
 pub mod podman;
-mod raw;
 pub mod service;
 mod types;
 
@@ -22,15 +18,13 @@ use std::time::Duration;
 
 pub use connect::{ConnectError, Connection, FailedAttempt, connect};
 pub use error::EngineError;
-pub use exec::ExecStreams;
-pub use podman::PodmanEngine;
-pub use raw::EngineTimeouts;
+pub use podman::{EngineTimeouts, PodmanEngine};
 pub use service::{AutoStart, ServiceStartError, StartedService};
 pub use types::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
-    DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ImageDetails, ImageSummary,
-    LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange, TerminalSize,
-    UserNamespace,
+    DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ExecStreams, ImageDetails,
+    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange,
+    TerminalSize, UserNamespace,
 };
 
 /// The operations horizon performs on a container engine. Every method maps engine failures to

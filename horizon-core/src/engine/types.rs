@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
 
 /// What the service says about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,6 +24,28 @@ pub struct PulledImage {
     pub id: String,
     /// The manifest digest it was pulled by (`sha256:…`).
     pub digest: Option<String>,
+}
+
+/// The caller's side of an attached exec (or a logs stream).
+pub struct ExecStreams<'a> {
+    /// Fed to the process's stdin until it ends (then stdin is closed); `None` attaches no stdin.
+    pub stdin: Option<&'a mut (dyn AsyncRead + Send + Unpin)>,
+    /// Receives the process's stdout (and, with a TTY, everything).
+    pub stdout: &'a mut (dyn AsyncWrite + Send + Unpin),
+    /// Receives the process's stderr.
+    pub stderr: &'a mut (dyn AsyncWrite + Send + Unpin),
+    /// Terminal size changes to forward (TTY sessions).
+    pub resize: Option<watch::Receiver<TerminalSize>>,
+    /// Signal numbers to deliver to the process (e.g. SIGINT on Ctrl-C without a TTY).
+    pub signals: Option<mpsc::UnboundedReceiver<i32>>,
+}
+
+impl std::fmt::Debug for ExecStreams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecStreams")
+            .field("stdin", &self.stdin.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A terminal's size, forwarded to TTY exec sessions.
