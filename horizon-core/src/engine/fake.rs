@@ -13,7 +13,8 @@ use tokio::io::AsyncWriteExt;
 use super::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     Engine, EngineError, EngineInfo, EngineVersion, ExecRequest, ExecStreams, ImageDetails,
-    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange,
+    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, RunState,
+    StateChange, Timestamp,
 };
 
 /// What a scripted exec answers: exit code and output.
@@ -34,6 +35,19 @@ pub struct FakeContainer {
     pub running: bool,
     /// Started at least once.
     pub started: bool,
+}
+
+impl FakeContainer {
+    /// Its state in Podman's terms.
+    pub fn run_state(&self) -> RunState {
+        if self.running {
+            RunState::Running
+        } else if self.started {
+            RunState::Exited
+        } else {
+            RunState::Created
+        }
+    }
 }
 
 /// An image the fake holds.
@@ -225,9 +239,12 @@ impl Engine for FakeEngine {
             .ok_or_else(|| not_found("inspect image", reference))?;
         Ok(ImageDetails {
             id: image.id.clone(),
+            digest: None,
+            repo_digests: Vec::new(),
             repo_tags: image.names.clone(),
             labels: image.labels.clone(),
-            ..Default::default()
+            created: Some(Timestamp::unix_epoch()),
+            size: 0,
         })
     }
 
@@ -322,16 +339,14 @@ impl Engine for FakeEngine {
             name: spec.name.clone(),
             image_id: container.image_id.clone(),
             image_name: spec.image.clone(),
-            created: "2024-01-01T00:00:00Z".into(),
+            created: Timestamp::unix_epoch(),
             state: ContainerState {
-                status: if container.running {
-                    "running"
-                } else {
-                    "exited"
-                }
-                .into(),
+                status: container.run_state(),
                 running: container.running,
-                ..Default::default()
+                pid: 0,
+                exit_code: 0,
+                started_at: container.started.then(Timestamp::unix_epoch),
+                finished_at: (container.started && !container.running).then(Timestamp::unix_epoch),
             },
             labels: spec.labels.clone(),
             mounts: spec
@@ -437,14 +452,7 @@ impl Engine for FakeEngine {
                 name: container.spec.name.clone(),
                 image: container.spec.image.clone(),
                 image_id: container.image_id.clone(),
-                state: if container.running {
-                    "running"
-                } else if container.started {
-                    "exited"
-                } else {
-                    "created"
-                }
-                .into(),
+                state: container.run_state(),
                 labels: container.spec.labels.clone(),
             })
             .collect())

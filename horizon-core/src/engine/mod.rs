@@ -1,8 +1,9 @@
 //! The engine seam: the narrow set of Podman operations horizon needs, as a trait.
 //!
 //! Workflows (install, update, export…) are written against [`Engine`], so they run unchanged on the
-//! real [`PodmanEngine`] and on a fake that injects faults. Only [`podman`] names the `podman_api`
-//! crate; foreign errors are mapped to [`EngineError`] at that boundary.
+//! real [`PodmanEngine`] and on a fake that injects faults. Only [`podman`] names the `podman_api` crate; foreign errors are mapped to
+//! [`EngineError`] at that boundary, and Podman's answers are read into typed values there, every
+//! field horizon relies on required ([`EngineError::MissingField`], [`EngineError::InvalidField`]).
 
 mod connect;
 mod error;
@@ -10,6 +11,7 @@ mod error;
 pub(crate) mod fake;
 pub mod podman;
 pub mod service;
+mod timestamp;
 mod types;
 
 use std::collections::BTreeMap;
@@ -20,11 +22,12 @@ pub use connect::{ConnectError, Connection, FailedAttempt, connect};
 pub use error::EngineError;
 pub use podman::{EngineTimeouts, PodmanEngine};
 pub use service::{AutoStart, ServiceStartError, StartedService};
+pub use timestamp::{PODMAN_NEVER, Timestamp, TimestampError};
 pub use types::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ExecStreams, ImageDetails,
-    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange,
-    TerminalSize, UserNamespace,
+    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, RunState,
+    StateChange, TerminalSize, UserNamespace,
 };
 
 /// The operations horizon performs on a container engine. Every method maps engine failures to

@@ -11,13 +11,12 @@ use crate::engine::BindMount;
 
 fn container() -> ContainerDetails {
     ContainerDetails {
-        name: "horizonos-dev".into(),
         mounts: vec![BindMount {
             source: "/home/me".into(),
             target: "/home/me".into(),
             read_only: false,
         }],
-        ..ContainerDetails::default()
+        ..ContainerDetails::fixture("horizonos-dev")
     }
 }
 

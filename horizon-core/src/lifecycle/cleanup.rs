@@ -17,11 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::definition::Catalog;
-use crate::engine::{ContainerSummary, Engine, ImageSummary, LabelFilter};
+use crate::engine::{ContainerSummary, Engine, ImageSummary, LabelFilter, RunState};
 use crate::labels;
 
 use super::error::LifecycleError;
-use super::start::STATE_RUNNING;
 use super::state::{InstallRecord, StateStore};
 
 /// What kind of object a cleanup item is.
@@ -105,7 +104,7 @@ pub fn plan_cleanup(
 
     let mut container_plan = Vec::new();
     for container in containers {
-        if !managed(&container.labels) || container.state == STATE_RUNNING {
+        if !managed(&container.labels) || container.state == RunState::Running {
             continue;
         }
         let kind = match (

@@ -10,7 +10,7 @@ use crate::definition::{DefinitionSources, Desktop, ResolvedDefinition, load};
 use crate::engine::fake::FakeEngine;
 use crate::engine::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSummary, DeviceMapping, Engine,
-    ImageSummary,
+    ImageSummary, RunState,
 };
 use crate::labels;
 
@@ -392,7 +392,7 @@ fn summary(id: &str, state: &str, image_id: &str, labels: &[(&str, &str)]) -> Co
         name: format!("c-{id}"),
         image: String::new(),
         image_id: image_id.into(),
-        state: state.into(),
+        state: RunState::from_word(state).expect("a Podman state word"),
         labels: labels
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
@@ -627,7 +627,7 @@ fn the_spec_asks_for_the_security_model_and_the_check_finds_every_difference() {
             userns_mode: "private".into(),
             uid_map: vec!["0:1:1000".into(), "1000:0:1".into()],
         },
-        ..Default::default()
+        ..ContainerDetails::fixture("horizonos-tools")
     };
     assert_eq!(check_security(&spec, &faithful), []);
     let mut ignored = faithful.clone();

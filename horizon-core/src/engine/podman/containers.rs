@@ -10,17 +10,14 @@ use std::time::Duration;
 use hyper::Method;
 use podman_api::opts::{ContainerDeleteOpts, ContainerListFilter, ContainerListOpts};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::PodmanEngine;
+use super::answers::{ContainerInspect, INSPECT_CONTAINER, LIST_CONTAINERS, container_summary};
 use super::crate_calls::PODMAN_API_PREFIX;
 use super::pull::COMPAT_PREFIX;
 use super::query::encode_query;
 use super::raw::{Patience, check_status, podman_message};
-use crate::engine::{
-    AppliedSecurity, BindMount, ContainerDetails, ContainerState, ContainerSummary, EngineError,
-    LabelFilter, StateChange,
-};
+use crate::engine::{ContainerDetails, ContainerSummary, EngineError, LabelFilter, StateChange};
 
 /// Inspects a container by name or id.
 pub(super) async fn inspect_container(
@@ -28,80 +25,15 @@ pub(super) async fn inspect_container(
     name: &str,
 ) -> Result<ContainerDetails, EngineError> {
     // Raw: podman-api always asks for `size=true`, which measures the whole rootfs.
-    let inspected: Value = engine
+    let answer: ContainerInspect = engine
         .raw_json(
-            "inspect container",
+            INSPECT_CONTAINER,
             Method::GET,
             &format!("/containers/{name}/json"),
             None,
         )
         .await?;
-    Ok(container_details(&inspected))
-}
-
-/// Reads a container inspection into [`ContainerDetails`].
-fn container_details(inspected: &Value) -> ContainerDetails {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    let strings = |value: &Value| -> Vec<String> {
-        let mut list: Vec<String> = value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item.as_str().map(str::to_owned))
-            .collect();
-        list.sort();
-        list
-    };
-    let state = &inspected["State"];
-    let host = &inspected["HostConfig"];
-    let security_options = strings(&host["SecurityOpt"]);
-    let seccomp_profile = security_options
-        .iter()
-        .find_map(|option| option.strip_prefix("seccomp=").map(str::to_owned))
-        .unwrap_or_default();
-    ContainerDetails {
-        id: text(&inspected["Id"]),
-        name: text(&inspected["Name"]).trim_start_matches('/').to_owned(),
-        image_id: text(&inspected["Image"]),
-        image_name: text(&inspected["ImageName"]),
-        created: text(&inspected["Created"]),
-        state: ContainerState {
-            status: text(&state["Status"]),
-            running: state["Running"].as_bool().unwrap_or(false),
-            pid: state["Pid"].as_i64().unwrap_or(0),
-            exit_code: state["ExitCode"].as_i64().unwrap_or(0),
-            started_at: text(&state["StartedAt"]),
-            finished_at: text(&state["FinishedAt"]),
-        },
-        labels: inspected["Config"]["Labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| (key.clone(), text(value)))
-            .collect(),
-        mounts: inspected["Mounts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|mount| mount["Type"] == "bind")
-            .map(|mount| BindMount {
-                source: text(&mount["Source"]),
-                target: text(&mount["Destination"]),
-                read_only: !mount["RW"].as_bool().unwrap_or(true),
-            })
-            .collect(),
-        security: AppliedSecurity {
-            effective_caps: strings(&inspected["EffectiveCaps"]),
-            privileged: host["Privileged"].as_bool().unwrap_or(false),
-            no_new_privileges: security_options
-                .iter()
-                .any(|option| option == "no-new-privileges"),
-            seccomp_profile,
-            network_mode: text(&host["NetworkMode"]),
-            userns_mode: text(&host["UsernsMode"]),
-            uid_map: strings(&host["IDMappings"]["UidMap"]),
-        },
-    }
+    answer.into_details()
 }
 
 /// Starts a container; "already running" is [`StateChange::AlreadyInState`].
@@ -216,7 +148,7 @@ pub(super) async fn list_containers(
         .build();
     let listed = engine
         .timed(
-            "list containers",
+            LIST_CONTAINERS,
             (
                 Method::GET,
                 format!("{PODMAN_API_PREFIX}/containers/json"),
@@ -225,20 +157,11 @@ pub(super) async fn list_containers(
             engine.podman.containers().list(&options),
         )
         .await?;
-    Ok(listed
+    listed
         .into_iter()
-        .map(|container| ContainerSummary {
-            id: container.id.unwrap_or_default(),
-            name: container
-                .names
-                .and_then(|names| names.into_iter().next())
-                .unwrap_or_default(),
-            image: container.image.unwrap_or_default(),
-            image_id: container.image_id.unwrap_or_default(),
-            state: container.state.unwrap_or_default(),
-            labels: container.labels.unwrap_or_default().into_iter().collect(),
-        })
-        .collect())
+        .enumerate()
+        .map(|(index, container)| container_summary(index, container))
+        .collect()
 }
 
 /// Commits a container's filesystem as image `repository:tag` with extra labels; returns the new

@@ -8,16 +8,19 @@ use std::time::Duration;
 
 use hyper::Method;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
+use super::answers::ExecInspect;
 use super::frames::{Frame, FrameDecoder};
 use super::raw::RawClient;
 use crate::engine::{EngineError, ExecRequest, ExecStreams, TerminalSize};
 
 /// What every exec error names.
 const OPERATION: &str = "exec";
+/// What an error reading the session's state names.
+const INSPECT_EXEC: &str = "inspect exec";
 /// How long to wait for Podman to record an exec's exit code after its stream closed.
 const EXIT_CODE_WAIT: Duration = Duration::from_secs(10);
 /// Read buffer for the output stream.
@@ -270,18 +273,16 @@ async fn resize_exec(raw: &RawClient, exec_id: &str, size: TerminalSize) {
 /// runtime makes that process a session and process-group leader, so the group is signalled, as a
 /// terminal signals its foreground job: Ctrl-C reaches `make`'s compilers too, not only `make`.
 async fn signal_exec(raw: &RawClient, exec_id: &str, signal: i32) {
-    let inspected: Result<Value, _> = raw
-        .json(
-            "inspect exec",
-            Method::GET,
-            &format!("/exec/{exec_id}/json"),
-            None,
-        )
-        .await;
-    let pid = inspected
-        .ok()
-        .and_then(|value| value["Pid"].as_i64())
-        .filter(|pid| *pid > 0);
+    let pid = match inspect_exec(raw, exec_id)
+        .await
+        .and_then(|answer| answer.pid(INSPECT_EXEC))
+    {
+        Ok(pid) => pid,
+        Err(error) => {
+            tracing::debug!(%error, "cannot read the exec session's pid");
+            None
+        }
+    };
     let (Some(pid), Some(signal)) = (pid, rustix::process::Signal::from_named_raw(signal)) else {
         tracing::debug!(signal, "cannot forward signal: no pid for the exec session");
         return;
@@ -304,21 +305,8 @@ async fn signal_exec(raw: &RawClient, exec_id: &str, signal: i32) {
 async fn exit_code(raw: &RawClient, exec_id: &str) -> Result<i64, EngineError> {
     let deadline = tokio::time::Instant::now() + EXIT_CODE_WAIT;
     loop {
-        let inspected: Value = raw
-            .json(
-                "inspect exec",
-                Method::GET,
-                &format!("/exec/{exec_id}/json"),
-                None,
-            )
-            .await?;
-        if inspected["Running"] != json!(true) {
-            return inspected["ExitCode"]
-                .as_i64()
-                .ok_or_else(|| EngineError::Protocol {
-                    operation: OPERATION,
-                    message: "exec inspect has no ExitCode".into(),
-                });
+        if let Some(code) = inspect_exec(raw, exec_id).await?.exit_code(INSPECT_EXEC)? {
+            return Ok(code);
         }
         if tokio::time::Instant::now() > deadline {
             return Err(EngineError::Timeout {
@@ -328,4 +316,15 @@ async fn exit_code(raw: &RawClient, exec_id: &str) -> Result<i64, EngineError> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// The exec session as Podman reports it now.
+async fn inspect_exec(raw: &RawClient, exec_id: &str) -> Result<ExecInspect, EngineError> {
+    raw.json(
+        INSPECT_EXEC,
+        Method::GET,
+        &format!("/exec/{exec_id}/json"),
+        None,
+    )
+    .await
 }

@@ -2,9 +2,9 @@
 
 use hyper::Method;
 use podman_api::opts::ImageTagOpts;
-use serde_json::Value;
 
 use super::PodmanEngine;
+use super::answers::{INSPECT_IMAGE, ImageInspect, ImageListItem, LIST_IMAGES};
 use super::crate_calls::PODMAN_API_PREFIX;
 use super::query::label_filters;
 use super::races::{IMAGE_REMOVED_WHILE_LISTED, again_after_race};
@@ -16,43 +16,15 @@ pub(super) async fn inspect_image(
     engine: &PodmanEngine,
     reference: &str,
 ) -> Result<ImageDetails, EngineError> {
-    let inspected: Value = engine
+    let answer: ImageInspect = engine
         .raw_json(
-            "inspect image",
+            INSPECT_IMAGE,
             Method::GET,
             &format!("/images/{reference}/json"),
             None,
         )
         .await?;
-    Ok(image_details(&inspected))
-}
-
-/// Reads an image inspection into [`ImageDetails`].
-fn image_details(inspected: &Value) -> ImageDetails {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    let strings = |value: &Value| -> Vec<String> {
-        value
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|item| item.as_str().map(str::to_owned))
-            .collect()
-    };
-    let digest = text(&inspected["Digest"]);
-    ImageDetails {
-        id: text(&inspected["Id"]),
-        digest: (!digest.is_empty()).then_some(digest),
-        repo_digests: strings(&inspected["RepoDigests"]),
-        repo_tags: strings(&inspected["RepoTags"]),
-        labels: inspected["Labels"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| (key.clone(), text(value)))
-            .collect(),
-        created: text(&inspected["Created"]),
-        size: inspected["Size"].as_u64().unwrap_or(0),
-    }
+    answer.into_details()
 }
 
 /// Adds the name `repository:tag` to an image.
@@ -106,29 +78,16 @@ pub(super) async fn list_images(
         }
         None => "/images/json".to_owned(),
     };
-    let listed: Vec<Value> = again_after_race(IMAGE_REMOVED_WHILE_LISTED, || {
-        engine.raw_json("list images", Method::GET, &path, None)
+    let listed: Vec<ImageListItem> = again_after_race(IMAGE_REMOVED_WHILE_LISTED, || {
+        engine.raw_json(LIST_IMAGES, Method::GET, &path, None)
     })
     .await?;
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    Ok(listed
-        .iter()
-        .map(|image| ImageSummary {
-            id: text(&image["Id"]),
-            names: image["Names"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|name| name.as_str().map(str::to_owned))
-                .collect(),
-            labels: image["Labels"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(key, value)| (key.clone(), text(value)))
-                .collect(),
-            size: image["Size"].as_u64().unwrap_or(0),
-        })
-        .filter(|image| filter.matches(&image.labels))
-        .collect())
+    let mut images = Vec::new();
+    for (index, item) in listed.into_iter().enumerate() {
+        let image = item.into_summary(index)?;
+        if filter.matches(&image.labels) {
+            images.push(image);
+        }
+    }
+    Ok(images)
 }

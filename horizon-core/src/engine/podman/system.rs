@@ -1,9 +1,9 @@
 //! The service itself: ping, version and info.
 
 use hyper::Method;
-use serde_json::Value;
 
 use super::PodmanEngine;
+use super::answers::{InfoAnswer, VersionAnswer};
 use super::raw::{Patience, check_status};
 use crate::engine::{EngineError, EngineInfo, EngineVersion};
 
@@ -18,35 +18,18 @@ pub(super) async fn ping(engine: &PodmanEngine) -> Result<(), EngineError> {
 
 /// The service's version.
 pub(super) async fn version(engine: &PodmanEngine) -> Result<EngineVersion, EngineError> {
-    // The top-level `ApiVersion` is the Docker-compatible API's (1.41); the libpod API version
-    // is in the "Podman Engine" component's details.
-    let version: Value = engine
-        .raw_json("version", Method::GET, "/version", None)
+    const OPERATION: &str = "version";
+    let answer: VersionAnswer = engine
+        .raw_json(OPERATION, Method::GET, "/version", None)
         .await?;
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    let component = version["Components"]
-        .as_array()
-        .and_then(|components| components.iter().find(|c| c["Name"] == "Podman Engine"));
-    Ok(EngineVersion {
-        version: text(&version["Version"]),
-        api_version: component
-            .map(|component| text(&component["Details"]["APIVersion"]))
-            .unwrap_or_default(),
-        os_arch: format!("{}/{}", text(&version["Os"]), text(&version["Arch"])),
-    })
+    answer.into_version(OPERATION)
 }
 
 /// Facts about the service.
 pub(super) async fn info(engine: &PodmanEngine) -> Result<EngineInfo, EngineError> {
-    let info: Value = engine.raw_json("info", Method::GET, "/info", None).await?;
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    Ok(EngineInfo {
-        rootless: info["host"]["security"]["rootless"]
-            .as_bool()
-            .unwrap_or(false),
-        storage_driver: text(&info["store"]["graphDriverName"]),
-        graph_root: text(&info["store"]["graphRoot"]),
-        oci_runtime: text(&info["host"]["ociRuntime"]["name"]),
-        cgroup_manager: text(&info["host"]["cgroupManager"]),
-    })
+    const OPERATION: &str = "info";
+    let answer: InfoAnswer = engine
+        .raw_json(OPERATION, Method::GET, "/info", None)
+        .await?;
+    answer.into_info(OPERATION)
 }
