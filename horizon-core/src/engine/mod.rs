@@ -1,14 +1,15 @@
 //! The engine seam: the narrow set of Podman operations horizon needs, as a trait.
 //!
 //! Workflows (install, update, export…) are written against [`Engine`], so they run unchanged on the
-//! real [`PodmanEngine`] and on a fake that injects faults. Only [`podman`] names the `podman_api` crate; foreign errors are mapped to
+//! real [`PodmanEngine`] and on a fake that injects faults (`fake`, public with the cargo feature
+//! `fake-engine`). Only [`podman`] names the `podman_api` crate; foreign errors are mapped to
 //! [`EngineError`] at that boundary, and Podman's answers are read into typed values there, every
 //! field horizon relies on required ([`EngineError::MissingField`], [`EngineError::InvalidField`]).
 
 mod connect;
 mod error;
-#[cfg(test)]
-pub(crate) mod fake;
+#[cfg(any(test, feature = "fake-engine"))]
+pub mod fake;
 pub mod podman;
 pub mod service;
 mod timestamp;
