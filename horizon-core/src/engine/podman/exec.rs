@@ -171,13 +171,7 @@ async fn copy_output(
             continue;
         }
         decoder.push(&buffer[..read]);
-        while let Some(frame) = decoder
-            .next_frame()
-            .map_err(|error| EngineError::Protocol {
-                operation: OPERATION,
-                message: error.to_string(),
-            })?
-        {
+        while let Some(frame) = decoder.next_frame_of(OPERATION)? {
             match frame {
                 Frame::Stdout(bytes) => write_through(&mut *stdout, &bytes).await?,
                 Frame::Stderr(bytes) => write_through(&mut *stderr, &bytes).await?,

@@ -44,13 +44,7 @@ pub(super) async fn stream_logs(
             continue;
         }
         decoder.push(&chunk);
-        while let Some(frame) = decoder
-            .next_frame()
-            .map_err(|error| EngineError::Protocol {
-                operation: OPERATION,
-                message: error.to_string(),
-            })?
-        {
+        while let Some(frame) = decoder.next_frame_of(OPERATION)? {
             match frame {
                 Frame::Stdout(bytes) => streams
                     .stdout
