@@ -4,7 +4,9 @@
 //! [`EngineError`]: 404 → `NotFound`, 304 → `AlreadyInState`, 409 → `Conflict`, other statuses →
 //! `Api` with Podman's message, an error inside an HTTP 200 stream → `StreamError`, a stream that
 //! ends before the operation completed → `StreamTruncated`, a slow answer or a stalled stream →
-//! `Timeout`, nothing listening → `Unreachable`.
+//! `Timeout`, nothing listening → `Unreachable`; an answer without a field horizon reads →
+//! `MissingField`, one with a value it cannot read (a state word Podman does not have, a malformed
+//! time) → `InvalidField`, both naming the operation and the field.
 //!
 //! Prefixes: our raw client speaks `/v4.0.0/libpod`, podman-api 0.11 `/v4.3.1/libpod`, and the
 //! pull (byte progress) and rename use the Docker-compatible `/v1.41`. wiremock cannot answer with
@@ -24,7 +26,7 @@ use horizon_core::engine::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     DeviceMapping, Engine, EngineError, EngineInfo, EngineTimeouts, EngineVersion, ExecOutput,
     ExecRequest, ExecStreams, ImageDetails, ImageSummary, LabelFilter, NetworkMode, PruneReport,
-    PullEvent, PulledImage, StateChange, UserNamespace,
+    PullEvent, PulledImage, RunState, StateChange, Timestamp, UserNamespace,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,6 +59,11 @@ fn engine_for(server: &MockServer) -> horizon_core::engine::PodmanEngine {
         },
         TIMEOUTS,
     )
+}
+
+/// A time as Podman writes it.
+fn time(text: &str) -> Timestamp {
+    text.parse().unwrap()
 }
 
 /// Podman's error body (libpod's `errorhandling.ErrorModel`).
@@ -221,6 +228,28 @@ async fn info_reads_rootless_storage_runtime_and_cgroups() {
             oci_runtime: "runc".into(),
             cgroup_manager: "cgroupfs".into(),
         }
+    );
+}
+
+#[tokio::test]
+async fn info_without_the_rootless_flag_is_a_missing_field() {
+    // keep-id is asked for only when the service is rootless: a missing flag is not "rootful".
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{LIBPOD}/info")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "host": {
+                "security": {"seccompEnabled": true},
+                "ociRuntime": {"name": "runc"},
+                "cgroupManager": "cgroupfs"
+            },
+            "store": {"graphDriverName": "vfs", "graphRoot": "/var/lib/containers/storage"}
+        })))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        engine_for(&server).info().await.unwrap_err().to_string(),
+        "info: Podman's answer has no host.security.rootless"
     );
 }
 
@@ -420,10 +449,77 @@ async fn inspect_image_reads_ids_digests_tags_and_labels() {
             repo_digests: vec![format!("127.0.0.1:5000/horizon/busybox@{DIGEST}")],
             repo_tags: vec![IMAGE.into()],
             labels: BTreeMap::from([("io.horizonos.managed".into(), "true".into())]),
-            created: "2026-11-25T10:00:00Z".into(),
+            created: Some(time("2026-11-25T10:00:00Z")),
             size: 2_048_000,
         }
     );
+}
+
+#[tokio::test]
+async fn inspect_image_names_a_missing_id_or_a_malformed_time() {
+    let inspect = |answer: Value| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(inspect_image_path(IMAGE)))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(&server)
+            .await;
+        engine_for(&server).inspect_image(IMAGE).await
+    };
+    let mut answer = image_inspection();
+    answer.as_object_mut().unwrap().remove("Digest");
+    match inspect(answer).await {
+        Err(EngineError::MissingField { operation, field }) => {
+            assert_eq!((operation, field.as_str()), ("inspect image", "Digest"));
+        }
+        other => panic!("expected MissingField, got {other:?}"),
+    }
+    let mut answer = image_inspection();
+    answer["Created"] = json!("last tuesday");
+    match inspect(answer).await {
+        Err(EngineError::InvalidField {
+            operation, field, ..
+        }) => assert_eq!((operation, field.as_str()), ("inspect image", "Created")),
+        other => panic!("expected InvalidField, got {other:?}"),
+    }
+    // An image whose configuration has no time has none; a local one has an empty digest; Podman
+    // leaves out the labels of an image without any.
+    let mut answer = image_inspection();
+    answer.as_object_mut().unwrap().remove("Created");
+    answer.as_object_mut().unwrap().remove("Labels");
+    answer["Digest"] = json!("");
+    let image = inspect(answer).await.unwrap();
+    assert_eq!(
+        (image.created, image.digest, image.labels),
+        (None, None, BTreeMap::new())
+    );
+}
+
+#[tokio::test]
+async fn list_images_reads_a_dangling_image_without_names_and_names_a_missing_size() {
+    let listed = |items: Value| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{LIBPOD}/images/json")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items))
+            .mount(&server)
+            .await;
+        engine_for(&server)
+            .list_images(&LabelFilter::default())
+            .await
+    };
+    // Podman 4.3.1 leaves `Names` out of a dangling image.
+    let images = listed(json!([{"Id": "dangling", "Labels": null, "Size": 7}]))
+        .await
+        .unwrap();
+    assert_eq!(images[0].names, Vec::<String>::new());
+    match listed(json!([{"Id": "a", "Labels": null, "Size": 1}, {"Id": "b", "Labels": null}])).await
+    {
+        Err(EngineError::MissingField { operation, field }) => {
+            assert_eq!((operation, field.as_str()), ("list images", "[1].Size"));
+        }
+        other => panic!("expected MissingField, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -941,14 +1037,15 @@ async fn inspect_container_skips_the_size_and_reads_state_mounts_and_security() 
             name: "horizonos-dev".into(),
             image_id: IMAGE_ID.into(),
             image_name: "localhost/horizonos/dev:3".into(),
-            created: "2026-11-25T10:00:00.5Z".into(),
+            created: time("2026-11-25T10:00:00.5Z"),
             state: ContainerState {
-                status: "running".into(),
+                status: RunState::Running,
                 running: true,
                 pid: 4242,
                 exit_code: 0,
-                started_at: "2026-11-25T10:00:01Z".into(),
-                finished_at: "0001-01-01T00:00:00Z".into(),
+                started_at: Some(time("2026-11-25T10:00:01Z")),
+                // Podman's 0001-01-01T00:00:00Z: never.
+                finished_at: None,
             },
             labels: BTreeMap::from([("io.horizonos.managed".into(), "true".into())]),
             mounts: vec![
@@ -989,6 +1086,170 @@ async fn inspect_container_of_a_missing_container_is_not_found() {
         "inspect container",
         NO_SUCH_CONTAINER,
     );
+}
+
+/// `container_inspection()` with the field at JSON `pointer` removed.
+fn inspection_without(pointer: &str) -> Value {
+    let mut answer = container_inspection();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let removed = match answer.pointer_mut(parent).unwrap() {
+        Value::Object(object) => object.remove(key),
+        Value::Array(array) => Some(array.remove(key.parse().unwrap())),
+        other => panic!("{parent} is {other}"),
+    };
+    assert!(removed.is_some(), "{pointer} is not in the fixture");
+    answer
+}
+
+/// `container_inspection()` with `value` at JSON `pointer`.
+fn inspection_with(pointer: &str, value: Value) -> Value {
+    let mut answer = container_inspection();
+    *answer.pointer_mut(pointer).unwrap() = value;
+    answer
+}
+
+async fn inspect_answering(answer: Value) -> Result<ContainerDetails, EngineError> {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{LIBPOD}/containers/horizonos-dev/json")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .mount(&server)
+        .await;
+    engine_for(&server).inspect_container("horizonos-dev").await
+}
+
+#[tokio::test]
+async fn a_missing_field_of_a_container_inspection_is_named_never_defaulted() {
+    // Each of them used to read as a default: a missing Privileged as "not privileged", a
+    // missing RW as "writable", a missing state as "", a missing time as "".
+    let cases = [
+        ("/HostConfig/Privileged", "HostConfig.Privileged"),
+        ("/HostConfig/SecurityOpt", "HostConfig.SecurityOpt"),
+        ("/HostConfig/NetworkMode", "HostConfig.NetworkMode"),
+        ("/HostConfig/UsernsMode", "HostConfig.UsernsMode"),
+        ("/HostConfig", "HostConfig"),
+        ("/EffectiveCaps", "EffectiveCaps"),
+        ("/Mounts/0/RW", "Mounts[0].RW"),
+        ("/Mounts/2/RW", "Mounts[2].RW"),
+        ("/Mounts/0/Source", "Mounts[0].Source"),
+        ("/Mounts/2/Destination", "Mounts[2].Destination"),
+        ("/Mounts/1/Type", "Mounts[1].Type"),
+        ("/Mounts", "Mounts"),
+        ("/State/Status", "State.Status"),
+        ("/State/Running", "State.Running"),
+        ("/State/StartedAt", "State.StartedAt"),
+        ("/State/FinishedAt", "State.FinishedAt"),
+        ("/State", "State"),
+        ("/Created", "Created"),
+        ("/Config/Labels", "Config.Labels"),
+        ("/Id", "Id"),
+    ];
+    for (pointer, field) in cases {
+        match inspect_answering(inspection_without(pointer)).await {
+            Err(EngineError::MissingField {
+                operation,
+                field: got,
+            }) => assert_eq!((operation, got.as_str()), ("inspect container", field)),
+            other => panic!("without {pointer}: expected MissingField {field}, got {other:?}"),
+        }
+    }
+    // `null` is missing too where a value belongs.
+    let error = inspect_answering(inspection_with("/HostConfig/Privileged", Value::Null))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "inspect container: Podman's answer has no HostConfig.Privileged"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_field_of_a_container_inspection_is_named_with_its_value() {
+    let cases = [
+        (
+            "/State/Status",
+            json!("zombie"),
+            "State.Status",
+            "not a container state of Podman 4 (created, initialized, running, paused, stopping, \
+             stopped, exited, removing, unknown)",
+        ),
+        (
+            "/State/StartedAt",
+            json!("2026-11-25T25:00:00Z"),
+            "State.StartedAt",
+            "not an RFC 3339 time (input is out of range)",
+        ),
+        (
+            "/Created",
+            json!("2026-11-25T10:00:00"),
+            "Created",
+            "not an RFC 3339 time (premature end of input)",
+        ),
+        (
+            "/Mounts/0/RW",
+            json!("yes"),
+            "Mounts[0].RW",
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "/HostConfig/Privileged",
+            json!(0),
+            "HostConfig.Privileged",
+            "invalid type: integer `0`, expected a boolean",
+        ),
+    ];
+    for (pointer, value, field, reason) in cases {
+        let quoted = value.to_string();
+        match inspect_answering(inspection_with(pointer, value)).await {
+            Err(EngineError::InvalidField {
+                operation,
+                field: got_field,
+                value: got_value,
+                reason: got_reason,
+            }) => assert_eq!(
+                (operation, got_field.as_str(), &*got_value, &*got_reason),
+                ("inspect container", field, quoted.as_str(), reason)
+            ),
+            other => panic!("{pointer}: expected InvalidField {field}, got {other:?}"),
+        }
+    }
+    let error = inspect_answering(inspection_with("/State/Status", json!("zombie")))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "inspect container: Podman's answer has an unreadable State.Status (\"zombie\"): \
+             not a container state of Podman 4 ("
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn go_nulls_are_empty_lists_and_podman_never_is_no_time() {
+    // Go writes an empty slice or map as null; IDMappings is omitted without a user namespace.
+    let mut answer = container_inspection();
+    answer["Mounts"] = Value::Null;
+    answer["EffectiveCaps"] = Value::Null;
+    answer["HostConfig"]["SecurityOpt"] = Value::Null;
+    answer["Config"]["Labels"] = Value::Null;
+    answer["State"]["StartedAt"] = json!("0001-01-01T00:00:00Z");
+    let details = inspect_answering(answer).await.unwrap();
+    assert_eq!(
+        (
+            details.mounts,
+            details.security.effective_caps,
+            details.security.no_new_privileges,
+            details.labels,
+            details.state.started_at,
+        ),
+        (Vec::new(), Vec::new(), false, BTreeMap::new(), None)
+    );
+    let mut answer = container_inspection();
+    answer["HostConfig"]["IDMappings"] =
+        json!({"UidMap": ["0:1:1000", "1000:0:1"], "GidMap": ["0:1:1000"]});
+    let details = inspect_answering(answer).await.unwrap();
+    assert_eq!(details.security.uid_map, ["0:1:1000", "1000:0:1"]);
 }
 
 #[tokio::test]
@@ -1211,10 +1472,50 @@ async fn list_containers_asks_for_all_of_them_filtered_by_label_in_one_call() {
             name: "horizonos-dev".into(),
             image: "localhost/horizonos/dev:3".into(),
             image_id: IMAGE_ID.into(),
-            state: "running".into(),
+            state: RunState::Running,
             labels: BTreeMap::from([("io.horizonos.managed".into(), "true".into())]),
         }]
     );
+}
+
+#[tokio::test]
+async fn list_containers_names_an_unknown_state_word_and_a_missing_field() {
+    let listed = |container: Value| async move {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{PODMAN_API}/containers/json")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+                {"Id": "c0ffee", "Names": ["horizonos-dev"], "Image": "i", "ImageID": IMAGE_ID,
+                 "State": "running", "Labels": null},
+                container
+            ])))
+            .mount(&server)
+            .await;
+        engine_for(&server)
+            .list_containers(&LabelFilter::managed())
+            .await
+    };
+    let error = listed(
+        json!({"Id": "b", "Names": ["x"], "Image": "i", "ImageID": "j",
+                              "State": "hibernating"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "list containers: Podman's answer has an unreadable [1].State (\"hibernating\"): not a \
+         container state of Podman 4 (created, initialized, running, paused, stopping, stopped, \
+         exited, removing, unknown)"
+    );
+    match listed(json!({"Id": "b", "Names": ["x"], "Image": "i", "ImageID": "j"})).await {
+        Err(EngineError::MissingField { operation, field }) => {
+            assert_eq!(
+                (operation, field.as_str()),
+                ("list containers", "[1].State")
+            );
+        }
+        other => panic!("expected MissingField, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ fn render(out: &mut impl Write, report: &InfoReport) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use horizon_core::engine::{ContainerSummary, EngineVersion};
+    use horizon_core::engine::{ContainerSummary, EngineVersion, RunState};
 
     use super::*;
 
@@ -54,7 +54,7 @@ mod tests {
             name: "horizonos-development".into(),
             image: "localhost/horizonos/development:1".into(),
             image_id: "f00".into(),
-            state: "running".into(),
+            state: RunState::Running,
             labels: Default::default(),
         }];
         let report = InfoReport {

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use horizon_cli_support::exit::Failure;
+use horizon_core::engine::Timestamp;
 use horizon_core::export::ExportEntry;
 use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id};
 use serde::Serialize;
@@ -13,8 +14,6 @@ use super::{Session, print_report};
 
 /// Width of the label column.
 const LABEL_WIDTH: usize = 14;
-/// Podman's zero time: the container never started or stopped.
-const NEVER: &str = "0001-01-01T00:00:00Z";
 
 #[derive(Debug, Serialize)]
 struct StatusReport<'a> {
@@ -39,12 +38,9 @@ fn line(out: &mut impl Write, label: &str, value: impl std::fmt::Display) -> std
     writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"))
 }
 
-fn time(value: &str) -> &str {
-    if value.is_empty() || value == NEVER {
-        "never"
-    } else {
-        value
-    }
+/// A time, or "never" when there was none.
+fn time(value: Option<&Timestamp>) -> String {
+    value.map_or_else(|| "never".to_owned(), Timestamp::to_string)
 }
 
 fn yes_no(value: bool) -> &'static str {
@@ -116,10 +112,10 @@ fn render(
         line(out, "packages", packages)?;
     }
     line(out, "persistent", yes_no(container.persistent))?;
-    line(out, "created", time(&container.created))?;
-    line(out, "started", time(&container.run.started_at))?;
+    line(out, "created", container.created)?;
+    line(out, "started", time(container.run.started_at.as_ref()))?;
     if !container.run.running {
-        line(out, "stopped", time(&container.run.finished_at))?;
+        line(out, "stopped", time(container.run.finished_at.as_ref()))?;
     }
     let exports = exports
         .iter()
@@ -192,7 +188,7 @@ fn render(
 
 #[cfg(test)]
 mod tests {
-    use horizon_core::engine::{AppliedSecurity, BindMount, ContainerState};
+    use horizon_core::engine::{AppliedSecurity, BindMount, ContainerState, RunState};
     use horizon_core::lifecycle::{ContainerFacts, InstallRecord};
 
     use super::*;
@@ -213,14 +209,14 @@ mod tests {
                 image_id: "4567".into(),
                 persistent: false,
                 layer: Some("user".into()),
-                created: "2024-05-01T10:00:00Z".into(),
+                created: "2024-05-01T10:00:00Z".parse().unwrap(),
                 run: ContainerState {
-                    status: "exited".into(),
+                    status: RunState::Exited,
                     running: false,
                     pid: 0,
                     exit_code: 0,
-                    started_at: "2024-05-01T10:00:01Z".into(),
-                    finished_at: "2024-05-01T11:00:00Z".into(),
+                    started_at: Some("2024-05-01T10:00:01Z".parse().unwrap()),
+                    finished_at: Some("2024-05-01T11:00:00Z".parse().unwrap()),
                 },
                 mounts: vec![
                     BindMount {

@@ -79,6 +79,28 @@ pub enum EngineError {
         /// What was wrong with it.
         message: String,
     },
+    /// Podman's answer lacks a field horizon reads (it is never taken as a default).
+    #[error("{operation}: Podman's answer has no {field}")]
+    MissingField {
+        /// What horizon was doing.
+        operation: &'static str,
+        /// The field's path in the answer, e.g. `HostConfig.Privileged` or `Mounts[1].RW`.
+        field: String,
+    },
+    /// A field of Podman's answer holds a value horizon cannot read as what it means (a state
+    /// word Podman does not have, a malformed time, a string where a flag belongs).
+    #[error("{operation}: Podman's answer has an unreadable {field} ({value}): {reason}")]
+    InvalidField {
+        /// What horizon was doing.
+        operation: &'static str,
+        /// The field's path in the answer.
+        field: String,
+        /// The value as Podman sent it (JSON, control characters escaped, shortened). The two
+        /// texts are boxed to keep every `Result` carrying an `EngineError` small.
+        value: Box<str>,
+        /// Why it cannot be read.
+        reason: Box<str>,
+    },
 }
 
 impl EngineError {

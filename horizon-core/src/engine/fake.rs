@@ -1,11 +1,15 @@
 //! A recording, in-memory [`Engine`] for workflow tests: it keeps containers and images as plain
-//! data, records every call, fails the N-th call of a chosen operation on request, answers exec
-//! with a script, and can "tamper" with what inspect reports (as Podman silently ignoring a create
-//! field would). Only for tests of horizon-core's workflows; the real engine has its own contract
-//! tests and the end-to-end tests.
+//! data, records every call, fails the N-th call of a chosen [`EngineCall`] on request, answers
+//! exec with a script, and can "tamper" with what inspect reports (as Podman silently ignoring a
+//! create field would). A [`FakeHandle`] keeps access to all of it once the engine is handed to a
+//! [`Horizon`](crate::Horizon).
+//!
+//! horizon-core's own workflow tests use it; other crates get it with the cargo feature
+//! `fake-engine` (`horizon-core/tests/fake_engine.rs` shows a use case driven through it). It is
+//! not Podman: the real engine has its own contract tests and the end-to-end tests.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -13,8 +17,120 @@ use tokio::io::AsyncWriteExt;
 use super::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
     Engine, EngineError, EngineInfo, EngineVersion, ExecRequest, ExecStreams, ImageDetails,
-    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange,
+    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, RunState,
+    StateChange, Timestamp,
 };
+
+/// An [`Engine`] method, as the fake records it and fails it on request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum EngineCall {
+    /// [`Engine::ping`].
+    Ping,
+    /// [`Engine::version`].
+    Version,
+    /// [`Engine::info`].
+    Info,
+    /// [`Engine::pull_image`].
+    PullImage,
+    /// [`Engine::inspect_image`].
+    InspectImage,
+    /// [`Engine::tag_image`].
+    TagImage,
+    /// [`Engine::remove_image`].
+    RemoveImage,
+    /// [`Engine::list_images`].
+    ListImages,
+    /// [`Engine::prune_images`].
+    PruneImages,
+    /// [`Engine::create_container`].
+    CreateContainer,
+    /// [`Engine::inspect_container`].
+    InspectContainer,
+    /// [`Engine::start_container`].
+    StartContainer,
+    /// [`Engine::stop_container`].
+    StopContainer,
+    /// [`Engine::remove_container`].
+    RemoveContainer,
+    /// [`Engine::rename_container`].
+    RenameContainer,
+    /// [`Engine::list_containers`].
+    ListContainers,
+    /// [`Engine::prune_containers`].
+    PruneContainers,
+    /// [`Engine::commit_container`].
+    CommitContainer,
+    /// [`Engine::exec_attached`] (and [`Engine::exec`], which runs through it).
+    Exec,
+    /// [`Engine::logs`].
+    Logs,
+}
+
+impl EngineCall {
+    /// Every call.
+    pub const ALL: [EngineCall; 20] = [
+        EngineCall::Ping,
+        EngineCall::Version,
+        EngineCall::Info,
+        EngineCall::PullImage,
+        EngineCall::InspectImage,
+        EngineCall::TagImage,
+        EngineCall::RemoveImage,
+        EngineCall::ListImages,
+        EngineCall::PruneImages,
+        EngineCall::CreateContainer,
+        EngineCall::InspectContainer,
+        EngineCall::StartContainer,
+        EngineCall::StopContainer,
+        EngineCall::RemoveContainer,
+        EngineCall::RenameContainer,
+        EngineCall::ListContainers,
+        EngineCall::PruneContainers,
+        EngineCall::CommitContainer,
+        EngineCall::Exec,
+        EngineCall::Logs,
+    ];
+
+    /// Its name in the recorded calls: the method's (`create_container`), `exec` for both execs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineCall::Ping => "ping",
+            EngineCall::Version => "version",
+            EngineCall::Info => "info",
+            EngineCall::PullImage => "pull_image",
+            EngineCall::InspectImage => "inspect_image",
+            EngineCall::TagImage => "tag_image",
+            EngineCall::RemoveImage => "remove_image",
+            EngineCall::ListImages => "list_images",
+            EngineCall::PruneImages => "prune_images",
+            EngineCall::CreateContainer => "create_container",
+            EngineCall::InspectContainer => "inspect_container",
+            EngineCall::StartContainer => "start_container",
+            EngineCall::StopContainer => "stop_container",
+            EngineCall::RemoveContainer => "remove_container",
+            EngineCall::RenameContainer => "rename_container",
+            EngineCall::ListContainers => "list_containers",
+            EngineCall::PruneContainers => "prune_containers",
+            EngineCall::CommitContainer => "commit_container",
+            EngineCall::Exec => "exec",
+            EngineCall::Logs => "logs",
+        }
+    }
+
+    /// The call recorded as `name`, if one is.
+    pub fn from_name(name: &str) -> Option<Self> {
+        EngineCall::ALL
+            .into_iter()
+            .find(|call| call.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EngineCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// What a scripted exec answers: exit code and output.
 pub type ExecScript = Box<dyn Fn(&ExecRequest) -> (i64, Vec<u8>) + Send + Sync>;
@@ -36,6 +152,19 @@ pub struct FakeContainer {
     pub started: bool,
 }
 
+impl FakeContainer {
+    /// Its state in Podman's terms.
+    pub fn run_state(&self) -> RunState {
+        if self.running {
+            RunState::Running
+        } else if self.started {
+            RunState::Exited
+        } else {
+            RunState::Created
+        }
+    }
+}
+
 /// An image the fake holds.
 #[derive(Clone, Debug, Default)]
 pub struct FakeImage {
@@ -51,15 +180,28 @@ pub struct FakeImage {
 struct World {
     containers: Vec<FakeContainer>,
     images: Vec<FakeImage>,
-    calls: Vec<String>,
-    failures: Vec<(&'static str, usize)>,
-    counts: BTreeMap<&'static str, usize>,
+    calls: Vec<(EngineCall, String)>,
+    failures: Vec<(EngineCall, usize)>,
+    counts: BTreeMap<EngineCall, usize>,
     next_id: u64,
+}
+
+/// The shared, locked world of one fake engine.
+#[derive(Clone, Default)]
+struct SharedWorld(Arc<Mutex<World>>);
+
+impl SharedWorld {
+    fn lock(&self) -> MutexGuard<'_, World> {
+        // A test that panicked while holding the lock leaves plain data behind: keep using it.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The fake engine.
 pub struct FakeEngine {
-    world: Mutex<World>,
+    world: SharedWorld,
     /// Registries that "have" an image: pulls of other references fail like an unreachable one.
     pub pullable: Vec<String>,
     /// Answers exec.
@@ -76,11 +218,64 @@ impl std::fmt::Debug for FakeEngine {
     }
 }
 
+/// A handle on a [`FakeEngine`]'s world (its containers, images, recorded calls and injected
+/// failures) that stays with the test when the engine itself is handed over, e.g. to
+/// [`Horizon::with_engine`](crate::Horizon::with_engine).
+#[derive(Clone)]
+pub struct FakeHandle {
+    world: SharedWorld,
+}
+
+impl std::fmt::Debug for FakeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeHandle").finish_non_exhaustive()
+    }
+}
+
+impl FakeHandle {
+    /// Makes the `nth` (1-based) call of `call` fail with HTTP 500 ("injected failure of
+    /// create_container #2").
+    pub fn fail(&self, call: EngineCall, nth: usize) {
+        self.world.lock().failures.push((call, nth));
+    }
+
+    /// Every call so far, as `operation target` (`create_container horizonos-tools`).
+    pub fn calls(&self) -> Vec<String> {
+        self.world
+            .lock()
+            .calls
+            .iter()
+            .map(|(call, target)| format!("{call} {target}"))
+            .collect()
+    }
+
+    /// The targets of every call of `call` so far, in order.
+    pub fn calls_of(&self, call: EngineCall) -> Vec<String> {
+        self.world
+            .lock()
+            .calls
+            .iter()
+            .filter(|(made, _)| *made == call)
+            .map(|(_, target)| target.clone())
+            .collect()
+    }
+
+    /// The containers it holds.
+    pub fn containers(&self) -> Vec<FakeContainer> {
+        self.world.lock().containers.clone()
+    }
+
+    /// The images it holds.
+    pub fn images(&self) -> Vec<FakeImage> {
+        self.world.lock().images.clone()
+    }
+}
+
 impl FakeEngine {
     /// An empty engine from which `pullable` images can be pulled, whose exec answers 0.
     pub fn new(pullable: &[&str]) -> Self {
         FakeEngine {
-            world: Mutex::new(World::default()),
+            world: SharedWorld::default(),
             pullable: pullable.iter().map(|image| (*image).to_owned()).collect(),
             exec_script: Box::new(|_| (0, Vec::new())),
             tamper: None,
@@ -88,44 +283,50 @@ impl FakeEngine {
         }
     }
 
-    /// Makes the `nth` (1-based) call of `operation` fail with an API error.
-    pub fn fail(&self, operation: &'static str, nth: usize) {
-        self.lock().failures.push((operation, nth));
+    /// A handle on this engine's world, to inject failures and look at what happened after the
+    /// engine was handed over.
+    pub fn handle(&self) -> FakeHandle {
+        FakeHandle {
+            world: self.world.clone(),
+        }
+    }
+
+    /// Makes the `nth` (1-based) call of `call` fail (see [`FakeHandle::fail`]).
+    pub fn fail(&self, call: EngineCall, nth: usize) {
+        self.handle().fail(call, nth);
     }
 
     /// Every call so far, as `operation target`.
     pub fn calls(&self) -> Vec<String> {
-        self.lock().calls.clone()
+        self.handle().calls()
     }
 
     /// The containers it holds.
     pub fn containers(&self) -> Vec<FakeContainer> {
-        self.lock().containers.clone()
+        self.handle().containers()
     }
 
     /// The images it holds.
     pub fn images(&self) -> Vec<FakeImage> {
-        self.lock().images.clone()
+        self.handle().images()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, World> {
-        self.world
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, World> {
+        self.world.lock()
     }
 
     /// Records a call and fails it when asked to.
-    fn call(&self, operation: &'static str, target: &str) -> Result<(), EngineError> {
+    fn call(&self, call: EngineCall, target: &str) -> Result<(), EngineError> {
         let mut world = self.lock();
-        world.calls.push(format!("{operation} {target}"));
-        let count = world.counts.entry(operation).or_insert(0);
+        world.calls.push((call, target.to_owned()));
+        let count = world.counts.entry(call).or_insert(0);
         *count += 1;
         let count = *count;
-        if world.failures.contains(&(operation, count)) {
+        if world.failures.contains(&(call, count)) {
             return Err(EngineError::Api {
-                operation,
+                operation: call.as_str(),
                 status: 500,
-                message: format!("injected failure of {operation} #{count}"),
+                message: format!("injected failure of {call} #{count}"),
             });
         }
         Ok(())
@@ -160,11 +361,11 @@ fn image_index(world: &World, reference: &str) -> Option<usize> {
 
 impl Engine for FakeEngine {
     async fn ping(&self) -> Result<(), EngineError> {
-        self.call("ping", "")
+        self.call(EngineCall::Ping, "")
     }
 
     async fn version(&self) -> Result<EngineVersion, EngineError> {
-        self.call("version", "")?;
+        self.call(EngineCall::Version, "")?;
         Ok(EngineVersion {
             version: "4.3.1".into(),
             api_version: "4.3.1".into(),
@@ -173,7 +374,7 @@ impl Engine for FakeEngine {
     }
 
     async fn info(&self) -> Result<EngineInfo, EngineError> {
-        self.call("info", "")?;
+        self.call(EngineCall::Info, "")?;
         Ok(EngineInfo {
             rootless: self.rootless,
             ..Default::default()
@@ -185,7 +386,7 @@ impl Engine for FakeEngine {
         reference: &str,
         on_event: &(dyn Fn(&PullEvent) + Send + Sync),
     ) -> Result<PulledImage, EngineError> {
-        self.call("pull_image", reference)?;
+        self.call(EngineCall::PullImage, reference)?;
         if !self.pullable.iter().any(|image| image == reference) {
             return Err(EngineError::StreamError {
                 operation: "pull image",
@@ -218,21 +419,24 @@ impl Engine for FakeEngine {
     }
 
     async fn inspect_image(&self, reference: &str) -> Result<ImageDetails, EngineError> {
-        self.call("inspect_image", reference)?;
+        self.call(EngineCall::InspectImage, reference)?;
         let world = self.lock();
         let image = image_index(&world, reference)
             .map(|index| &world.images[index])
             .ok_or_else(|| not_found("inspect image", reference))?;
         Ok(ImageDetails {
             id: image.id.clone(),
+            digest: None,
+            repo_digests: Vec::new(),
             repo_tags: image.names.clone(),
             labels: image.labels.clone(),
-            ..Default::default()
+            created: Some(Timestamp::unix_epoch()),
+            size: 0,
         })
     }
 
     async fn tag_image(&self, image: &str, repository: &str, tag: &str) -> Result<(), EngineError> {
-        self.call("tag_image", image)?;
+        self.call(EngineCall::TagImage, image)?;
         let mut world = self.lock();
         let index = image_index(&world, image).ok_or_else(|| not_found("tag image", image))?;
         world.images[index]
@@ -242,7 +446,7 @@ impl Engine for FakeEngine {
     }
 
     async fn remove_image(&self, reference: &str, _force: bool) -> Result<(), EngineError> {
-        self.call("remove_image", reference)?;
+        self.call(EngineCall::RemoveImage, reference)?;
         let mut world = self.lock();
         let index =
             image_index(&world, reference).ok_or_else(|| not_found("remove image", reference))?;
@@ -262,7 +466,7 @@ impl Engine for FakeEngine {
     }
 
     async fn list_images(&self, filter: &LabelFilter) -> Result<Vec<ImageSummary>, EngineError> {
-        self.call("list_images", "")?;
+        self.call(EngineCall::ListImages, "")?;
         Ok(self
             .lock()
             .images
@@ -278,12 +482,12 @@ impl Engine for FakeEngine {
     }
 
     async fn prune_images(&self, _all_unused: bool) -> Result<PruneReport, EngineError> {
-        self.call("prune_images", "")?;
+        self.call(EngineCall::PruneImages, "")?;
         Ok(PruneReport::default())
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
-        self.call("create_container", &spec.name)?;
+        self.call(EngineCall::CreateContainer, &spec.name)?;
         let mut world = self.lock();
         if find_container(&mut world, &spec.name).is_some() {
             return Err(EngineError::Conflict {
@@ -306,7 +510,7 @@ impl Engine for FakeEngine {
     }
 
     async fn inspect_container(&self, name: &str) -> Result<ContainerDetails, EngineError> {
-        self.call("inspect_container", name)?;
+        self.call(EngineCall::InspectContainer, name)?;
         let mut world = self.lock();
         let container =
             find_container(&mut world, name).ok_or_else(|| not_found("inspect container", name))?;
@@ -322,16 +526,14 @@ impl Engine for FakeEngine {
             name: spec.name.clone(),
             image_id: container.image_id.clone(),
             image_name: spec.image.clone(),
-            created: "2024-01-01T00:00:00Z".into(),
+            created: Timestamp::unix_epoch(),
             state: ContainerState {
-                status: if container.running {
-                    "running"
-                } else {
-                    "exited"
-                }
-                .into(),
+                status: container.run_state(),
                 running: container.running,
-                ..Default::default()
+                pid: 0,
+                exit_code: 0,
+                started_at: container.started.then(Timestamp::unix_epoch),
+                finished_at: (container.started && !container.running).then(Timestamp::unix_epoch),
             },
             labels: spec.labels.clone(),
             mounts: spec
@@ -366,7 +568,7 @@ impl Engine for FakeEngine {
     }
 
     async fn start_container(&self, name: &str) -> Result<StateChange, EngineError> {
-        self.call("start_container", name)?;
+        self.call(EngineCall::StartContainer, name)?;
         let mut world = self.lock();
         let container =
             find_container(&mut world, name).ok_or_else(|| not_found("start container", name))?;
@@ -383,7 +585,7 @@ impl Engine for FakeEngine {
         name: &str,
         _timeout: Duration,
     ) -> Result<StateChange, EngineError> {
-        self.call("stop_container", name)?;
+        self.call(EngineCall::StopContainer, name)?;
         let mut world = self.lock();
         let container =
             find_container(&mut world, name).ok_or_else(|| not_found("stop container", name))?;
@@ -395,7 +597,7 @@ impl Engine for FakeEngine {
     }
 
     async fn remove_container(&self, name: &str, force: bool) -> Result<(), EngineError> {
-        self.call("remove_container", name)?;
+        self.call(EngineCall::RemoveContainer, name)?;
         let mut world = self.lock();
         let index = world
             .containers
@@ -414,7 +616,7 @@ impl Engine for FakeEngine {
     }
 
     async fn rename_container(&self, name: &str, new_name: &str) -> Result<(), EngineError> {
-        self.call("rename_container", name)?;
+        self.call(EngineCall::RenameContainer, name)?;
         let mut world = self.lock();
         let container =
             find_container(&mut world, name).ok_or_else(|| not_found("rename container", name))?;
@@ -426,7 +628,7 @@ impl Engine for FakeEngine {
         &self,
         filter: &LabelFilter,
     ) -> Result<Vec<ContainerSummary>, EngineError> {
-        self.call("list_containers", "")?;
+        self.call(EngineCall::ListContainers, "")?;
         Ok(self
             .lock()
             .containers
@@ -437,21 +639,14 @@ impl Engine for FakeEngine {
                 name: container.spec.name.clone(),
                 image: container.spec.image.clone(),
                 image_id: container.image_id.clone(),
-                state: if container.running {
-                    "running"
-                } else if container.started {
-                    "exited"
-                } else {
-                    "created"
-                }
-                .into(),
+                state: container.run_state(),
                 labels: container.spec.labels.clone(),
             })
             .collect())
     }
 
     async fn prune_containers(&self, _filter: &LabelFilter) -> Result<PruneReport, EngineError> {
-        self.call("prune_containers", "")?;
+        self.call(EngineCall::PruneContainers, "")?;
         Ok(PruneReport::default())
     }
 
@@ -462,7 +657,7 @@ impl Engine for FakeEngine {
         tag: &str,
         labels: &BTreeMap<String, String>,
     ) -> Result<String, EngineError> {
-        self.call("commit_container", name)?;
+        self.call(EngineCall::CommitContainer, name)?;
         let mut world = self.lock();
         let container =
             find_container(&mut world, name).ok_or_else(|| not_found("commit container", name))?;
@@ -483,7 +678,7 @@ impl Engine for FakeEngine {
         request: &ExecRequest,
         streams: ExecStreams<'_>,
     ) -> Result<i64, EngineError> {
-        self.call("exec", &request.argv.join(" "))?;
+        self.call(EngineCall::Exec, &request.argv.join(" "))?;
         let running =
             find_container(&mut self.lock(), container).is_some_and(|found| found.running);
         if !running {
@@ -513,6 +708,6 @@ impl Engine for FakeEngine {
         _tail: Option<u64>,
         _streams: ExecStreams<'_>,
     ) -> Result<(), EngineError> {
-        self.call("logs", container)
+        self.call(EngineCall::Logs, container)
     }
 }

@@ -1,19 +1,18 @@
 //! The engine seam: the narrow set of Podman operations horizon needs, as a trait.
 //!
 //! Workflows (install, update, export…) are written against [`Engine`], so they run unchanged on the
-//! real [`PodmanEngine`] and on a fake that injects faults. Only [`podman`] names the `podman_api`
-//! crate; foreign errors are mapped to [`EngineError`] at that boundary.
+//! real [`PodmanEngine`] and on a fake that injects faults (`fake`, public with the cargo feature
+//! `fake-engine`). Only [`podman`] names the `podman_api` crate; foreign errors are mapped to
+//! [`EngineError`] at that boundary, and Podman's answers are read into typed values there, every
+//! field horizon relies on required ([`EngineError::MissingField`], [`EngineError::InvalidField`]).
 
 mod connect;
-mod create_lock;
 mod error;
-mod exec;
-#[cfg(test)]
-pub(crate) mod fake;
-mod frames;
+#[cfg(any(test, feature = "fake-engine"))]
+pub mod fake;
 pub mod podman;
-mod raw;
 pub mod service;
+mod timestamp;
 mod types;
 
 use std::collections::BTreeMap;
@@ -22,15 +21,14 @@ use std::time::Duration;
 
 pub use connect::{ConnectError, Connection, FailedAttempt, connect};
 pub use error::EngineError;
-pub use exec::ExecStreams;
-pub use podman::PodmanEngine;
-pub use raw::EngineTimeouts;
+pub use podman::{EngineTimeouts, PodmanEngine};
 pub use service::{AutoStart, ServiceStartError, StartedService};
+pub use timestamp::{PODMAN_NEVER, Timestamp, TimestampError};
 pub use types::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSpec, ContainerState, ContainerSummary,
-    DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ImageDetails, ImageSummary,
-    LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, StateChange, TerminalSize,
-    UserNamespace,
+    DeviceMapping, EngineInfo, EngineVersion, ExecOutput, ExecRequest, ExecStreams, ImageDetails,
+    ImageSummary, LabelFilter, NetworkMode, PruneReport, PullEvent, PulledImage, RunState,
+    StateChange, TerminalSize, UserNamespace,
 };
 
 /// The operations horizon performs on a container engine. Every method maps engine failures to

@@ -3,6 +3,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, watch};
+
+use super::Timestamp;
 
 /// What the service says about itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,6 +26,28 @@ pub struct PulledImage {
     pub id: String,
     /// The manifest digest it was pulled by (`sha256:…`).
     pub digest: Option<String>,
+}
+
+/// The caller's side of an attached exec (or a logs stream).
+pub struct ExecStreams<'a> {
+    /// Fed to the process's stdin until it ends (then stdin is closed); `None` attaches no stdin.
+    pub stdin: Option<&'a mut (dyn AsyncRead + Send + Unpin)>,
+    /// Receives the process's stdout (and, with a TTY, everything).
+    pub stdout: &'a mut (dyn AsyncWrite + Send + Unpin),
+    /// Receives the process's stderr.
+    pub stderr: &'a mut (dyn AsyncWrite + Send + Unpin),
+    /// Terminal size changes to forward (TTY sessions).
+    pub resize: Option<watch::Receiver<TerminalSize>>,
+    /// Signal numbers to deliver to the process (e.g. SIGINT on Ctrl-C without a TTY).
+    pub signals: Option<mpsc::UnboundedReceiver<i32>>,
+}
+
+impl std::fmt::Debug for ExecStreams<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecStreams")
+            .field("stdin", &self.stdin.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A terminal's size, forwarded to TTY exec sessions.
@@ -160,6 +186,88 @@ impl LabelFilter {
     }
 }
 
+/// A container's run state, in Podman 4's words (libpod's `ContainerStatus`). Podman's own
+/// `unknown` is one of them: a word outside this list is a protocol error, not a state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RunState {
+    /// Created and never started (libpod's "configured": only the container record exists).
+    Created,
+    /// Its runtime container exists (after `podman init`), not started.
+    Initialized,
+    /// Running.
+    Running,
+    /// Paused (frozen).
+    Paused,
+    /// Being stopped.
+    Stopping,
+    /// Stopped and not yet cleaned up.
+    Stopped,
+    /// Its process ended and the container was cleaned up.
+    Exited,
+    /// Being removed.
+    Removing,
+    /// Podman could not tell (its own word `unknown`).
+    Unknown,
+}
+
+impl RunState {
+    /// Every state, in the order Podman defines them.
+    pub const ALL: [RunState; 9] = [
+        RunState::Created,
+        RunState::Initialized,
+        RunState::Running,
+        RunState::Paused,
+        RunState::Stopping,
+        RunState::Stopped,
+        RunState::Exited,
+        RunState::Removing,
+        RunState::Unknown,
+    ];
+
+    /// Podman's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Created => "created",
+            RunState::Initialized => "initialized",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+            RunState::Exited => "exited",
+            RunState::Removing => "removing",
+            RunState::Unknown => "unknown",
+        }
+    }
+
+    /// The state Podman's `word` names, if it is one.
+    pub fn from_word(word: &str) -> Option<Self> {
+        RunState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RunState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let word = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        RunState::from_word(&word).ok_or_else(|| {
+            let known: Vec<&str> = RunState::ALL.iter().map(|state| state.as_str()).collect();
+            serde::de::Error::custom(format_args!(
+                "not a container state of Podman 4 ({})",
+                known.join(", ")
+            ))
+        })
+    }
+}
+
 /// One container as a list call reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerSummary {
@@ -171,8 +279,8 @@ pub struct ContainerSummary {
     pub image: String,
     /// The id of the image it runs.
     pub image_id: String,
-    /// Podman's state word: `created`, `running`, `exited`…
-    pub state: String,
+    /// Its run state.
+    pub state: RunState,
     /// All its labels.
     pub labels: BTreeMap<String, String>,
 }
@@ -217,7 +325,7 @@ pub struct PullEvent {
 }
 
 /// What horizon needs to know about a local image.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ImageDetails {
     /// The image id (hex, no `sha256:` prefix).
     pub id: String,
@@ -229,8 +337,8 @@ pub struct ImageDetails {
     pub repo_tags: Vec<String>,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
-    /// Creation time (RFC 3339).
-    pub created: String,
+    /// Creation time; `None` when the image's configuration has none.
+    pub created: Option<Timestamp>,
     /// Size in bytes.
     pub size: u64,
 }
@@ -249,20 +357,23 @@ pub struct ImageSummary {
 }
 
 /// The state part of a container inspection.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerState {
-    /// `created`, `running`, `exited`, `paused`…
-    pub status: String,
+    /// The run state.
+    pub status: RunState,
     /// True while running.
     pub running: bool,
     /// Host pid of its main process (0 when not running).
     pub pid: i64,
     /// Exit code of the last run.
     pub exit_code: i64,
-    /// RFC 3339 times; Podman reports `0001-01-01T00:00:00Z` for "never".
-    pub started_at: String,
-    /// RFC 3339 time the last run ended.
-    pub finished_at: String,
+    /// When the last run started; `None` if it never did (serialised as Podman's
+    /// [`PODMAN_NEVER`](super::timestamp::PODMAN_NEVER)).
+    #[serde(serialize_with = "super::timestamp::serialize_or_never")]
+    pub started_at: Option<Timestamp>,
+    /// When the last run ended; `None` if none did (serialised like `started_at`).
+    #[serde(serialize_with = "super::timestamp::serialize_or_never")]
+    pub finished_at: Option<Timestamp>,
 }
 
 /// The security settings Podman actually applied, for verification after create.
@@ -287,7 +398,7 @@ pub struct AppliedSecurity {
 }
 
 /// A container inspection (without the expensive size computation).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerDetails {
     /// Full id.
     pub id: String,
@@ -297,8 +408,8 @@ pub struct ContainerDetails {
     pub image_id: String,
     /// The image reference it was created from.
     pub image_name: String,
-    /// Creation time (RFC 3339).
-    pub created: String,
+    /// Creation time.
+    pub created: Timestamp,
     /// Run state.
     pub state: ContainerState,
     /// Labels.
@@ -307,6 +418,32 @@ pub struct ContainerDetails {
     pub mounts: Vec<BindMount>,
     /// Security settings as applied.
     pub security: AppliedSecurity,
+}
+
+#[cfg(test)]
+impl ContainerDetails {
+    /// A container called `name`, created and never started, with nothing applied: a base for
+    /// tests to fill in.
+    pub(crate) fn fixture(name: &str) -> Self {
+        ContainerDetails {
+            id: format!("id-of-{name}"),
+            name: name.to_owned(),
+            image_id: String::new(),
+            image_name: String::new(),
+            created: Timestamp::unix_epoch(),
+            state: ContainerState {
+                status: RunState::Created,
+                running: false,
+                pid: 0,
+                exit_code: 0,
+                started_at: None,
+                finished_at: None,
+            },
+            labels: BTreeMap::new(),
+            mounts: Vec::new(),
+            security: AppliedSecurity::default(),
+        }
+    }
 }
 
 /// What a prune removed.

@@ -18,7 +18,6 @@ fn container() -> ContainerDetails {
         ..ContainerSpec::default()
     };
     ContainerDetails {
-        name: "horizonos-dev".into(),
         mounts: vec![BindMount {
             source: "/home/me".into(),
             target: "/home/me".into(),
@@ -28,7 +27,7 @@ fn container() -> ContainerDetails {
             crate::labels::CREATE_SPEC.to_owned(),
             serde_json::to_string(&spec).unwrap(),
         )]),
-        ..ContainerDetails::default()
+        ..ContainerDetails::fixture("horizonos-dev")
     }
 }
 

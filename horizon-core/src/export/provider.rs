@@ -5,8 +5,8 @@
 //! [`ExportError::NoProvider`], naming the stopped containers it did not search.
 
 use crate::definition::Catalog;
-use crate::engine::{Engine, EngineError, ExecRequest};
-use crate::lifecycle::{self, InstallRecord, STATE_RUNNING};
+use crate::engine::{Engine, EngineError, ExecRequest, RunState};
+use crate::lifecycle::{self, InstallRecord};
 
 use super::error::ExportError;
 
@@ -85,7 +85,7 @@ pub async fn resolve_provider<E: Engine>(
         let Some(container) = lifecycle::find_managed(engine, &record.name).await? else {
             continue;
         };
-        if container.state != STATE_RUNNING {
+        if container.state != RunState::Running {
             stopped.push(record.name.clone());
             continue;
         }

@@ -43,8 +43,8 @@ pub use spec::{
     PIPEWIRE_SOCKET, PULSE_SOCKET, STOP_TIMEOUT_SECS, X11_SOCKET_DIR, container_spec,
     desktop_resources,
 };
-pub(crate) use start::{STATE_RUNNING, active_container, generation_of, managed_filter};
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
+pub(crate) use start::{active_container, generation_of, managed_filter};
 pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
 pub use status::{
     ContainerFacts, ContainerStatus, InstalledState, InstalledStates, StateSummary,

@@ -6,16 +6,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::{ContainerDetails, ContainerSummary, Engine, LabelFilter, StateChange};
+use crate::engine::{
+    ContainerDetails, ContainerSummary, Engine, LabelFilter, RunState, StateChange,
+};
 use crate::labels;
 
 use super::create::{create_verified, recorded_spec};
 use super::error::LifecycleError;
-
-/// Podman's state word of a running container.
-pub(crate) const STATE_RUNNING: &str = "running";
-/// Podman's state word of a container that was created and never started: still fresh.
-pub(crate) const STATE_CREATED: &str = "created";
 
 /// What [`start`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -111,9 +108,10 @@ pub async fn start<E: Engine>(
                 name: name.to_owned(),
             })?;
     let persistent = container.labels.get(labels::PERSISTENT).map(String::as_str) != Some("false");
-    let outcome = if container.state == STATE_RUNNING {
+    let outcome = if container.state == RunState::Running {
         StartOutcome::AlreadyRunning
-    } else if persistent || container.state == STATE_CREATED {
+    } else if persistent || container.state == RunState::Created {
+        // Created and never started: still fresh.
         StartOutcome::Started
     } else {
         recreate(engine, name, &container).await?;

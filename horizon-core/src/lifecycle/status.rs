@@ -8,12 +8,13 @@ use serde::Serialize;
 
 use crate::definition::{Catalog, ResolvedDefinition};
 use crate::engine::{
-    AppliedSecurity, BindMount, ContainerState, ContainerSummary, Engine, LabelFilter,
+    AppliedSecurity, BindMount, ContainerState, ContainerSummary, Engine, LabelFilter, RunState,
+    Timestamp,
 };
 use crate::labels;
 
 use super::error::LifecycleError;
-use super::start::{STATE_RUNNING, active_container, generation_of, managed_filter};
+use super::start::{active_container, generation_of, managed_filter};
 use super::state::{InstallRecord, StateStore};
 
 /// Whether a definition's container exists and runs.
@@ -73,7 +74,7 @@ pub fn summarize(container: Option<&ContainerSummary>, current_hash: &str) -> St
             container: None,
         },
         Some(container) => StateSummary {
-            state: if container.state == STATE_RUNNING {
+            state: if container.state == RunState::Running {
                 InstalledState::Running
             } else {
                 InstalledState::Stopped
@@ -189,8 +190,8 @@ pub struct ContainerFacts {
     pub persistent: bool,
     /// The layer its definition came from at install.
     pub layer: Option<String>,
-    /// Creation time (RFC 3339).
-    pub created: String,
+    /// Creation time.
+    pub created: Timestamp,
     /// Run state and times.
     pub run: ContainerState,
     /// Bind mounts as applied (the definition's; horizon's own agent mounts are left out).
@@ -266,7 +267,7 @@ pub async fn status<E: Engine>(
             image_id: details.image_id.clone(),
             persistent: label(labels::PERSISTENT).as_deref() != Some("false"),
             layer: label(labels::LAYER),
-            created: details.created.clone(),
+            created: details.created,
             run: details.state.clone(),
             mounts: details
                 .mounts

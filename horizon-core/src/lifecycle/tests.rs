@@ -7,10 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use crate::definition::{DefinitionSources, Desktop, ResolvedDefinition, load};
-use crate::engine::fake::FakeEngine;
+use crate::engine::fake::{EngineCall, FakeEngine};
 use crate::engine::{
     AppliedSecurity, BindMount, ContainerDetails, ContainerSummary, DeviceMapping, Engine,
-    ImageSummary,
+    ImageSummary, RunState,
 };
 use crate::labels;
 
@@ -157,7 +157,7 @@ async fn install_builds_creates_starts_and_records_then_says_it_is_installed() {
 fn inject(engine: &mut FakeEngine, step: InstallStep) {
     match step {
         InstallStep::Pull => engine.pullable.clear(),
-        InstallStep::PrepareBuild => engine.fail("create_container", 1),
+        InstallStep::PrepareBuild => engine.fail(EngineCall::CreateContainer, 1),
         InstallStep::DetectPackageManager => engine.exec_script = Box::new(|_| (127, Vec::new())),
         InstallStep::InstallPackages => {
             engine.exec_script =
@@ -172,15 +172,15 @@ fn inject(engine: &mut FakeEngine, step: InstallStep) {
                     _ => apt_image(request),
                 });
         }
-        InstallStep::Commit => engine.fail("commit_container", 1),
-        InstallStep::Create => engine.fail("create_container", 2),
+        InstallStep::Commit => engine.fail(EngineCall::CommitContainer, 1),
+        InstallStep::Create => engine.fail(EngineCall::CreateContainer, 2),
         InstallStep::VerifySecurity => {
             engine.tamper = Some(Box::new(|details: &mut ContainerDetails| {
                 details.security.no_new_privileges = false;
             }));
         }
         // The first start is the build container's.
-        InstallStep::Start => engine.fail("start_container", 2),
+        InstallStep::Start => engine.fail(EngineCall::StartContainer, 2),
         InstallStep::Verify => {
             engine.exec_script = Box::new(|request| match request.argv[0].as_str() {
                 "git" => (1, b"git: broken\n".to_vec()),
@@ -394,7 +394,7 @@ fn summary(id: &str, state: &str, image_id: &str, labels: &[(&str, &str)]) -> Co
         name: format!("c-{id}"),
         image: String::new(),
         image_id: image_id.into(),
-        state: state.into(),
+        state: RunState::from_word(state).expect("a Podman state word"),
         labels: labels
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
@@ -629,7 +629,7 @@ fn the_spec_asks_for_the_security_model_and_the_check_finds_every_difference() {
             userns_mode: "private".into(),
             uid_map: vec!["0:1:1000".into(), "1000:0:1".into()],
         },
-        ..Default::default()
+        ..ContainerDetails::fixture("horizonos-tools")
     };
     assert_eq!(check_security(&spec, &faithful), []);
     let mut ignored = faithful.clone();

@@ -3,7 +3,7 @@
 //! recovery the next command runs — always ending in one consistent state: one running container
 //! named `horizonos-NAME`, the record naming its generation, no journal, nothing half-made.
 
-use crate::engine::fake::FakeEngine;
+use crate::engine::fake::{EngineCall, FakeEngine};
 use crate::labels;
 use crate::lifecycle::tests::Fixture;
 use crate::lifecycle::{DesktopHost, InstallOutcome};
@@ -365,8 +365,7 @@ async fn a_failure_at_every_engine_call_of_an_update_ends_consistent_after_recov
         let mut engine = FakeEngine::new(&[&pinned()]);
         let outcome = fixture.install(&engine).await.unwrap();
         assert!(matches!(outcome, InstallOutcome::Installed { .. }));
-        // Leak the operation name: the fake keeps &'static str keys (a test, a few bytes).
-        let operation: &'static str = Box::leak(operation.into_boxed_str());
+        let operation = EngineCall::from_name(&operation).expect("a recorded engine call");
         engine.fail(operation, nth);
         engine.exec_script = Box::new(|_| (0, Vec::new()));
         let context = format!("failure of call {index} ({call})");

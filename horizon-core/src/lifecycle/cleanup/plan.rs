@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::definition::Catalog;
 use crate::engine::{ContainerSummary, ImageSummary};
 use crate::labels;
-use crate::lifecycle::start::STATE_RUNNING;
 use crate::lifecycle::state::InstallRecord;
 
 use super::{CleanupItem, CleanupKind};
@@ -52,7 +51,7 @@ fn order(item: &CleanupItem) -> (u8, String, String) {
 fn container_items(containers: &[ContainerSummary], catalog: &Catalog) -> Vec<CleanupItem> {
     let mut container_plan = Vec::new();
     for container in containers {
-        if !managed(&container.labels) || container.state == STATE_RUNNING {
+        if !managed(&container.labels) || container.state == crate::engine::RunState::Running {
             continue;
         }
         let kind = match (

@@ -104,7 +104,7 @@ pub(crate) fn install_record(
             .map(|manager| manager.program().to_owned()),
         packages: definition.packages.clone(),
         persistent: definition.persistent,
-        installed_at: details.created.clone(),
+        installed_at: details.created.to_string(),
         export_binaries: definition.export_binaries.clone(),
     }
 }

@@ -39,10 +39,10 @@ use super::error::{UpdateError, UpdateStep};
 use super::history::GenerationHistory;
 use super::journal::{JOURNAL_SCHEMA_VERSION, Journal, JournalStep, JournalStore, Operation};
 use super::timestamp;
-use crate::engine::{ContainerSummary, Engine};
+use crate::engine::{ContainerSummary, Engine, RunState};
 use crate::lifecycle::{
-    InstallRecord, LifecycleError, STATE_RUNNING, STOP_TIMEOUT_SECS, StateStore, active_container,
-    generation_of, managed_filter,
+    InstallRecord, LifecycleError, STOP_TIMEOUT_SECS, StateStore, active_container, generation_of,
+    managed_filter,
 };
 
 /// horizon's state files an update reads and writes, all under one state directory.
@@ -140,7 +140,7 @@ fn begun(
         started_at: timestamp::rfc3339(timestamp::now_unix()),
         from_generation,
         from_container: active.id.clone(),
-        from_was_running: active.state == STATE_RUNNING,
+        from_was_running: active.state == RunState::Running,
         to_generation,
         to_record: None,
         keep_previous: 0,

@@ -9,9 +9,7 @@ use serde::Serialize;
 use super::prune::prune;
 use super::{UpdateStores, find_generation, remove_container, remove_image, stop_timeout};
 use crate::engine::Engine;
-use crate::lifecycle::{
-    STATE_RUNNING, beside_name, generation_of, managed_filter, remove_stale_builds,
-};
+use crate::lifecycle::{beside_name, generation_of, managed_filter, remove_stale_builds};
 use crate::naming;
 use crate::update::error::UpdateError;
 use crate::update::failpoint;
@@ -128,7 +126,7 @@ pub(super) async fn complete<E: Engine>(
     let name = journal.name.clone();
     let active_name = naming::container_name(&name);
     if let Some(old) = find_generation(engine, &name, journal.from_generation).await? {
-        if old.state == STATE_RUNNING {
+        if old.state == crate::engine::RunState::Running {
             engine
                 .stop_container(&old.id, stop_timeout())
                 .await

@@ -3,6 +3,8 @@
 //! stdout, 2 stderr, 3 an error message from Podman itself. Decoding is incremental and pure, so it
 //! is tested on split and garbled input without a service.
 
+use crate::engine::EngineError;
+
 /// A decoded frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Frame {
@@ -60,6 +62,17 @@ impl FrameDecoder {
             3 => Ok(Some(Frame::Error(payload))),
             other => Err(FrameError(format!("unknown stream number {other}"))),
         }
+    }
+
+    /// [`Self::next_frame`], invalid framing being a protocol error of `operation`.
+    pub(crate) fn next_frame_of(
+        &mut self,
+        operation: &'static str,
+    ) -> Result<Option<Frame>, EngineError> {
+        self.next_frame().map_err(|error| EngineError::Protocol {
+            operation,
+            message: error.to_string(),
+        })
     }
 
     /// True when bytes of an incomplete frame are left (the stream was cut mid-frame).

@@ -7,7 +7,7 @@
 //! The lock is an OS file lock (flock) on the directory holding the service's socket: it names
 //! the service itself, so every process and every horizon state directory talking to that service
 //! shares it, the kernel releases it when a holder dies, and nothing is written there. A service
-//! reached over TCP has no such directory; its creates go unserialised (the retry in `podman.rs`
+//! reached over TCP has no such directory; its creates go unserialised (the retry in `races.rs`
 //! still covers misreads).
 
 use std::fs::File;
