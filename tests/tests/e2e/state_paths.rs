@@ -125,7 +125,16 @@ fn relative_directories_are_taken_from_where_the_command_runs_and_stored_absolut
         0,
     );
 
-    let unexported = hc_in(&exporting, &elsewhere, &[], &["unexport", "sha3sum"]);
+    // Unexported from elsewhere, naming the export directory it is in (horizon removes wrappers
+    // only from the export directory in use).
+    let export_dir = here.join("relbin");
+    let in_export_dir = [("HORIZON_EXPORT_DIR", export_dir.to_str().unwrap())];
+    let unexported = hc_in(
+        &exporting,
+        &elsewhere,
+        &in_export_dir,
+        &["unexport", "sha3sum"],
+    );
     assert_exit(&unexported, 0);
-    assert!(!wrapper.exists());
+    assert!(!wrapper.exists(), "{}", text(&unexported.stdout));
 }
