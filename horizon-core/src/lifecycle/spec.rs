@@ -273,7 +273,7 @@ pub fn container_spec(
                 .map(|mount| (mount.source.clone(), mount.target.clone()))
                 .collect();
             let definition_env: Vec<String> = definition.environment.keys().cloned().collect();
-            let command = horizon_agent::layout::serve_command(&shared, &definition_env);
+            let command = horizon_agent_protocol::layout::serve_command(&shared, &definition_env);
             mounts.extend(super::agent::agent_mounts(
                 agent,
                 &definition.name,
