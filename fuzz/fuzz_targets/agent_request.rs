@@ -4,7 +4,7 @@
 //! client's parser of the agent's answers is fuzzed along.
 #![no_main]
 
-use horizon_agent::protocol::{
+use horizon_agent_protocol::wire::{
     ClientMessage, encode_agent_message, encode_client_message, parse_agent_message,
     parse_client_message,
 };

@@ -1,22 +1,29 @@
-//! `horizon-agent`: `serve` is the main process of a managed container (see the library);
-//! `exec NAME PROGRAM [ARGS...]` is the bare host-side client (argv positional and verbatim, as
-//! `horizon-exec`'s): it runs PROGRAM through the agent of NAME's container, without the API
-//! fallback, and exits as the program did (125 when the agent path fails). `keep-session --
-//! PROGRAM [ARGS...]` is what the agent runs a program on a terminal under (see the library's
-//! `session`).
+//! `horizon-agent`, horizon's in-container agent: `serve` is the main process (PID 1) of a managed
+//! container ([`server`], which starts each request's program with [`launch`]);
+//! `keep-session -- PROGRAM [ARGS...]` is what the agent runs a program on a terminal under
+//! ([`session`]); `exec NAME PROGRAM [ARGS...]` is the bare host-side client (argv positional and
+//! verbatim, as `horizon-exec`'s): it runs PROGRAM through the agent of NAME's container, without
+//! the API fallback, and exits as the program did (125 when the agent path fails).
+//!
+//! What the agent shares with its clients (the wire messages, the socket layout, the environment
+//! allowlist) is the `horizon-agent-protocol` crate; the client is `horizon-agent-client`.
+
+mod launch;
+mod pty;
+mod server;
+mod session;
+mod sys;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use horizon_agent::client::{self, ClientError, Invocation, Outcome};
-use horizon_agent::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
-use horizon_agent::server::{self, AgentConfig};
-use horizon_agent::session;
+use horizon_agent_client::{EXEC_FAILURE, Invocation, Outcome};
+use horizon_agent_protocol::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
 
-/// Exit status of a failure of horizon (never the program's own), as `run` uses.
-const EXEC_FAILURE: u8 = 125;
+use crate::launch::AgentConfig;
+
 /// Overrides where `serve` listens (tests that run the agent outside a container).
 const SOCKET_ENV: &str = "HORIZON_AGENT_SOCKET";
 /// Exit status of a bad command line of the agent itself.
@@ -91,12 +98,8 @@ fn exec(args: &[OsString]) -> ExitCode {
             "usage: horizon-agent exec NAME PROGRAM [ARGS...]",
         );
     };
-    let dirs = client::runtime_dirs(
-        rustix::process::geteuid().as_raw(),
-        std::env::var_os("HORIZON_RUNTIME_DIR").as_deref(),
-        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
-    );
-    let stream = match client::connect_first(&dirs, name) {
+    let dirs = horizon_agent_client::runtime_dirs_of_this_process();
+    let stream = match horizon_agent_client::connect_first(&dirs, name) {
         Ok(stream) => stream,
         Err(error) => return fail(EXEC_FAILURE, &error.to_string()),
     };
@@ -109,12 +112,9 @@ fn exec(args: &[OsString]) -> ExitCode {
         environment: &environment,
         terminal: true,
     };
-    match client::run(&stream, &invocation, &mut |_| {}) {
+    match horizon_agent_client::run(&stream, &invocation, &mut |_| {}) {
         Ok(Outcome::Exited(code)) => ExitCode::from(code),
-        Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
-        Err(ClientError::Refused { kind, message }) => {
-            fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
-        }
-        Err(error) => fail(EXEC_FAILURE, &error.to_string()),
+        Ok(Outcome::Signaled(signal)) => horizon_agent_client::die_by_signal(signal),
+        Err(error) => fail(error.exit_status(), &error.to_string()),
     }
 }

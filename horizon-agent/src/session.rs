@@ -12,17 +12,21 @@
 //! client: SIGCONT after `fg`, SIGTERM, SIGHUP…) are passed on to the program's group. The keeper
 //! ends as the program did: the same exit status, or the same signal.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::client::FORWARDED_SIGNALS;
-use crate::sys;
+use horizon_agent_protocol::sys::{
+    SIGNALFD_SIGINFO_SIZE, block, die_by_signal, signal_fd, signals_in, stop_self,
+};
+use horizon_agent_protocol::wire::FORWARDED_SIGNALS;
+
+use crate::launch::spawn_refusal;
+use crate::sys::prepare_kept_child;
 
 /// The keeper's subcommand of `horizon-agent`.
 pub const KEEP_SESSION: &str = "keep-session";
@@ -35,10 +39,6 @@ pub fn keeper_program() -> std::path::PathBuf {
     std::env::current_exe().unwrap_or_else(|_| std::path::PathBuf::from(SELF_EXE))
 }
 
-/// Exit statuses as a shell gives them when a program cannot be started.
-const NOT_FOUND: i32 = 127;
-/// See [`NOT_FOUND`].
-const NOT_EXECUTABLE: i32 = 126;
 /// The keeper itself failed.
 const KEEPER_FAILURE: i32 = 125;
 
@@ -58,32 +58,27 @@ pub fn keep_session(argv: &[OsString]) -> ! {
     handled.push(libc::SIGCHLD);
     let mut blocked = handled.clone();
     blocked.push(libc::SIGTTOU);
-    if let Err(error) = sys::block(&blocked) {
+    if let Err(error) = block(&blocked) {
         fail(KEEPER_FAILURE, &format!("cannot block signals: {error}"));
     }
-    let signals = match sys::signal_fd(&handled) {
+    let signals = match signal_fd(&handled) {
         Ok(signals) => signals,
         Err(error) => fail(KEEPER_FAILURE, &format!("signalfd: {error}")),
     };
     let terminal = controlling_terminal();
     let mut command = Command::new(program);
     command.args(arguments);
-    // SAFETY: the closure runs in the forked child of this single-threaded process before exec
-    // and only makes system calls: a process group of its own, the terminal's foreground, the
-    // default signal handling a program expects.
-    #[allow(unsafe_code)]
-    unsafe {
-        command.pre_exec(move || {
-            rustix::process::setpgid(None, None)?;
-            if let Some(terminal) = terminal {
-                rustix::termios::tcsetpgrp(terminal, rustix::process::getpid())?;
-            }
-            sys::reset_signals_for_exec()
-        });
-    }
+    prepare_kept_child(&mut command, terminal);
     let child = match command.spawn() {
         Ok(child) => child,
-        Err(error) => fail(spawn_status(&error), &spawn_message(program, &error)),
+        Err(error) => {
+            let refusal = spawn_refusal(program, &error);
+            let status = refusal
+                .kind
+                .shell_status()
+                .map_or(KEEPER_FAILURE, i32::from);
+            fail(status, &refusal.message)
+        }
     };
     let Some(pid) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) else {
         fail(KEEPER_FAILURE, "the program has no pid")
@@ -96,9 +91,9 @@ pub fn keep_session(argv: &[OsString]) -> ! {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(error) => fail(KEEPER_FAILURE, &format!("poll: {error}")),
         }
-        let mut records = [0u8; sys::SIGNALFD_SIGINFO_SIZE * 8];
+        let mut records = [0u8; SIGNALFD_SIGINFO_SIZE * 8];
         let count = rustix::io::read(&signals, &mut records).unwrap_or(0);
-        for signal in sys::signals_in(&records[..count]) {
+        for signal in signals_in(&records[..count]) {
             if signal == libc::SIGCHLD {
                 follow(pid);
             } else if let Some(signal) = Signal::from_named_raw(signal) {
@@ -122,11 +117,11 @@ fn follow(pid: Pid) {
         if status.stopping_signal().is_some() {
             // The agent sees the keeper stop and tells the client; `fg` continues the keeper
             // (SIGCONT, passed on to the program by the loop).
-            sys::stop_self();
+            stop_self();
         } else if let Some(code) = status.exit_status() {
             std::process::exit(code);
         } else if let Some(signal) = status.terminating_signal() {
-            sys::die_by_signal(signal);
+            die_by_signal(signal);
         }
     }
 }
@@ -140,24 +135,6 @@ fn controlling_terminal() -> Option<BorrowedFd<'static>> {
     ]
     .into_iter()
     .find(|fd| rustix::termios::isatty(fd))
-}
-
-fn spawn_status(error: &io::Error) -> i32 {
-    match error.kind() {
-        io::ErrorKind::NotFound => NOT_FOUND,
-        io::ErrorKind::PermissionDenied => NOT_EXECUTABLE,
-        _ => KEEPER_FAILURE,
-    }
-}
-
-/// The message a shell would print (the program's name, as the caller typed it).
-fn spawn_message(program: &OsStr, error: &io::Error) -> String {
-    let name = program.to_string_lossy();
-    match error.kind() {
-        io::ErrorKind::NotFound => format!("{name}: command not found"),
-        io::ErrorKind::PermissionDenied => format!("{name}: permission denied"),
-        _ => format!("{name}: cannot run: {error}"),
-    }
 }
 
 fn fail(status: i32, message: &str) -> ! {

@@ -1,116 +1,22 @@
-//! The few system calls rustix has no safe wrapper for: blocking signals and reading them from a
-//! signalfd (so the agent and the client handle signals in their poll loop, without handlers and
-//! without threads), and ending a process by a signal. This is the crate's only `unsafe` code.
+//! The agent's only `unsafe` code: the calls that need raw pointers or run in a forked child before
+//! exec, where Rust's safe API cannot vouch for what the closure does. Every block says why it is
+//! sound. Signal masks and signalfds, which the client needs as well, are the protocol crate's
+//! (`horizon_agent_protocol::sys`).
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 
-/// A set of signals.
-fn sigset(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before any other use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, exclusively borrowed sigset_t; sigemptyset/sigaddset only write
-    // it (sigaddset fails harmlessly on an invalid number, which callers never pass).
-    unsafe {
-        libc::sigemptyset(&mut set);
-        for &signal in signals {
-            libc::sigaddset(&mut set, signal);
-        }
-    }
-    set
-}
-
-/// The signal mask before [`block`], to be restored with [`restore`].
-#[derive(Clone, Copy)]
-pub struct SavedMask(libc::sigset_t);
-
-impl std::fmt::Debug for SavedMask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SavedMask")
-    }
-}
-
-/// Blocks `signals` in this thread (they queue until read from a [`signal_fd`]).
-pub fn block(signals: &[i32]) -> io::Result<SavedMask> {
-    let set = sigset(signals);
-    // SAFETY: sigset(signals) is an initialised set; `old` is written by the call before use.
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the call's duration.
-    let result = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
-    if result != 0 {
-        return Err(io::Error::from_raw_os_error(result));
-    }
-    Ok(SavedMask(old))
-}
-
-/// Restores the mask [`block`] saved (before exec'ing another program, which inherits it).
-pub fn restore(saved: SavedMask) {
-    // SAFETY: `saved.0` is a mask pthread_sigmask returned; a null old-set pointer is allowed.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &saved.0, std::ptr::null_mut());
-    }
-}
-
-/// A close-on-exec, non-blocking signalfd for `signals` (which must be blocked).
-pub fn signal_fd(signals: &[i32]) -> io::Result<OwnedFd> {
-    let set = sigset(signals);
-    // SAFETY: -1 asks for a new descriptor; `set` is initialised.
-    let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: signalfd returned a new descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// The size of one `struct signalfd_siginfo`.
-pub const SIGNALFD_SIGINFO_SIZE: usize = 128;
-
-/// The signal numbers in what was read from a signalfd (each record starts with `ssi_signo`).
-pub fn signals_in(records: &[u8]) -> impl Iterator<Item = i32> + '_ {
-    records.chunks_exact(SIGNALFD_SIGINFO_SIZE).map(|record| {
-        let signo = u32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
-        i32::try_from(signo).unwrap_or(0)
-    })
-}
-
-/// Ends this process by `signal`, as the program in the container ended, so the caller's shell
-/// sees exactly what a native run shows (`$?` 128+N, "Killed", a pipeline's SIGPIPE). Core dumps
-/// are off: the core belonged to the program, not to this client. Falls back to exit status
-/// 128+N should the signal not end the process.
-pub fn die_by_signal(signal: i32) -> ! {
-    let no_core = rustix::process::Rlimit {
-        current: Some(0),
-        maximum: None,
-    };
-    // Best effort: without it a core-dumping signal also dumps this client.
-    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, no_core);
-    // SAFETY: resetting a disposition to the default and unblocking are always sound; raise
-    // delivers the signal to this thread.
-    unsafe {
-        libc::signal(signal, libc::SIG_DFL);
-        let set = sigset(&[signal]);
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(signal);
-    }
-    std::process::exit(128 + signal)
-}
-
-/// Stops this process (SIGSTOP), as the program in the container was stopped, so the caller's
-/// shell regains the terminal; returns when the process is continued.
-pub fn stop_self() {
-    // SAFETY: raising SIGSTOP only stops this process until SIGCONT.
-    unsafe {
-        libc::raise(libc::SIGSTOP);
-    }
-}
+use horizon_agent_protocol::sys::set_mask;
+use rustix::process::{Gid, Uid};
 
 /// The uid and gid of the peer of a connected unix socket (SO_PEERCRED). rustix's wrapper cannot
 /// be used: it insists on a non-zero pid, and a peer in another pid namespace (the host client,
 /// seen from the container) has pid 0.
-pub fn peer_credentials(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32, u32)> {
-    use std::os::fd::AsRawFd;
+pub fn peer_credentials(socket: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
     let mut credentials = libc::ucred {
         pid: 0,
         uid: 0,
@@ -137,20 +43,72 @@ pub fn peer_credentials(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<(u32,
 /// In a forked child before exec: no blocked signals and every disposition at its default, as
 /// a program started from a shell expects (the agent blocks the signals it reads from its
 /// signalfd, and a container's PID 1 may have inherited ignored ones). Async-signal-safe.
-pub fn reset_signals_for_exec() -> io::Result<()> {
-    let empty = sigset(&[]);
-    // SAFETY: `empty` is an initialised set; signal() with SIG_DFL is async-signal-safe and
-    // fails harmlessly for SIGKILL and SIGSTOP, which are skipped anyway.
+fn reset_signals_for_exec() -> io::Result<()> {
+    // SAFETY: signal() with SIG_DFL is async-signal-safe and only changes this process's
+    // dispositions; SIGKILL and SIGSTOP, which cannot be changed, are skipped.
     unsafe {
         for signal in 1..libc::SIGRTMIN() {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
                 libc::signal(signal, libc::SIG_DFL);
             }
         }
-        let result = libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        if result != 0 {
-            return Err(io::Error::from_raw_os_error(result));
-        }
     }
-    Ok(())
+    set_mask(&[])
+}
+
+/// What a program's child process sets up between fork and exec (everything built before the
+/// fork: the child must not allocate).
+#[derive(Debug)]
+pub struct ChildSetup {
+    /// Its controlling terminal, once it has a session of its own (`None`: a process group of its
+    /// own in the agent's session instead).
+    pub controlling: Option<BorrowedFd<'static>>,
+    /// The uid, gid and supplementary groups it switches to (`None`: it stays the agent's user).
+    pub switch: Option<(Uid, Gid, Vec<Gid>)>,
+    /// Its working directory, entered as that user.
+    pub working_dir: CString,
+}
+
+/// Makes `command`'s child do what `setup` says before it execs the program. Order: a process group
+/// of its own, or a session with the pty as its controlling terminal; default signal handling;
+/// supplementary groups and gid while still root, uid last; then the directory, as the user.
+pub fn prepare_program_child(command: &mut Command, setup: ChildSetup) {
+    // SAFETY: the closure runs in the forked child of this single-threaded process before exec;
+    // it only makes raw system calls (rustix and the signal calls above; no allocation: `setup`
+    // was built before the fork) and returns their errors.
+    unsafe {
+        command.pre_exec(move || {
+            match setup.controlling {
+                Some(terminal) => {
+                    rustix::process::setsid()?;
+                    rustix::process::ioctl_tiocsctty(terminal)?;
+                }
+                None => rustix::process::setpgid(None, None)?,
+            }
+            reset_signals_for_exec()?;
+            if let Some((uid, gid, groups)) = &setup.switch {
+                rustix::thread::set_thread_groups(groups)?;
+                rustix::thread::set_thread_gid(*gid)?;
+                rustix::thread::set_thread_uid(*uid)?;
+            }
+            rustix::process::chdir(&setup.working_dir)?;
+            Ok(())
+        });
+    }
+}
+
+/// Makes `command`'s child, the program under the session keeper, take a process group of its
+/// own and, on a `terminal`, that terminal's foreground, with default signal handling.
+pub fn prepare_kept_child(command: &mut Command, terminal: Option<BorrowedFd<'static>>) {
+    // SAFETY: the closure runs in the forked child of this single-threaded process before exec
+    // and only makes system calls (no allocation).
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::setpgid(None, None)?;
+            if let Some(terminal) = terminal {
+                rustix::termios::tcsetpgrp(terminal, rustix::process::getpid())?;
+            }
+            reset_signals_for_exec()
+        });
+    }
 }

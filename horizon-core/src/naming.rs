@@ -1,15 +1,12 @@
 //! Names of the Podman objects horizon creates. Names are for people (`podman logs
 //! horizonos-development`, as the spec shows); horizon itself finds its objects by label.
 
-/// Prefix of a managed container's name: definition `development` runs as `horizonos-development`.
-pub const CONTAINER_PREFIX: &str = "horizonos-";
+// The container's name is the agent protocol's: its client names the container in what it prints
+// and links no horizon-core.
+pub use horizon_agent_protocol::naming::{CONTAINER_PREFIX, container_name};
+
 /// Repository of generation images: `localhost/horizonos/NAME:GENERATION`.
 pub const GENERATION_REPOSITORY_PREFIX: &str = "localhost/horizonos/";
-
-/// The managed container of a definition.
-pub fn container_name(definition: &str) -> String {
-    format!("{CONTAINER_PREFIX}{definition}")
-}
 
 /// The repository (without tag) of a definition's generation images.
 pub fn generation_repository(definition: &str) -> String {

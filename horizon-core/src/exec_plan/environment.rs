@@ -6,9 +6,11 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
-// The allowlist lives in horizon-agent, which enforces it too (the agent path never sees this
-// crate): one list for both exec paths.
-pub use horizon_agent::environment::{FORWARDED_PREFIXES, FORWARDED_VARIABLES, is_forwarded};
+// The allowlist lives in the agent's protocol crate, because the agent enforces it too (the agent
+// path never sees this crate): one list for both exec paths.
+pub use horizon_agent_protocol::environment::{
+    FORWARDED_PREFIXES, FORWARDED_VARIABLES, is_forwarded,
+};
 
 /// The forwarded part of the caller's environment. Variables whose name or value is not UTF-8
 /// are left out: Podman's API carries strings, and a mangled locale is worse than none.

@@ -57,7 +57,7 @@ impl UserFacts {
     /// The interactive shell: the login shell from /etc/passwd (unless it refuses sessions),
     /// else bash, else sh; `None` when there is none.
     pub fn shell(&self) -> Option<&str> {
-        horizon_agent::users::interactive_shell(
+        horizon_agent_protocol::users::interactive_shell(
             self.login_shell.as_deref(),
             self.bash.as_deref(),
             self.sh.as_deref(),

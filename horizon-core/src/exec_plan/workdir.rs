@@ -17,7 +17,7 @@ pub fn shared_working_dir(candidates: &[PathBuf], mounts: &[BindMount]) -> Optio
         .iter()
         .map(|mount| (mount.source.as_str(), mount.target.as_str()))
         .collect();
-    horizon_agent::workdir::translate_working_dir(candidates, &pairs)
+    horizon_agent_protocol::workdir::translate_working_dir(candidates, &pairs)
         .and_then(|dir| dir.to_str().map(str::to_owned))
 }
 

@@ -1,4 +1,4 @@
-//! The in-container agent's side of the lifecycle (see horizon-agent's `layout` for the whole
+//! The in-container agent's side of the lifecycle (see the agent protocol's `layout` for the whole
 //! layout): a managed container's spec gets the agent as its main process, with the static binary
 //! and its per-instance socket directory bind-mounted in; before any start that directory must
 //! exist on the host (it lives in the runtime directory, a tmpfs gone after a reboot), and once the
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use horizon_agent::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
+use horizon_agent_protocol::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
 
 use crate::engine::BindMount;
 

@@ -274,7 +274,7 @@ pub fn container_spec(
                 .map(|mount| (mount.source.clone(), mount.target.clone()))
                 .collect();
             let configured_env: Vec<String> = env.keys().cloned().collect();
-            let command = horizon_agent::layout::serve_command(&shared, &configured_env);
+            let command = horizon_agent_protocol::layout::serve_command(&shared, &configured_env);
             mounts.extend(super::agent::agent_mounts(
                 agent,
                 &definition.name,

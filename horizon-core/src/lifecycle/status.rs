@@ -272,7 +272,7 @@ pub async fn status<E: Engine>(
             mounts: details
                 .mounts
                 .iter()
-                .filter(|mount| !horizon_agent::layout::is_agent_mount(&mount.target))
+                .filter(|mount| !horizon_agent_protocol::layout::is_agent_mount(&mount.target))
                 .cloned()
                 .collect(),
             security: details.security.clone(),

@@ -8,13 +8,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use horizon_agent::client::{self, ClientError, Outcome};
+use horizon_agent_client::{ClientError, Outcome};
 
 use super::{Call, Error, Horizon};
 use crate::engine::{Engine, ExecStreams};
 use crate::exec_plan::{self, Caller, ExecPlan, ExecPlanError, Invocation};
 
-pub use horizon_agent::client::render_working_dir_note;
+pub use horizon_agent_client::render_working_dir_note;
 
 /// What running through the agent did.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl<E: Engine> Horizon<E> {
         if self.settings.api_exec_only {
             return AgentRun::NoAgent;
         }
-        let stream = match client::connect(&self.settings.paths.runtime_dir, name) {
+        let stream = match horizon_agent_client::connect(&self.settings.paths.runtime_dir, name) {
             Ok(stream) => stream,
             Err(ClientError::NoAgent { reason }) => {
                 tracing::debug!(%reason, "no agent: the shell takes the API path");
@@ -76,8 +76,7 @@ impl<E: Engine> Horizon<E> {
             }
             Err(error) => return AgentRun::Failed(error),
         };
-        let container = crate::naming::container_name(name);
-        match client::run_as_this_process(&stream, name, &container, &[]) {
+        match horizon_agent_client::run_as_this_process(&stream, name, &[]) {
             Ok(Outcome::Exited(code)) => AgentRun::Ended(ExecOutcome::Exited(code)),
             Ok(Outcome::Signaled(signal)) => AgentRun::Ended(ExecOutcome::Signaled(signal)),
             Err(ClientError::NoAgent { reason }) => {
@@ -137,7 +136,7 @@ impl<E: Engine> Horizon<E> {
 /// whether a terminal is wanted.
 pub fn this_process_caller(tty: bool) -> Caller {
     Caller {
-        working_dirs: client::caller_working_dirs(std::env::var_os("PWD").as_deref()),
+        working_dirs: horizon_agent_client::caller_working_dirs(std::env::var_os("PWD").as_deref()),
         environment: std::env::vars_os().collect::<Vec<(OsString, OsString)>>(),
         tty,
     }

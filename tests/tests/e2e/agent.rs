@@ -14,11 +14,11 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use horizon_agent::layout::{ACTIVE_FILE, AGENT_DIR, SOCKET_NAME};
-use horizon_agent::protocol::{
+use horizon_agent_protocol::layout::{ACTIVE_FILE, AGENT_DIR, SOCKET_NAME};
+use horizon_agent_protocol::transport::{read_frame, send_frame};
+use horizon_agent_protocol::wire::{
     AgentMessage, ClientMessage, RefusalKind, Request, encode_client_message, parse_agent_message,
 };
-use horizon_agent::transport::{read_frame, send_frame};
 use horizon_e2e::TestBed;
 use horizon_e2e::bins::{cargo_bin, static_agent_before_terminals};
 use horizon_e2e::session::Session;

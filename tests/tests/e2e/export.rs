@@ -34,7 +34,7 @@ impl Exporting {
     /// Installs `containers` in `session`.
     pub fn with_session(session: Session, containers: &[(&str, &[&str])]) -> Exporting {
         // Wrappers point at horizon-exec beside horizon-container: build it first.
-        cargo_bin("horizon-cli", "horizon-exec");
+        cargo_bin("horizon-exec", "horizon-exec");
         let exporting = Exporting { session };
         for (name, exports) in containers {
             let definition = json!({
@@ -122,7 +122,7 @@ fn expected_wrapper(container: &str, binary: &str) -> String {
     wrapper::render(&WrapperSpec {
         container,
         binary,
-        client: cargo_bin("horizon-cli", "horizon-exec").to_str().unwrap(),
+        client: cargo_bin("horizon-exec", "horizon-exec").to_str().unwrap(),
         version: horizon_core::VERSION,
     })
 }

@@ -217,7 +217,7 @@ fn write_definition(session: &Session, name: &str, image: &str, extra: Value) {
 fn check_update_and_rollback_round_trip() {
     let bed = TestBed::shared();
     // Wrappers point at horizon-exec beside horizon-container: build it first.
-    horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-exec");
+    horizon_e2e::bins::cargo_bin("horizon-exec", "horizon-exec");
     // "Without the registry" is the fault proxy going down, never the shared registry itself:
     // stopping that broke other tests' pushes running at the same moment.
     let _turn = PROXY_TURN

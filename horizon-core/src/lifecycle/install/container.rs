@@ -59,7 +59,7 @@ pub(crate) async fn create_and_start<E: Engine>(
                 container: create_name.to_owned(),
                 socket: agent::agent_instance_dir(&spec.mounts)
                     .unwrap_or_default()
-                    .join(horizon_agent::layout::SOCKET_NAME),
+                    .join(horizon_agent_protocol::layout::SOCKET_NAME),
                 seconds: agent::AGENT_START_TIMEOUT.as_secs(),
             },
         ));

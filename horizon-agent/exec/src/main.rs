@@ -1,11 +1,11 @@
 //! `horizon-exec`: the client every exported wrapper execs (contract C1). Its argv is positional
 //! and verbatim — `horizon-exec CONTAINER BINARY ARGS...`, arguments passed on byte for byte,
-//! never option-parsed — and it stays small: no async runtime, no definition loading, no API call
-//! of its own. It picks the fastest way into the container: first the container's agent (issue 6,
-//! `horizon_agent::client`: a connect and a fork inside the container, passing this process's
-//! own stdin, stdout and stderr; the program's exit status, or its death by a signal, becomes
-//! this process's), and when the container has no agent (stopped, made before the agent, a
-//! foreign image) the API path, which execs the sibling
+//! never option-parsed — and it stays small: it links only `horizon-agent-client` (no async
+//! runtime, no horizon-core, no definition loading, no API call of its own). It picks the fastest
+//! way into the container: first the container's agent (a connect and a fork inside the
+//! container, passing this process's own stdin, stdout and stderr; the program's exit status, or
+//! its death by a signal, becomes this process's), and when the container has no agent (stopped,
+//! made before the agent, a foreign image) the API path, which execs the sibling
 //! `horizon-container run --exported CONTAINER -- BINARY ARGS...` (so `run`'s terminal, signal,
 //! environment, working-directory and exit-status handling apply, a stopped container is
 //! started, and a container that is not installed exits 127 with the command that installs it).
@@ -24,18 +24,16 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use horizon_agent_client::{ClientError, EXEC_FAILURE, Outcome};
+
 /// The binary that runs the API path, expected in this binary's own directory.
 const API_CLIENT: &str = "horizon-container";
 /// Set for the processes this client starts; found set, it means a loop.
 const GUARD_VAR: &str = "HORIZON_EXEC_GUARD";
-/// Overrides horizon's runtime directory (where the agents' sockets are), as for horizon-container.
-const RUNTIME_DIR_VAR: &str = "HORIZON_RUNTIME_DIR";
 /// Chooses the exec path: [`PATH_API`] skips the agent.
 const PATH_VAR: &str = "HORIZON_EXEC_PATH";
 /// See [`PATH_VAR`].
 const PATH_API: &str = "api";
-/// horizon itself failed (as `run`'s 125).
-const EXEC_FAILURE: u8 = 125;
 /// The loop guard fired ("cannot execute").
 const LOOP_STATUS: u8 = 126;
 
@@ -92,31 +90,22 @@ fn main() -> ExitCode {
 /// Runs the request through the container's agent; `None` when there is no agent to ask (then
 /// nothing ran and the API path takes over).
 fn agent_path(request: &Request) -> Option<ExitCode> {
-    use horizon_agent::client::{self, ClientError, Outcome};
     let definition = request.container.to_str()?;
-    let dirs = client::runtime_dirs(
-        rustix::process::geteuid().as_raw(),
-        std::env::var_os(RUNTIME_DIR_VAR).as_deref(),
-        std::env::var_os("XDG_RUNTIME_DIR").as_deref(),
-    );
-    let stream = match client::connect_first(&dirs, definition) {
+    let dirs = horizon_agent_client::runtime_dirs_of_this_process();
+    let stream = match horizon_agent_client::connect_first(&dirs, definition) {
         Ok(stream) => stream,
         Err(ClientError::NoAgent { .. }) => return None,
-        Err(error) => return Some(fail(EXEC_FAILURE, &error.to_string())),
+        Err(error) => return Some(fail(error.exit_status(), &error.to_string())),
     };
     let argv: Vec<OsString> = std::iter::once(request.binary.clone())
         .chain(request.args.iter().cloned())
         .collect();
-    let container = horizon_core::naming::container_name(definition);
     Some(
-        match client::run_as_this_process(&stream, definition, &container, &argv) {
+        match horizon_agent_client::run_as_this_process(&stream, definition, &argv) {
             Ok(Outcome::Exited(code)) => ExitCode::from(code),
-            Ok(Outcome::Signaled(signal)) => horizon_agent::die_by_signal(signal),
+            Ok(Outcome::Signaled(signal)) => horizon_agent_client::die_by_signal(signal),
             Err(ClientError::NoAgent { .. }) => return None,
-            Err(ClientError::Refused { kind, message }) => {
-                fail(kind.shell_status().unwrap_or(EXEC_FAILURE), &message)
-            }
-            Err(error) => fail(EXEC_FAILURE, &error.to_string()),
+            Err(error) => fail(error.exit_status(), &error.to_string()),
         },
     )
 }

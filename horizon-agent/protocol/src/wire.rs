@@ -61,7 +61,8 @@ pub const FLAG_TERMINAL: u8 = 1;
 /// container instead of a program (`argv` is then empty): the agent picks it from the
 /// container's user database ([`crate::users::interactive_shell`]).
 pub const FLAG_LOGIN_SHELL: u8 = 2;
-/// The flags this agent knows (a `before-terminals` test build knows none, as agents did then).
+/// The flags this parser accepts (the `before-terminals` test build accepts none, standing for an
+/// agent older than terminals and login shells).
 const FLAGS_ALL: u8 = if cfg!(feature = "before-terminals") {
     0
 } else {
@@ -74,6 +75,22 @@ pub const SPECIAL_CODES: usize = 17;
 
 /// Highest signal number Linux has (real-time signals included).
 pub const MAX_SIGNAL: i32 = 64;
+
+/// Signals a client passes on to the program's process group as [`ClientMessage::Signal`] (the
+/// terminal sends them to the client, which is in the caller's foreground job; the program is
+/// not), and the session keeper passes on to the program's own group. SIGCONT also resumes the
+/// program after a job-control stop, SIGWINCH tells it the window changed.
+pub const FORWARDED_SIGNALS: [i32; 9] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGTSTP,
+];
 
 /// "Run this program": everything but the descriptors, which travel beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use rustix::net::{
     SendAncillaryMessage, SendFlags,
 };
 
-use crate::protocol::{FRAME_HEADER, MAX_FDS, ProtocolError, frame_length};
+use crate::wire::{FRAME_HEADER, MAX_FDS, MAX_FRAME, ProtocolError, frame_length};
 
 /// Sends `frame` with `fds` attached, then the rest of it if the socket took only part.
 pub fn send_frame(stream: &UnixStream, frame: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
@@ -64,13 +64,13 @@ pub fn read_frame(stream: &UnixStream) -> io::Result<Option<Vec<u8>>> {
         }
     }
     let len = u32::from_le_bytes(header) as usize;
-    if len > crate::protocol::MAX_FRAME {
+    if len > MAX_FRAME {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             ProtocolError::TooLarge {
                 field: "frame",
                 value: len,
-                limit: crate::protocol::MAX_FRAME,
+                limit: MAX_FRAME,
             },
         ));
     }
