@@ -72,6 +72,12 @@ pub enum Problem {
         /// The operating system's message.
         message: String,
     },
+    /// The path is not a regular file (a FIFO, socket, device or directory): refused unread.
+    #[error("not a regular file but {kind}: a definition is read only from a regular file")]
+    NotRegularFile {
+        /// What it is instead (`a FIFO (named pipe)`, `a directory`, …).
+        kind: &'static str,
+    },
     /// The file is larger than the limit (checked before parsing).
     #[error("the file is {size} bytes; a definition may be at most {limit} bytes")]
     TooLarge {

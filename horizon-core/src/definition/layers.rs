@@ -263,10 +263,8 @@ fn definition_files(
             tracing::debug!(path = %path.display(), "not a definition file, skipped");
             continue;
         }
-        if !path.is_file() {
-            tracing::debug!(path = %path.display(), "not a regular file, skipped");
-            continue;
-        }
+        // Whatever is not a regular file is still handed to the reader, which refuses it without
+        // reading it: it is listed as invalid, never skipped in silence.
         files.push(path);
     }
     files.sort();

@@ -21,6 +21,7 @@ mod logs;
 mod run;
 mod service;
 mod shell;
+mod special_files;
 mod testbed;
 mod update;
 

@@ -586,6 +586,53 @@ fn size_limit_bom_and_name_rules_apply_to_files_on_disk() {
 }
 
 #[test]
+fn what_is_not_a_regular_file_is_refused_unread_and_listed() {
+    let fixture = Fixture::new();
+    let user = fixture.sources.user_dir.clone().unwrap();
+    let fifo = user.join("fifo.json");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    std::fs::create_dir(user.join("dir.json")).unwrap();
+    symlink("/dev/null", user.join("null.json")).unwrap();
+    symlink(&fifo, user.join("to-fifo.json")).unwrap();
+    let elsewhere = fixture.home().join("real.json");
+    std::fs::write(&elsewhere, r#"{"name": "real", "image": "quay.io/a/b:1"}"#).unwrap();
+    symlink(&elsewhere, user.join("real.json")).unwrap();
+    let catalog = fixture.load();
+    assert_eq!(catalog.get("real").unwrap().layer(), Layer::User);
+    let refused: Vec<String> = catalog
+        .invalid
+        .iter()
+        .map(|file| file.error.to_string())
+        .collect();
+    let kind = |file: &str, kind: &str| {
+        format!(
+            "{}: not a regular file but {kind}: a definition is read only from a regular file",
+            user.join(file).display()
+        )
+    };
+    assert_eq!(
+        refused,
+        [
+            kind("dir.json", "a directory"),
+            kind("fifo.json", "a FIFO (named pipe)"),
+            kind("null.json", "a character device"),
+            kind("to-fifo.json", "a FIFO (named pipe)"),
+        ]
+    );
+    assert_eq!(
+        read_layer_file(&fifo).unwrap_err().to_string(),
+        kind("fifo.json", "a FIFO (named pipe)")
+    );
+}
+
+#[test]
 fn sources_from_the_environment() {
     let os = |s: &str| Some(OsString::from(s));
     type Case<'a> = (
