@@ -12,6 +12,7 @@ use horizon_core::definition::{
     Catalog, Definition, DefinitionSources, Layer, ResolvedDefinition, Source, check_file,
     file_stem, json_schema_text,
 };
+use horizon_core::printable::{self, escape};
 use serde::Serialize;
 
 use super::list::{DiagnosticEntry, InvalidEntry};
@@ -162,6 +163,11 @@ fn render_show(
         ),
         ("autostart".into(), d.autostart.to_string()),
     ]);
+    // Values are the files' text (environment values and mount paths may hold any character but
+    // a line break); labels are field names and validated variable names.
+    for (_, value) in &mut rows {
+        *value = escape(value).into_owned();
+    }
     let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + GAP;
     let value_width = rows
         .iter()
@@ -194,7 +200,12 @@ fn render_show(
         writeln!(out)?;
         writeln!(out, "sources (lowest layer first):")?;
         for source in &resolved.sources {
-            writeln!(out, "  {:<10}{}", source.layer, source.path.display())?;
+            writeln!(
+                out,
+                "  {:<10}{}",
+                source.layer,
+                printable::path(&source.path)
+            )?;
         }
     }
     Ok(())
@@ -278,7 +289,7 @@ fn render_validate(
             writeln!(
                 out,
                 "{}: valid ({} layer)",
-                entry.path.display(),
+                printable::path(&entry.path),
                 entry.layer
             )?;
         }

@@ -1,7 +1,8 @@
 //! What can be wrong with a definition, as data. A [`Diagnostic`] is one problem at one place
-//! (`file:line:column: field.path: problem`); a [`DefinitionError`] is every problem found in one
-//! file. Reading a file does not stop at the first field error, so one `validate` run shows them all
-//! (a syntax error does stop it: nothing after it can be trusted).
+//! (`file:line:column: field.path: problem`, shown escaped: it quotes the file); a
+//! [`DefinitionError`] is every problem found in one file. Reading a file does not stop at the
+//! first field error, so one `validate` run shows them all (a syntax error does stop it: nothing
+//! after it can be trusted).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -22,15 +23,18 @@ pub struct Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// One line, escaped: the file name, the field path and the problem's values are the file's
+    /// text, which reaches a terminal (see [`crate::printable`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        let mut line = self.file.display().to_string();
         if let Some(position) = self.position {
-            write!(f, ":{}:{}", position.line, position.column)?;
+            line.push_str(&format!(":{}:{}", position.line, position.column));
         }
         if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
+            line.push_str(&format!(": {}", self.field));
         }
-        write!(f, ": {}", self.problem)
+        line.push_str(&format!(": {}", self.problem));
+        f.write_str(&crate::printable::escape(&line))
     }
 }
 

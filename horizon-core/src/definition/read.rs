@@ -672,6 +672,15 @@ mod tests {
                 ],
             ),
             (
+                // What the file holds is shown escaped: it would act on a terminal.
+                "dev.json",
+                "{\"name\": \"dev\", \"x\\u001b[2J\": 1, \"environment\": {\"\\u0000\": \"\\u009b\"}}",
+                &[
+                    "dev.json:1:17: x\\u{1b}[2J: unknown field `x\\u{1b}[2J`",
+                    "dev.json:1:50: environment.\\0: \"\\0\" is not a valid environment variable name: use letters, digits and '_', not starting with a digit",
+                ],
+            ),
+            (
                 "dev.txt",
                 "{\"name\": \"dev\"}",
                 &["dev.txt:1:1: the file name must be NAME.json with a valid container name"],

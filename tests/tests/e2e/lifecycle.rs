@@ -35,7 +35,7 @@ fn output(command: &mut Command) -> Output {
 }
 
 /// `horizon-container ARGS` in `session`: exit status, stdout, stderr.
-fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
     let result = output(session.horizon_container().args(args));
     (
         result.status.code(),
@@ -45,7 +45,7 @@ fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// `horizon-container ARGS` that must exit 0; returns stdout and stderr.
-fn succeed(session: &Session, args: &[&str]) -> (String, String) {
+pub(crate) fn succeed(session: &Session, args: &[&str]) -> (String, String) {
     let (code, stdout, stderr) = horizon(session, args);
     assert_eq!(
         code,
@@ -68,7 +68,7 @@ fn podman(session: &Session, args: &[&str]) -> String {
 }
 
 /// `podman inspect OBJECT`, or `None` when it does not exist.
-fn inspect(session: &Session, object: &str) -> Option<Value> {
+pub(crate) fn inspect(session: &Session, object: &str) -> Option<Value> {
     let result = output(session.service.storage.podman().args(["inspect", object]));
     if !result.status.success() {
         return None;

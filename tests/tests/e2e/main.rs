@@ -16,6 +16,7 @@ mod export;
 mod export_transparency;
 mod horizon_update;
 mod horizon_update_containers;
+mod hostile_text;
 mod lifecycle;
 mod logs;
 mod run;
