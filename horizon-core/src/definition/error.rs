@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::parse::Position;
+use super::privilege::{Grant, describe};
 
 /// One problem in a definition file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,24 @@ pub enum Problem {
     RaisesPrivilege {
         /// The privilege rule that was broken, as a sentence.
         rule: String,
+    },
+    /// A user file changes the code of a container that holds privilege a lower layer grants.
+    #[error(
+        "refused in a user definition: {name} runs with privilege a user file cannot grant ({}), \
+         so a user file may not change the code it runs: leave out `{field}`, drop that privilege \
+         in this file ({}), or give your container a name of its own",
+        describe(grants),
+        undo.join(", ")
+    )]
+    ChangesPrivilegedCode {
+        /// The definition.
+        name: String,
+        /// The field path the file changes (`image`, `environment.PATH`, `mounts[2]`).
+        field: String,
+        /// What the container holds that would run the changed code.
+        grants: Vec<Grant>,
+        /// What the file would write to drop those grants, one JSON member each.
+        undo: Vec<String>,
     },
     /// A system definition file (or its directory) that others than its owner could change.
     #[error("refused: {reason}")]

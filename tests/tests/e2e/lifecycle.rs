@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::text;
 
 /// The spec's default capability set, as Podman names it, sorted.
-const DEFAULT_CAPS: [&str; 11] = [
+pub(crate) const DEFAULT_CAPS: [&str; 11] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
@@ -78,7 +78,7 @@ pub(crate) fn inspect(session: &Session, object: &str) -> Option<Value> {
 }
 
 /// Names of every container (running or not) carrying `label`.
-fn containers_labelled(session: &Session, label: &str) -> Vec<String> {
+pub(crate) fn containers_labelled(session: &Session, label: &str) -> Vec<String> {
     let listed = podman(
         session,
         &[
