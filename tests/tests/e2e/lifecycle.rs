@@ -1052,7 +1052,15 @@ fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
         })
         .to_string(),
     );
-    let (code, stdout, stderr) = horizon(&session, &["install", name]);
+    install_fails_at_verify_of_ls(&session, name, "/no-such-directory");
+    assert_nothing_left(&session, name);
+}
+
+/// Installs `name`, whose last verify command is `ls PATH` of a path that does not exist, and
+/// asserts that the install fails naming that command and the last line it printed, the path
+/// shown as `shown`. Returns stderr.
+pub(crate) fn install_fails_at_verify_of_ls(session: &Session, name: &str, shown: &str) -> String {
+    let (code, stdout, stderr) = horizon(session, &["install", name]);
     assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
     let error: Vec<&str> = stderr
         .lines()
@@ -1063,13 +1071,12 @@ fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
         [
             format!(
                 "horizon-container: error: installing `{name}` failed at step \"verify\": verify \
-                 command `ls /no-such-directory` exited with status 1; its last lines:"
-            )
-            .as_str(),
-            "    ls: /no-such-directory: No such file or directory",
+                 command `ls {shown}` exited with status 1; its last lines:"
+            ),
+            format!("    ls: {shown}: No such file or directory"),
         ]
     );
-    assert_nothing_left(&session, name);
+    stderr
 }
 
 #[test]
