@@ -365,6 +365,16 @@ content_hash                   {hash}
         row("network", "private", "default"),
         row("verify", r#"["konsole","--version"]"#, "built-in"),
         row("autostart", "false", "default"),
+        format!(
+            "{:<width$}privileged, capabilities SYS_ADMIN NET_ADMIN, desktop.gpu, desktop.input \
+             from the built-in layer\n",
+            "privilege"
+        ),
+        format!(
+            "{:<width$}a user file may tune it but not change the code it runs: image, packages, \
+             verify, environment, mounts\n",
+            ""
+        ),
         format!("{:<width$}built-in\n", "layer"),
         format!("{:<width$}{hash}\n", "content_hash"),
         "\nsources (lowest layer first):\n  built-in  <built-in>/desktop.json\n".to_owned(),

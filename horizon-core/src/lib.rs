@@ -22,6 +22,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod naming;
 pub mod paths;
+pub mod printable;
 pub mod system_update;
 pub mod update;
 pub mod usecase;

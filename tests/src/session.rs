@@ -109,9 +109,14 @@ fn set_mode(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
+/// Gives `path` and everything below it to `account`, never following a link (a test's link to
+/// /dev/zero must not give the host's device away).
 fn chown_tree(path: &Path, account: &Account) {
-    std::os::unix::fs::chown(path, Some(account.uid), Some(account.gid)).expect("chown");
-    if path.is_dir() {
+    std::os::unix::fs::lchown(path, Some(account.uid), Some(account.gid)).expect("lchown");
+    if path
+        .symlink_metadata()
+        .is_ok_and(|metadata| metadata.is_dir())
+    {
         for entry in std::fs::read_dir(path).expect("read_dir").flatten() {
             chown_tree(&entry.path(), account);
         }
@@ -198,6 +203,13 @@ impl Session {
         std::fs::write(&path, json).expect("write definition");
         set_mode(&path, 0o644);
         path
+    }
+
+    /// Gives `path` itself (a link is not followed) to the session's user.
+    pub fn give_to_user(&self, path: &Path) {
+        if let Some(account) = &self.account {
+            std::os::unix::fs::lchown(path, Some(account.uid), Some(account.gid)).expect("lchown");
+        }
     }
 
     /// Creates a file (and its parent directories) in the home, owned by the session's user.

@@ -1,5 +1,6 @@
 //! `horizon-container definition show|validate|schema`: the merged definition of one container
-//! (with `--explain`, where each field came from), checking definition files, and the JSON Schema.
+//! (with `--explain`, where each field came from and what privilege lower layers grant it),
+//! checking definition files, and the JSON Schema.
 //! All three read definitions only, so they need no Podman.
 
 use std::collections::BTreeMap;
@@ -9,9 +10,10 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use horizon_core::definition::{
-    Catalog, Definition, DefinitionSources, Layer, ResolvedDefinition, Source, check_file,
-    file_stem, json_schema_text,
+    CODE_FIELDS, Catalog, Definition, DefinitionSources, Grant, Layer, ResolvedDefinition, Source,
+    check_file, describe_grants, file_stem, json_schema_text,
 };
+use horizon_core::printable::{self, escape};
 use serde::Serialize;
 
 use super::list::{DiagnosticEntry, InvalidEntry};
@@ -47,6 +49,9 @@ struct ShowReport<'a> {
     definition: &'a Definition,
     #[serde(skip_serializing_if = "Option::is_none")]
     origins: Option<&'a BTreeMap<String, Layer>>,
+    /// With `--explain`, what it grants that a user file could not (when it grants anything).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    privilege: Option<&'a [Grant]>,
 }
 
 fn show(session: &Session, name: &str, explain: bool) -> Result<ExitCode, Failure> {
@@ -77,6 +82,7 @@ fn show(session: &Session, name: &str, explain: bool) -> Result<ExitCode, Failur
         content_hash: resolved.definition.content_hash(),
         definition: &resolved.definition,
         origins: explain.then_some(&resolved.origins),
+        privilege: (explain && !resolved.privilege.is_empty()).then_some(&resolved.privilege),
     };
     print_report(session.json, &report, |out| {
         render_show(out, resolved, explain)
@@ -162,6 +168,11 @@ fn render_show(
         ),
         ("autostart".into(), d.autostart.to_string()),
     ]);
+    // Values are the files' text (environment values and mount paths may hold any character but
+    // a line break); labels are field names and validated variable names.
+    for (_, value) in &mut rows {
+        *value = escape(value).into_owned();
+    }
     let label_width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + GAP;
     let value_width = rows
         .iter()
@@ -188,13 +199,32 @@ fn render_show(
             )?;
         }
     }
+    if explain && !resolved.privilege.is_empty() {
+        writeln!(
+            out,
+            "{:<label_width$}{}",
+            "privilege",
+            describe_grants(&resolved.privilege)
+        )?;
+        writeln!(
+            out,
+            "{:<label_width$}a user file may tune it but not change the code it runs: {}",
+            "",
+            CODE_FIELDS.join(", ")
+        )?;
+    }
     writeln!(out, "{:<label_width$}{}", "layer", resolved.layer())?;
     writeln!(out, "{:<label_width$}{}", "content_hash", d.content_hash())?;
     if explain {
         writeln!(out)?;
         writeln!(out, "sources (lowest layer first):")?;
         for source in &resolved.sources {
-            writeln!(out, "  {:<10}{}", source.layer, source.path.display())?;
+            writeln!(
+                out,
+                "  {:<10}{}",
+                source.layer,
+                printable::path(&source.path)
+            )?;
         }
     }
     Ok(())
@@ -278,7 +308,7 @@ fn render_validate(
             writeln!(
                 out,
                 "{}: valid ({} layer)",
-                entry.path.display(),
+                printable::path(&entry.path),
                 entry.layer
             )?;
         }
@@ -365,5 +395,34 @@ mod tests {
             "\nsources (lowest layer first):\n  built-in  <built-in>/development.json\n  user      {}\n",
             user.join("development.json").display()
         )));
+        assert!(!text.contains("\nprivilege "), "development grants nothing");
+    }
+
+    #[test]
+    fn explain_names_the_privilege_a_lower_layer_grants() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = horizon_core::definition::load(&sources(dir.path()));
+        let resolved = catalog.get("desktop").unwrap();
+        let mut out = Vec::new();
+        render_show(&mut out, resolved, true).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let privilege: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("privilege "))
+            .take(3)
+            .collect();
+        assert_eq!(
+            privilege,
+            [
+                "privilege                      privileged, capabilities SYS_ADMIN NET_ADMIN, \
+                 desktop.gpu, desktop.input from the built-in layer",
+                "                               a user file may tune it but not change the code it \
+                 runs: image, packages, verify, environment, mounts",
+                "layer                          built-in",
+            ]
+        );
+        let mut out = Vec::new();
+        render_show(&mut out, resolved, false).unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("\nprivilege "));
     }
 }

@@ -15,6 +15,7 @@ use horizon_core::export::{
     ExportChange, ExportError, ExportOutcome, ExportRequest, ExportState, ListedExport, Owner,
     RemovedFile, RepairAction, RepairItem, UnexportOutcome,
 };
+use horizon_core::printable::escape_lines;
 use horizon_core::usecase::DeclaredExports;
 use serde::Serialize;
 
@@ -195,10 +196,11 @@ pub fn render_refused(out: &mut impl Write, done: &DeclaredExports) -> std::io::
         writeln!(
             out,
             "horizon-container: warning: {} not exported: {}",
-            refused.binary, refused.error
+            refused.binary,
+            escape_lines(&refused.error)
         )?;
         if let Some(hint) = &refused.hint {
-            writeln!(out, "hint: {hint}")?;
+            writeln!(out, "hint: {}", escape_lines(hint))?;
         }
     }
     Ok(())

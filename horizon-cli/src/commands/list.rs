@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use horizon_cli_support::exit::Failure;
 use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer};
 use horizon_core::lifecycle::{InstalledState, InstalledStates};
+use horizon_core::printable::escape;
 use serde::Serialize;
 
 use super::{BINARY, Session, print_report};
@@ -71,7 +72,8 @@ impl From<&Diagnostic> for DiagnosticEntry {
             line: diagnostic.position.map(|p| p.line),
             column: diagnostic.position.map(|p| p.column),
             field: diagnostic.field.clone(),
-            problem: diagnostic.problem.to_string(),
+            // Text for people, like `message`; `field` and `file` stay the file's own, as data.
+            problem: escape(&diagnostic.problem.to_string()).into_owned(),
             message: diagnostic.to_string(),
         }
     }
@@ -176,14 +178,19 @@ fn render(
     render_invalid(out, &catalog.invalid)
 }
 
-/// Left-aligned columns, the last one unpadded.
+/// Left-aligned columns, the last one unpadded. Every cell is escaped: a table shows what
+/// definitions and Podman hold.
 pub(super) fn write_table<const N: usize>(
     out: &mut impl Write,
     header: [&str; N],
     rows: &[[String; N]],
 ) -> std::io::Result<()> {
+    let rows: Vec<[String; N]> = rows
+        .iter()
+        .map(|row| row.each_ref().map(|cell| escape(cell).into_owned()))
+        .collect();
     let mut widths = header.map(str::len);
-    for row in rows {
+    for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
@@ -202,7 +209,7 @@ pub(super) fn write_table<const N: usize>(
         writeln!(out, "{}", text.trim_end())
     };
     line(out, header)?;
-    for row in rows {
+    for row in &rows {
         line(out, row.each_ref().map(String::as_str))?;
     }
     Ok(())

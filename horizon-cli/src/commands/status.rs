@@ -8,6 +8,7 @@ use horizon_cli_support::exit::Failure;
 use horizon_core::engine::Timestamp;
 use horizon_core::export::ExportEntry;
 use horizon_core::lifecycle::{ContainerStatus, InstalledState, keeps_user_id};
+use horizon_core::printable::escape;
 use serde::Serialize;
 
 use super::{Session, print_report};
@@ -34,8 +35,16 @@ pub async fn run(session: &Session, name: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// One `label: value` line; the value escaped, as it holds what Podman and the definition hold
+/// (mount paths, images, packages).
 fn line(out: &mut impl Write, label: &str, value: impl std::fmt::Display) -> std::io::Result<()> {
-    writeln!(out, "{:<LABEL_WIDTH$}{value}", format!("{label}:"))
+    let value = value.to_string();
+    writeln!(
+        out,
+        "{:<LABEL_WIDTH$}{}",
+        format!("{label}:"),
+        escape(&value)
+    )
 }
 
 /// A time, or "never" when there was none.
@@ -150,7 +159,7 @@ fn render(
         let mode = if mount.read_only { "ro" } else { "rw" };
         let text = format!("{} -> {} ({mode})", mount.source, mount.target);
         if label.is_empty() {
-            writeln!(out, "{:LABEL_WIDTH$}{text}", "")?;
+            writeln!(out, "{:LABEL_WIDTH$}{}", "", escape(&text))?;
         } else {
             line(out, label, text)?;
         }

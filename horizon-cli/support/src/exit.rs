@@ -2,6 +2,7 @@
 //! and the failure type that carries one together with the error and its hints.
 
 use horizon_core::ErrorKind;
+use horizon_core::printable::escape_lines;
 
 /// Done.
 pub const SUCCESS: u8 = 0;
@@ -83,14 +84,16 @@ impl Failure {
     }
 
     /// Prints the error chain (and the hints) on stderr, prefixed with `binary`, and returns the
-    /// exit status.
+    /// exit status. Escaped but for its line breaks: a message quotes definition files, paths and
+    /// what a container printed, none of which may act on the terminal.
     pub fn report(&self, binary: &str) -> std::process::ExitCode {
         use std::io::Write;
         let mut stderr = std::io::stderr().lock();
+        let message = format!("{:#}", self.error);
         // If stderr itself is gone there is nobody left to tell.
-        let _ = writeln!(stderr, "{binary}: error: {:#}", self.error);
+        let _ = writeln!(stderr, "{binary}: error: {}", escape_lines(&message));
         for hint in &self.hints {
-            let _ = writeln!(stderr, "hint: {hint}");
+            let _ = writeln!(stderr, "hint: {}", escape_lines(hint));
         }
         std::process::ExitCode::from(self.status)
     }

@@ -23,6 +23,15 @@ pub fn render(hint: &Hint) -> String {
              says why; then `horizon-container install {name}`",
             path = path.display()
         ),
+        Hint::FixOrRemoveCustomisation {
+            path,
+            name,
+            in_force,
+        } => format!(
+            "fix {path} (`horizon-container definition validate {path}` says why), or remove it \
+             to use the {in_force} definition of {name} as it is",
+            path = path.display()
+        ),
         Hint::NoDefinitionThenInstall { name } => format!(
             "there is no definition named {name} either: `horizon-container list` shows them, \
              then `horizon-container install {name}`"

@@ -80,9 +80,16 @@ impl StderrObserver {
         }
     }
 
-    /// One notice line; a lost notice is not worth failing the call for.
+    /// One notice line, escaped (it can quote an error's text); a lost notice is not worth
+    /// failing the call for.
     fn notice(&self, text: std::fmt::Arguments<'_>) {
-        let _ = writeln!(std::io::stderr().lock(), "{}: {text}", self.binary);
+        let text = text.to_string();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{}: {}",
+            self.binary,
+            horizon_core::printable::escape_lines(&text)
+        );
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use horizon_core::engine::PullEvent;
 use horizon_core::lifecycle::{InstallProgress, InstallStep};
+use horizon_core::printable::escape;
 use horizon_core::update::{UpdateProgress, UpdateStep};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -63,13 +64,15 @@ const LAYER_ID_LEN: usize = 12;
 /// How often the terminal spinner redraws.
 const SPINNER_TICK: Duration = Duration::from_millis(120);
 
-/// "step: subject", or the step alone when it works on nothing in particular.
+/// "step: subject", or the step alone when it works on nothing in particular; escaped, as the
+/// subject can be a definition's text (a verify command).
 fn step_line(step: &dyn Display, subject: &str) -> String {
-    if subject.is_empty() {
+    let line = if subject.is_empty() {
         step.to_string()
     } else {
         format!("{step}: {subject}")
-    }
+    };
+    escape(&line).into_owned()
 }
 
 /// One plain progress line, or `None` for byte ticks (a log shows milestones only).
@@ -84,12 +87,14 @@ fn plain_line(progress: &Progress<'_>, pulling: &str) -> Option<String> {
             if status.is_empty() {
                 return None;
             }
-            Some(match layer_id(event) {
+            // The status is the registry's text, passed on by Podman.
+            let line = match layer_id(event) {
                 Some(layer) => {
                     format!("pulling {pulling}: layer {layer} {}", status.to_lowercase())
                 }
                 None => format!("pulling {pulling}: {status}"),
-            })
+            };
+            Some(escape(&line).into_owned())
         }
     }
 }

@@ -1,12 +1,14 @@
 //! What can be wrong with a definition, as data. A [`Diagnostic`] is one problem at one place
-//! (`file:line:column: field.path: problem`); a [`DefinitionError`] is every problem found in one
-//! file. Reading a file does not stop at the first field error, so one `validate` run shows them all
-//! (a syntax error does stop it: nothing after it can be trusted).
+//! (`file:line:column: field.path: problem`, shown escaped: it quotes the file); a
+//! [`DefinitionError`] is every problem found in one file. Reading a file does not stop at the
+//! first field error, so one `validate` run shows them all (a syntax error does stop it: nothing
+//! after it can be trusted).
 
 use std::fmt;
 use std::path::PathBuf;
 
 use super::parse::Position;
+use super::privilege::{Grant, describe};
 
 /// One problem in a definition file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,15 +24,18 @@ pub struct Diagnostic {
 }
 
 impl fmt::Display for Diagnostic {
+    /// One line, escaped: the file name, the field path and the problem's values are the file's
+    /// text, which reaches a terminal (see [`crate::printable`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        let mut line = self.file.display().to_string();
         if let Some(position) = self.position {
-            write!(f, ":{}:{}", position.line, position.column)?;
+            line.push_str(&format!(":{}:{}", position.line, position.column));
         }
         if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
+            line.push_str(&format!(": {}", self.field));
         }
-        write!(f, ": {}", self.problem)
+        line.push_str(&format!(": {}", self.problem));
+        f.write_str(&crate::printable::escape(&line))
     }
 }
 
@@ -71,6 +76,12 @@ pub enum Problem {
     Unreadable {
         /// The operating system's message.
         message: String,
+    },
+    /// The path is not a regular file (a FIFO, socket, device or directory): refused unread.
+    #[error("not a regular file but {kind}: a definition is read only from a regular file")]
+    NotRegularFile {
+        /// What it is instead (`a FIFO (named pipe)`, `a directory`, …).
+        kind: &'static str,
     },
     /// The file is larger than the limit (checked before parsing).
     #[error("the file is {size} bytes; a definition may be at most {limit} bytes")]
@@ -165,6 +176,24 @@ pub enum Problem {
     RaisesPrivilege {
         /// The privilege rule that was broken, as a sentence.
         rule: String,
+    },
+    /// A user file changes the code of a container that holds privilege a lower layer grants.
+    #[error(
+        "refused in a user definition: {name} runs with privilege a user file cannot grant ({}), \
+         so a user file may not change the code it runs: leave out `{field}`, drop that privilege \
+         in this file ({}), or give your container a name of its own",
+        describe(grants),
+        undo.join(", ")
+    )]
+    ChangesPrivilegedCode {
+        /// The definition.
+        name: String,
+        /// The field path the file changes (`image`, `environment.PATH`, `mounts[2]`).
+        field: String,
+        /// What the container holds that would run the changed code.
+        grants: Vec<Grant>,
+        /// What the file would write to drop those grants, one JSON member each.
+        undo: Vec<String>,
     },
     /// A system definition file (or its directory) that others than its owner could change.
     #[error("refused: {reason}")]

@@ -14,7 +14,8 @@
 //! `privileged: true`, capabilities beyond [`DEFAULT_CAPABILITIES`], `devices`, `network: "host"`,
 //! `desktop.gpu`/`desktop.input` (device access), and mounts whose source resolves (through
 //! symlinks, on the host) outside the user's home and `/tmp` are refused — unless a lower layer
-//! already grants that same thing, so a user file may restate a list it replaces.
+//! already grants that same thing, so a user file may restate a list it replaces. Nor may it
+//! change the code that runs with what a lower layer grants (`privilege.rs`).
 //!
 //! A system file (or the system directory) that is group- or world-writable, or not owned by the
 //! expected owner (root), is refused: anyone who could write it could choose what others run.
@@ -28,7 +29,8 @@ use std::path::{Path, PathBuf};
 use super::DEFAULT_CAPABILITIES;
 use super::builtin;
 use super::error::{DefinitionError, Diagnostic, Problem};
-use super::model::{Capability, Definition, Layer, Mount, Network, ResolvedDefinition, Source};
+use super::model::{Capability, Definition, Layer, Network, ResolvedDefinition, Source};
+use super::privilege;
 use super::read::{EXTENSION, LayerFile, parse_layer, read_layer_file_with};
 
 /// Where system definitions live (the spec's "System Containers" directory).
@@ -164,7 +166,7 @@ fn load_layers(
     for (name, text) in builtin::BUILTIN {
         let path = builtin_path(name);
         let result = parse_layer(text.as_bytes(), &path)
-            .and_then(|file| apply(None, &file, Layer::BuiltIn, None));
+            .and_then(|file| apply(None, &file, Layer::BuiltIn, sources.home.as_deref()));
         merge_result(&mut definitions, &mut invalid, path, Layer::BuiltIn, result);
     }
     for layer in [Layer::System, Layer::User] {
@@ -263,10 +265,8 @@ fn definition_files(
             tracing::debug!(path = %path.display(), "not a definition file, skipped");
             continue;
         }
-        if !path.is_file() {
-            tracing::debug!(path = %path.display(), "not a regular file, skipped");
-            continue;
-        }
+        // Whatever is not a regular file is still handed to the reader, which refuses it without
+        // reading it: it is listed as invalid, never skipped in silence.
         files.push(path);
     }
     files.sort();
@@ -380,6 +380,27 @@ fn apply(
             }
         }
     }
+    let privilege = privilege::grants(&definition, &origins, base.map(|b| &b.origins), home);
+    if layer == Layer::User
+        && let Some(base) = base
+        && !privilege.is_empty()
+    {
+        let undo = privilege::undo(&privilege, &definition, home);
+        // A value already refused for raising privilege is not refused twice.
+        let refused: Vec<String> = diagnostics.iter().map(|d| d.field.clone()).collect();
+        for field in privilege::code_changes(&base.definition, new) {
+            if refused.contains(&field) {
+                continue;
+            }
+            let problem = Problem::ChangesPrivilegedCode {
+                name: new.name.clone(),
+                field: field.clone(),
+                grants: privilege.clone(),
+                undo: undo.clone(),
+            };
+            diagnostics.push(file.diagnostic(&field, problem));
+        }
+    }
     // `ALL` needs `privileged`, whichever layers the two come from; blame the field this file set.
     if definition.capabilities.contains(&Capability::All) && !definition.privileged {
         let field = match new
@@ -409,6 +430,7 @@ fn apply(
         definition,
         sources,
         origins,
+        privilege,
     })
 }
 
@@ -479,7 +501,7 @@ fn user_rules(
         }
     }
     for (index, mount) in new.mounts.iter().flatten().enumerate() {
-        let restated = granted(&|d| d.mounts.iter().any(|m| same_or_narrower(mount, m)));
+        let restated = granted(&|d| d.mounts.iter().any(|m| privilege::narrows(mount, m)));
         if restated {
             continue;
         }
@@ -487,13 +509,6 @@ fn user_rules(
             refuse(format!("mounts[{index}]"), rule);
         }
     }
-}
-
-/// `mount` grants no more than `granted`: same paths, and read-only if `granted` is.
-fn same_or_narrower(mount: &Mount, granted: &Mount) -> bool {
-    mount.source == granted.source
-        && mount.target == granted.target
-        && (mount.read_only || !granted.read_only)
 }
 
 /// A user definition may mount a host path only when, with every symlink resolved, it is inside

@@ -4,7 +4,8 @@
 //! The walk a definition takes: bytes → [`parse::parse_json`] (strict JSON with positions) →
 //! [`read::parse_layer`] (typed [`DefinitionLayer`], every field checked by `validate.rs`) →
 //! [`layers::load`] (merged over the lower layers into a [`ResolvedDefinition`], with the user
-//! layer's privilege rules and the system layer's ownership rules) → [`Catalog`]. Nothing here reads
+//! layer's privilege rules — `privilege.rs`: nothing raised, and no change of the code a lower
+//! layer's privilege runs — and the system layer's ownership rules) → [`Catalog`]. Nothing here reads
 //! the process environment or prints: directories come in a [`DefinitionSources`] value, and every
 //! problem comes back as a [`Diagnostic`] naming file, line, column and field.
 //!
@@ -16,6 +17,7 @@ mod hash;
 mod layers;
 mod model;
 pub mod parse;
+mod privilege;
 mod read;
 mod schema;
 pub mod validate;
@@ -30,6 +32,7 @@ pub use model::{
     Mount, Network, ResolvedDefinition, Source,
 };
 pub use parse::{MAX_DEFINITION_BYTES, Position};
+pub use privilege::{CODE_FIELDS, Grant, USER_DATA_DIR, describe as describe_grants};
 pub use read::{FIELDS, LayerFile, file_stem, parse_layer, read_layer_file};
 pub use schema::{SCHEMA_PATH, json_schema, json_schema_text};
 

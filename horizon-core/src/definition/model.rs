@@ -513,6 +513,9 @@ pub struct ResolvedDefinition {
     /// For each field path that some layer set (`image`, `environment.PATH`, `desktop.gpu`), the
     /// layer whose value won. Fields no layer set have their default.
     pub origins: BTreeMap<String, Layer>,
+    /// What the definition grants that a user file could not, each with the layer that granted
+    /// it; while any is held, a user file may not change its [`CODE_FIELDS`](super::CODE_FIELDS).
+    pub privilege: Vec<super::Grant>,
 }
 
 impl ResolvedDefinition {

@@ -6,7 +6,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::OFlags;
 
 use super::error::{DefinitionError, Diagnostic, Problem};
 use super::model::{DefinitionLayer, DesktopLayer, Mount};
@@ -73,8 +76,9 @@ impl LayerFile {
     }
 }
 
-/// Reads a definition file from disk: refuses it before reading when it is larger than
-/// [`MAX_DEFINITION_BYTES`], then parses it with [`parse_layer`].
+/// Reads a definition file from disk: refuses it before reading when it is not a regular file
+/// (after following symlinks) or larger than [`MAX_DEFINITION_BYTES`], then parses it with
+/// [`parse_layer`].
 pub fn read_layer_file(path: &Path) -> Result<LayerFile, DefinitionError> {
     read_layer_file_with(path, |_| Ok(()))
 }
@@ -98,8 +102,24 @@ pub(crate) fn read_layer_file_with(
             message: error.to_string(),
         })
     };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
+    // What is not a regular file is refused before it is opened, and again on the open file (it
+    // may have been swapped in between): reading a FIFO blocks until a writer comes, a device may
+    // never end, and a directory or socket has nothing to read. The open does not block on a FIFO.
+    let not_regular = |metadata: &std::fs::Metadata| {
+        special_kind(metadata).map(|kind| whole_file(Problem::NotRegularFile { kind }))
+    };
+    if let Some(refused) = std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
+        return Err(refused);
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(unreadable)?;
     let metadata = file.metadata().map_err(unreadable)?;
+    if let Some(refused) = not_regular(&metadata) {
+        return Err(refused);
+    }
     check(&metadata).map_err(whole_file)?;
     let size = metadata.len();
     if size > MAX_DEFINITION_BYTES as u64 {
@@ -115,6 +135,27 @@ pub(crate) fn read_layer_file_with(
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
     parse_layer(&bytes, path)
+}
+
+/// What a file that is not a regular one is, as a refusal names it; `None` for a regular file.
+/// The metadata is the link target's, so a symlink to a regular file is read as that file.
+pub(crate) fn special_kind(metadata: &std::fs::Metadata) -> Option<&'static str> {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else if kind.is_char_device() {
+        Some("a character device")
+    } else if kind.is_block_device() {
+        Some("a block device")
+    } else {
+        Some("a special file")
+    }
 }
 
 /// Parses and checks one definition file's bytes. `path` names the file in errors, and its stem
@@ -628,6 +669,15 @@ mod tests {
                 "{\"name\": \"dev\", \"name\": \"dev\"}",
                 &[
                     "dev.json:1:17: duplicate key `name` (first at line 1, column 2): each key may appear once",
+                ],
+            ),
+            (
+                // What the file holds is shown escaped: it would act on a terminal.
+                "dev.json",
+                "{\"name\": \"dev\", \"x\\u001b[2J\": 1, \"environment\": {\"\\u0000\": \"\\u009b\"}}",
+                &[
+                    "dev.json:1:17: x\\u{1b}[2J: unknown field `x\\u{1b}[2J`",
+                    "dev.json:1:50: environment.\\0: \"\\0\" is not a valid environment variable name: use letters, digits and '_', not starting with a digit",
                 ],
             ),
             (

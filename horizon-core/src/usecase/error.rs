@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::definition::{DefinitionError, Layer};
 use crate::engine::{ConnectError, EngineError};
 use crate::exec_plan::ExecPlanError;
 use crate::export::{ExportError, Owner};
@@ -25,6 +26,25 @@ pub enum Error {
         invalid_file: Option<PathBuf>,
         /// The names that are defined.
         known: Vec<String>,
+    },
+    /// A file that customises the definition was refused, so it is not built from the layers
+    /// below that file, which would be a container nobody asked for.
+    #[error(
+        "{name} was not {operation}: {}, which customises it, was refused:\n  {}",
+        .path.display(),
+        .error.diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  ")
+    )]
+    RefusedCustomisation {
+        /// The definition.
+        name: String,
+        /// What was not done: `installed`, `updated`.
+        operation: &'static str,
+        /// The refused file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: DefinitionError,
+        /// The layer whose definition is in force without it.
+        in_force: Layer,
     },
     /// The request itself is incomplete or contradictory.
     #[error("{message}")]
@@ -153,6 +173,16 @@ pub enum Hint {
         /// The definition.
         name: String,
     },
+    /// Fix this refused file that customises a definition, or remove it to use the definition
+    /// of the layers below as it is.
+    FixOrRemoveCustomisation {
+        /// The file.
+        path: PathBuf,
+        /// The definition.
+        name: String,
+        /// The layer whose definition is in force without the file.
+        in_force: Layer,
+    },
     /// List the definitions (none of this name exists); `known` are the names that do.
     ListDefinitions {
         /// The defined names.
@@ -212,9 +242,9 @@ impl Error {
             return ErrorKind::NoService;
         }
         match self {
-            Error::UnknownDefinition { .. } | Error::InvalidRequest { .. } => {
-                ErrorKind::InvalidInput
-            }
+            Error::UnknownDefinition { .. }
+            | Error::RefusedCustomisation { .. }
+            | Error::InvalidRequest { .. } => ErrorKind::InvalidInput,
             Error::Connect(error) if matches!(**error, ConnectError::BadEndpoint(_)) => {
                 ErrorKind::InvalidInput
             }
@@ -267,6 +297,16 @@ impl Error {
             }],
             Error::UnknownDefinition { known, .. } => vec![Hint::ListDefinitions {
                 known: known.clone(),
+            }],
+            Error::RefusedCustomisation {
+                name,
+                path,
+                in_force,
+                ..
+            } => vec![Hint::FixOrRemoveCustomisation {
+                path: path.clone(),
+                name: name.clone(),
+                in_force: *in_force,
             }],
             Error::Lifecycle(LifecycleError::NotInstalled { name })
             | Error::Update(UpdateError::Lifecycle(LifecycleError::NotInstalled { name })) => {
@@ -349,5 +389,49 @@ fn export_hints(error: &ExportError) -> Vec<Hint> {
         ExportError::NotExported { .. } => vec![Hint::ListExports],
         ExportError::Client { .. } => vec![Hint::InstallExecClient],
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::definition::{Diagnostic, Position, Problem};
+
+    #[test]
+    fn a_refused_customisation_names_the_file_its_problems_and_the_way_out() {
+        let path = PathBuf::from("/home/me/.config/horizonos/containers/desktop.json");
+        let diagnostic = |line, field: &str| Diagnostic {
+            file: path.clone(),
+            position: Some(Position { line, column: 12 }),
+            field: field.to_owned(),
+            problem: Problem::Conflict {
+                rule: "a rule".to_owned(),
+            },
+        };
+        let error = Error::RefusedCustomisation {
+            name: "desktop".to_owned(),
+            operation: "installed",
+            path: path.clone(),
+            error: DefinitionError {
+                diagnostics: vec![diagnostic(3, "image"), diagnostic(4, "packages")],
+            },
+            in_force: Layer::BuiltIn,
+        };
+        assert_eq!(
+            error.to_string(),
+            "desktop was not installed: /home/me/.config/horizonos/containers/desktop.json, which \
+             customises it, was refused:\n  \
+             /home/me/.config/horizonos/containers/desktop.json:3:12: image: a rule\n  \
+             /home/me/.config/horizonos/containers/desktop.json:4:12: packages: a rule"
+        );
+        assert_eq!(error.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            error.hints(),
+            [Hint::FixOrRemoveCustomisation {
+                path,
+                name: "desktop".to_owned(),
+                in_force: Layer::BuiltIn,
+            }]
+        );
     }
 }

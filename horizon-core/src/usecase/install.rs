@@ -67,7 +67,7 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         options: InstallOptions,
     ) -> Result<InstallReport, Error> {
-        let resolved = self.resolve(name)?;
+        let resolved = self.resolve_to_build(name, "installed")?;
         self.engine(call).await?;
         self.warn_unusable_agent(call);
         let operation = if options.reinstall {

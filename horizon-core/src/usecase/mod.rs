@@ -166,6 +166,34 @@ impl<E: Engine> Horizon<E> {
         })
     }
 
+    /// The definition called `name`, to build a container from: refused when a file that
+    /// customises it was refused (the highest such file is named), since building the layers
+    /// below it would make a container nobody wrote — the privilege a lower layer grants with
+    /// code the refused file wanted to change, or without a change the administrator made.
+    pub(crate) fn resolve_to_build(
+        &self,
+        name: &str,
+        operation: &'static str,
+    ) -> Result<&ResolvedDefinition, Error> {
+        let resolved = self.resolve(name)?;
+        let refused = self
+            .catalog()
+            .invalid
+            .iter()
+            .rev()
+            .find(|file| crate::definition::file_stem(&file.path) == Some(name));
+        match refused {
+            Some(file) => Err(Error::RefusedCustomisation {
+                name: name.to_owned(),
+                operation,
+                path: file.path.clone(),
+                error: file.error.clone(),
+                in_force: resolved.layer(),
+            }),
+            None => Ok(resolved),
+        }
+    }
+
     /// The invalid definition file named like `name`, if there is one.
     pub(crate) fn invalid_file(&self, name: &str) -> Option<PathBuf> {
         self.catalog()

@@ -169,7 +169,7 @@ impl<E: Engine> Horizon<E> {
             }
             UpdateSelection::Names(names) => {
                 for name in &names {
-                    self.resolve(name)?;
+                    self.resolve_to_build(name, "updated")?;
                 }
                 names
             }
@@ -217,7 +217,7 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         options: &UpdateOptions,
     ) -> Result<UpdateOutcome, Error> {
-        let resolved = self.resolve(name)?;
+        let resolved = self.resolve_to_build(name, "updated")?;
         let operation = options.lock_operation.unwrap_or("update");
         let lock = self
             .lock_for_write(call, name, operation, options.wait)

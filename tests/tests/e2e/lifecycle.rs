@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::text;
 
 /// The spec's default capability set, as Podman names it, sorted.
-const DEFAULT_CAPS: [&str; 11] = [
+pub(crate) const DEFAULT_CAPS: [&str; 11] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_FOWNER",
@@ -35,7 +35,7 @@ fn output(command: &mut Command) -> Output {
 }
 
 /// `horizon-container ARGS` in `session`: exit status, stdout, stderr.
-fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
     let result = output(session.horizon_container().args(args));
     (
         result.status.code(),
@@ -45,7 +45,7 @@ fn horizon(session: &Session, args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// `horizon-container ARGS` that must exit 0; returns stdout and stderr.
-fn succeed(session: &Session, args: &[&str]) -> (String, String) {
+pub(crate) fn succeed(session: &Session, args: &[&str]) -> (String, String) {
     let (code, stdout, stderr) = horizon(session, args);
     assert_eq!(
         code,
@@ -68,7 +68,7 @@ fn podman(session: &Session, args: &[&str]) -> String {
 }
 
 /// `podman inspect OBJECT`, or `None` when it does not exist.
-fn inspect(session: &Session, object: &str) -> Option<Value> {
+pub(crate) fn inspect(session: &Session, object: &str) -> Option<Value> {
     let result = output(session.service.storage.podman().args(["inspect", object]));
     if !result.status.success() {
         return None;
@@ -78,7 +78,7 @@ fn inspect(session: &Session, object: &str) -> Option<Value> {
 }
 
 /// Names of every container (running or not) carrying `label`.
-fn containers_labelled(session: &Session, label: &str) -> Vec<String> {
+pub(crate) fn containers_labelled(session: &Session, label: &str) -> Vec<String> {
     let listed = podman(
         session,
         &[
@@ -1052,7 +1052,15 @@ fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
         })
         .to_string(),
     );
-    let (code, stdout, stderr) = horizon(&session, &["install", name]);
+    install_fails_at_verify_of_ls(&session, name, "/no-such-directory");
+    assert_nothing_left(&session, name);
+}
+
+/// Installs `name`, whose last verify command is `ls PATH` of a path that does not exist, and
+/// asserts that the install fails naming that command and the last line it printed, the path
+/// shown as `shown`. Returns stderr.
+pub(crate) fn install_fails_at_verify_of_ls(session: &Session, name: &str, shown: &str) -> String {
+    let (code, stdout, stderr) = horizon(session, &["install", name]);
     assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
     let error: Vec<&str> = stderr
         .lines()
@@ -1063,13 +1071,12 @@ fn a_failing_verify_command_fails_the_install_and_leaves_nothing() {
         [
             format!(
                 "horizon-container: error: installing `{name}` failed at step \"verify\": verify \
-                 command `ls /no-such-directory` exited with status 1; its last lines:"
-            )
-            .as_str(),
-            "    ls: /no-such-directory: No such file or directory",
+                 command `ls {shown}` exited with status 1; its last lines:"
+            ),
+            format!("    ls: {shown}: No such file or directory"),
         ]
     );
-    assert_nothing_left(&session, name);
+    stderr
 }
 
 #[test]

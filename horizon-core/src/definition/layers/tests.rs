@@ -474,6 +474,173 @@ fn a_user_file_may_restate_what_lower_layers_grant() {
 }
 
 #[test]
+fn a_user_file_may_not_change_the_code_a_lower_layers_privilege_runs() {
+    let fixture = Fixture::new();
+    fixture.write(
+        Layer::System,
+        "desktop.json",
+        r#"{"name": "desktop", "devices": ["/dev/kvm"]}"#,
+    );
+    fixture.write(
+        Layer::System,
+        "media.json",
+        r#"{"name": "media", "image": "quay.io/a/media:1", "network": "host",
+            "mounts": ["/home", "/srv/media:/media:ro", "/tmp"]}"#,
+    );
+    let user = fixture.sources.user_dir.clone().unwrap();
+    let rule = |name: &str, field: &str, grants: &str, undo: &str| {
+        format!(
+            "{field}: refused in a user definition: {name} runs with privilege a user file cannot \
+             grant ({grants}), so a user file may not change the code it runs: leave out \
+             `{field}`, drop that privilege in this file ({undo}), or give your container a name \
+             of its own"
+        )
+    };
+    let desktop_grants = "privileged, capabilities SYS_ADMIN NET_ADMIN, desktop.gpu, \
+                          desktop.input from the built-in layer; devices /dev/kvm:/dev/kvm:rwm \
+                          from the system layer";
+    let desktop_undo = r#""privileged": false, "capabilities": [], "devices": [], "desktop": {"gpu": false, "input": false}"#;
+    let media_grants = "network host, mount /srv/media:/media:ro from the system layer";
+    let media_undo = r#""network": "private", "mounts": ["/home", "/tmp/x:/usr/bin"]"#;
+    let cases: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "desktop",
+            r#"{"name": "desktop", "image": "quay.io/evil/x:1", "packages": [],
+                "environment": {"CONTAINER_PURPOSE": "desktop", "LD_PRELOAD": "/x.so"}}"#,
+            vec![
+                format!(
+                    ":1:30: {}",
+                    rule("desktop", "image", desktop_grants, desktop_undo)
+                ),
+                format!(
+                    ":1:62: {}",
+                    rule("desktop", "packages", desktop_grants, desktop_undo)
+                ),
+                format!(
+                    ":2:79: {}",
+                    rule(
+                        "desktop",
+                        "environment.LD_PRELOAD",
+                        desktop_grants,
+                        desktop_undo
+                    )
+                ),
+            ],
+        ),
+        (
+            // Dropping the built-in's grants is not enough while the system's device is held.
+            "desktop",
+            r#"{"name": "desktop", "verify": [], "privileged": false, "capabilities": [],
+                "desktop": {"gpu": false, "input": false}}"#,
+            vec![format!(
+                ":1:31: {}",
+                rule(
+                    "desktop",
+                    "verify",
+                    "devices /dev/kvm:/dev/kvm:rwm from the system layer",
+                    r#""devices": []"#
+                )
+            )],
+        ),
+        (
+            "media",
+            r#"{"name": "media", "mounts": ["/home", "/srv/media:/media:ro", "/tmp/x:/usr/bin"]}"#,
+            vec![format!(
+                ":1:63: {}",
+                rule("media", "mounts[2]", media_grants, media_undo)
+            )],
+        ),
+    ];
+    let mut mismatches = Vec::new();
+    for (name, text, expected) in cases {
+        let path = user.join(format!("{name}.json"));
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|e| format!("{}{e}", path.display()))
+            .collect();
+        let got = fixture.errors_of(Layer::User, &format!("{name}.json"), text);
+        if got != expected {
+            mismatches.push(format!("{text}\n  got: {got:#?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // Tuning, restating, narrowing, and dropping every grant before choosing the code.
+    for (name, text) in [
+        (
+            "desktop",
+            r#"{"name": "desktop", "image": "quay.io/toolbx/arch-toolbox:latest",
+                "export_binaries": [], "persistent": false, "autostart": true, "network": "none",
+                "mounts": ["/home:/home:ro"], "environment": {"CONTAINER_PURPOSE": "desktop"},
+                "capabilities": ["NET_ADMIN"], "desktop": {"audio": false}, "devices": []}"#,
+        ),
+        (
+            "desktop",
+            r#"{"name": "desktop", "image": "quay.io/mine/x:1", "privileged": false,
+                "capabilities": [], "devices": [], "desktop": {"gpu": false, "input": false}}"#,
+        ),
+        (
+            "media",
+            r#"{"name": "media", "image": "quay.io/mine/media:2", "network": "none",
+                "mounts": ["/home"], "environment": {"A": "b"}}"#,
+        ),
+        (
+            "development",
+            r#"{"name": "development", "image": "quay.io/mine/dev:1", "packages": ["vim"],
+                "environment": {"LD_PRELOAD": "/x.so"}, "verify": [["vim", "--version"]]}"#,
+        ),
+    ] {
+        let path = fixture.write(Layer::User, &format!("{name}.json"), text);
+        let catalog = fixture.load();
+        assert_eq!(catalog.invalid, [], "{text}");
+        std::fs::remove_file(path).unwrap();
+    }
+
+    // What each definition holds, with the layer that granted it.
+    fixture.write(
+        Layer::User,
+        "desktop.json",
+        r#"{"name": "desktop", "privileged": true, "desktop": {"gpu": false}}"#,
+    );
+    let catalog = fixture.load();
+    let held = |name: &str| -> Vec<(&'static str, String, Layer)> {
+        catalog
+            .get(name)
+            .unwrap()
+            .privilege
+            .iter()
+            .map(|g| (g.field, g.what.clone(), g.layer))
+            .collect()
+    };
+    assert_eq!(
+        held("desktop"),
+        [
+            ("privileged", "privileged".to_owned(), Layer::BuiltIn),
+            (
+                "capabilities",
+                "capabilities SYS_ADMIN NET_ADMIN".to_owned(),
+                Layer::BuiltIn
+            ),
+            (
+                "devices",
+                "devices /dev/kvm:/dev/kvm:rwm".to_owned(),
+                Layer::System
+            ),
+            ("desktop.input", "desktop.input".to_owned(), Layer::BuiltIn),
+        ],
+        "a user file's restated privilege is still the lower layer's"
+    );
+    assert_eq!(held("development"), []);
+    assert_eq!(
+        held("gaming"),
+        [
+            ("desktop.gpu", "desktop.gpu".to_owned(), Layer::BuiltIn),
+            ("desktop.input", "desktop.input".to_owned(), Layer::BuiltIn),
+        ]
+    );
+}
+
+#[test]
 fn system_files_must_be_owned_by_root_and_writable_only_by_it() {
     let fixture = Fixture::new();
     let path = fixture.write(Layer::System, "my-tools.json", SPEC_MY_TOOLS);
@@ -582,6 +749,53 @@ fn size_limit_bom_and_name_rules_apply_to_files_on_disk() {
             r#"{"name": "tools", "image": "quay.io/a/b:1"}"#
         ),
         [expected]
+    );
+}
+
+#[test]
+fn what_is_not_a_regular_file_is_refused_unread_and_listed() {
+    let fixture = Fixture::new();
+    let user = fixture.sources.user_dir.clone().unwrap();
+    let fifo = user.join("fifo.json");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    std::fs::create_dir(user.join("dir.json")).unwrap();
+    symlink("/dev/null", user.join("null.json")).unwrap();
+    symlink(&fifo, user.join("to-fifo.json")).unwrap();
+    let elsewhere = fixture.home().join("real.json");
+    std::fs::write(&elsewhere, r#"{"name": "real", "image": "quay.io/a/b:1"}"#).unwrap();
+    symlink(&elsewhere, user.join("real.json")).unwrap();
+    let catalog = fixture.load();
+    assert_eq!(catalog.get("real").unwrap().layer(), Layer::User);
+    let refused: Vec<String> = catalog
+        .invalid
+        .iter()
+        .map(|file| file.error.to_string())
+        .collect();
+    let kind = |file: &str, kind: &str| {
+        format!(
+            "{}: not a regular file but {kind}: a definition is read only from a regular file",
+            user.join(file).display()
+        )
+    };
+    assert_eq!(
+        refused,
+        [
+            kind("dir.json", "a directory"),
+            kind("fifo.json", "a FIFO (named pipe)"),
+            kind("null.json", "a character device"),
+            kind("to-fifo.json", "a FIFO (named pipe)"),
+        ]
+    );
+    assert_eq!(
+        read_layer_file(&fifo).unwrap_err().to_string(),
+        kind("fifo.json", "a FIFO (named pipe)")
     );
 }
 
