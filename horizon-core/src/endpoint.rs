@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The rootful Podman socket, where `systemctl enable --now podman.socket` puts it.
-pub const ROOTFUL_SOCKET: &str = "/run/podman/podman.sock";
+pub(crate) const ROOTFUL_SOCKET: &str = "/run/podman/podman.sock";
 /// The rootless socket, relative to `$XDG_RUNTIME_DIR`.
-pub const ROOTLESS_SOCKET_IN_RUNTIME_DIR: &str = "podman/podman.sock";
+pub(crate) const ROOTLESS_SOCKET_IN_RUNTIME_DIR: &str = "podman/podman.sock";
 
 /// An address of a Podman API service.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,7 +169,7 @@ impl DiscoveryInput {
 }
 
 /// The effective uid of this process, read from `/proc` so the library needs no unsafe libc call.
-pub fn current_uid() -> u32 {
+pub(crate) fn current_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self")
         .map(|meta| meta.uid())
@@ -178,7 +178,7 @@ pub fn current_uid() -> u32 {
 
 /// The endpoints to try, in order. An explicit endpoint (flag, then `CONTAINER_HOST`) is the only
 /// candidate when present; a malformed one is an error rather than a silent fallback.
-pub fn candidates(input: &DiscoveryInput) -> Result<Vec<Candidate>, EndpointError> {
+pub(crate) fn candidates(input: &DiscoveryInput) -> Result<Vec<Candidate>, EndpointError> {
     if let Some(url) = &input.flag {
         return Ok(vec![Candidate {
             endpoint: url.parse()?,
@@ -212,7 +212,7 @@ pub fn candidates(input: &DiscoveryInput) -> Result<Vec<Candidate>, EndpointErro
 /// The endpoint of the caller's own service — the rootless socket for a user, the rootful one for
 /// root — which horizon may start when nothing answers; `None` when an endpoint was given
 /// explicitly (then only that endpoint is ever used).
-pub fn own_service(input: &DiscoveryInput) -> Option<Candidate> {
+pub(crate) fn own_service(input: &DiscoveryInput) -> Option<Candidate> {
     if input.flag.is_some() || input.container_host.is_some() {
         return None;
     }

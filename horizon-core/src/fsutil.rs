@@ -14,7 +14,7 @@ use rustix::fs::{Mode, OFlags};
 
 /// How a state file is opened by [`open_state`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StateAccess {
+pub(crate) enum StateAccess {
     /// For reading; a missing file is `NotFound`.
     Read,
     /// For reading and writing, created (mode 0644 before the umask) when missing: locks.
@@ -24,7 +24,7 @@ pub enum StateAccess {
 /// Opens the state file `path` without following a symbolic link at its last component and
 /// refuses anything but a regular file, with an error that says so (the caller's error names
 /// the path).
-pub fn open_state(path: &Path, access: StateAccess) -> std::io::Result<File> {
+pub(crate) fn open_state(path: &Path, access: StateAccess) -> std::io::Result<File> {
     // NONBLOCK: opening a FIFO must not wait for a writer; the type check below refuses it.
     let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let flags = match access {
@@ -50,7 +50,7 @@ pub fn open_state(path: &Path, access: StateAccess) -> std::io::Result<File> {
 }
 
 /// The bytes of the state file `path` (opened as [`open_state`] does); `None` when there is none.
-pub fn read_state(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_state(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
     let mut file = match open_state(path, StateAccess::Read) {
         Ok(file) => file,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -63,13 +63,13 @@ pub fn read_state(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Writes `bytes` to `path` atomically (see the module documentation), creating its directory.
 /// The error names the file or directory that failed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), (PathBuf, std::io::Error)> {
     write_atomic_mode(path, bytes, None)
 }
 
 /// [`write_atomic`] giving the file permission bits `mode` (exactly, whatever the umask): an
 /// exported wrapper must be executable from the instant it appears.
-pub fn write_atomic_mode(
+pub(crate) fn write_atomic_mode(
     path: &Path,
     bytes: &[u8],
     mode: Option<u32>,
@@ -107,7 +107,7 @@ pub fn write_atomic_mode(
 
 /// Why a JSON state file could not be read.
 #[derive(Debug)]
-pub enum JsonFileError {
+pub(crate) enum JsonFileError {
     /// Reading it failed.
     Io(std::io::Error),
     /// It is not valid JSON of the expected shape, or of another schema version.
@@ -117,7 +117,7 @@ pub enum JsonFileError {
 /// Reads the JSON state file at `path` — `None` when there is none — and checks that
 /// `schema_version_of` it is `expected` (a file of another horizon version is refused, never
 /// guessed at).
-pub fn read_json<T: serde::de::DeserializeOwned>(
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     schema_version_of: impl Fn(&T) -> u32,
     expected: u32,
@@ -139,7 +139,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
 /// The stems of the `*.EXTENSION` files in the state directory `dir`, sorted: a directory that
 /// does not exist yet holds none, and the temp files of interrupted writes (a leading dot) are
 /// not state.
-pub fn list_stems(dir: &Path, extension: &str) -> std::io::Result<Vec<String>> {
+pub(crate) fn list_stems(dir: &Path, extension: &str) -> std::io::Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -163,7 +163,7 @@ pub fn list_stems(dir: &Path, extension: &str) -> std::io::Result<Vec<String>> {
 }
 
 /// Removes `path` durably; a file that is not there is not an error.
-pub fn remove_durably(path: &Path) -> std::io::Result<()> {
+pub(crate) fn remove_durably(path: &Path) -> std::io::Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => sync_dir(path.parent().unwrap_or(Path::new("."))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -172,7 +172,7 @@ pub fn remove_durably(path: &Path) -> std::io::Result<()> {
 }
 
 /// Makes a rename or removal in `dir` durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

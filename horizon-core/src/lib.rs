@@ -8,20 +8,22 @@
 //! binaries (`horizon-container`, `horizon-dev`, `horizon-update`) and embedders render. The
 //! types a caller needs are re-exported here; `examples/` holds programs built on them.
 
+#![cfg_attr(not(test), warn(unreachable_pub))]
+
 pub mod apps;
 pub mod base;
 pub mod definition;
 pub mod doctor;
-pub mod endpoint;
+mod endpoint;
 pub mod engine;
 pub mod exec_plan;
 pub mod export;
-pub mod fsutil;
+mod fsutil;
 pub mod host_command;
 pub mod labels;
 pub mod lifecycle;
 pub mod naming;
-pub mod paths;
+mod paths;
 pub mod printable;
 pub mod system_update;
 pub mod update;
@@ -30,11 +32,12 @@ pub mod usecase;
 pub use definition::{
     Catalog, Definition, DefinitionError, DefinitionSources, Layer, ResolvedDefinition,
 };
-pub use endpoint::{Endpoint, EndpointError};
+pub use endpoint::{Candidate, DiscoveryInput, Endpoint, EndpointError, EndpointOrigin};
 pub use engine::{Engine, EngineError};
 pub use lifecycle::{
     ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
 };
+pub use paths::{HorizonPaths, PathInputs};
 pub use update::{
     ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
     UpdateStep,

@@ -6,23 +6,23 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// State of root's (system) containers.
-pub const SYSTEM_STATE_DIR: &str = "/var/lib/horizonos";
+pub(crate) const SYSTEM_STATE_DIR: &str = "/var/lib/horizonos";
 /// Where root exports binaries for everyone.
-pub const SYSTEM_EXPORT_DIR: &str = "/usr/local/bin";
+pub(crate) const SYSTEM_EXPORT_DIR: &str = "/usr/local/bin";
 /// Runtime files of root's containers.
-pub const SYSTEM_RUNTIME_DIR: &str = "/run/horizonos";
+pub(crate) const SYSTEM_RUNTIME_DIR: &str = "/run/horizonos";
 
 /// horizon's directories for one user (or for the system, when that user is root).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HorizonPaths {
     /// Persistent state: `$XDG_STATE_HOME/horizonos`, `~/.local/state/horizonos`, or
-    /// [`SYSTEM_STATE_DIR`] for root.
+    /// `/var/lib/horizonos` for root.
     pub state_dir: PathBuf,
-    /// Where exported wrappers go: `$XDG_BIN_HOME`, `~/.local/bin`, or [`SYSTEM_EXPORT_DIR`] for
+    /// Where exported wrappers go: `$XDG_BIN_HOME`, `~/.local/bin`, or `/usr/local/bin` for
     /// root.
     pub export_dir: PathBuf,
     /// Sockets and other files that die with the session: `$XDG_RUNTIME_DIR/horizonos`, or
-    /// [`SYSTEM_RUNTIME_DIR`] for root.
+    /// `/run/horizonos` for root.
     pub runtime_dir: PathBuf,
 }
 

@@ -9,12 +9,12 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use horizon_core::DiscoveryInput;
+use horizon_core::HorizonPaths;
 use horizon_core::definition::DefinitionSources;
-use horizon_core::endpoint::DiscoveryInput;
 use horizon_core::engine::RunState;
 use horizon_core::engine::fake::{EngineCall, FakeEngine};
 use horizon_core::lifecycle::{DesktopHost, InstalledState};
-use horizon_core::paths::HorizonPaths;
 use horizon_core::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
 use horizon_core::usecase::{InstallOptions, Installed, ServiceStart, Unobserved};
 use horizon_core::{Call, Cancel, EngineError, ErrorKind, Horizon, Settings};

@@ -70,12 +70,12 @@ struct OstreeJson {
 }
 
 /// The newest image bootc knows of (from `cachedUpdate`): digest and version.
-pub type CachedImage = (String, Option<String>);
+pub(super) type CachedImage = (String, Option<String>);
 
 /// Reads `bootc status --json` into a status in boot order (staged, booted, rollback; the rollback
 /// before the booted one when it is queued) and the cached update. A host bootc does not manage
 /// (no booted entry) is [`BaseError::NoDeployment`].
-pub fn parse_status(json: &str) -> Result<(BaseStatus, Option<CachedImage>), BaseError> {
+pub(super) fn parse_status(json: &str) -> Result<(BaseStatus, Option<CachedImage>), BaseError> {
     let host: HostJson = serde_json::from_str(json).map_err(|error| BaseError::BadStatus {
         backend: BackendKind::Bootc,
         message: error.to_string(),

@@ -62,10 +62,10 @@ struct CachedUpdateJson {
 }
 
 /// The update `rpm-ostree upgrade --check` found and cached: commit and version.
-pub type CachedUpdate = (String, Option<String>);
+pub(super) type CachedUpdate = (String, Option<String>);
 
 /// Reads `rpm-ostree status --json` into a status and the cached update.
-pub fn parse_status(json: &str) -> Result<(BaseStatus, Option<CachedUpdate>), BaseError> {
+pub(super) fn parse_status(json: &str) -> Result<(BaseStatus, Option<CachedUpdate>), BaseError> {
     let parsed: StatusJson = serde_json::from_str(json).map_err(|error| BaseError::BadStatus {
         backend: BackendKind::RpmOstree,
         message: error.to_string(),

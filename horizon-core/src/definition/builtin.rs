@@ -8,7 +8,7 @@
 //! with the spec's extra capabilities, as the spec says desktop environments run.
 
 /// Each built-in definition: its name and its JSON text.
-pub const BUILTIN: &[(&str, &str)] = &[
+pub(super) const BUILTIN: &[(&str, &str)] = &[
     ("desktop", include_str!("builtin/desktop.json")),
     ("development", include_str!("builtin/development.json")),
     ("gaming", include_str!("builtin/gaming.json")),

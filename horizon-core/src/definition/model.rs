@@ -138,9 +138,9 @@ pub struct DefinitionLayer {
 }
 
 /// An environment variable name (schema only: the value is a plain string).
-pub type EnvName = String;
+pub(super) type EnvName = String;
 /// An environment variable value (schema only: the value is a plain string).
-pub type EnvValue = String;
+pub(super) type EnvValue = String;
 
 /// Desktop integration of a container.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]

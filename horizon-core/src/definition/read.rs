@@ -36,13 +36,13 @@ pub const FIELDS: &[&str] = &[
 ];
 
 /// The keys of the `desktop` object.
-pub const DESKTOP_FIELDS: &[&str] = &["display", "audio", "gpu", "input"];
+pub(super) const DESKTOP_FIELDS: &[&str] = &["display", "audio", "gpu", "input"];
 
 /// The keys of a mount in object form.
-pub const MOUNT_FIELDS: &[&str] = &["source", "target", "read_only"];
+pub(super) const MOUNT_FIELDS: &[&str] = &["source", "target", "read_only"];
 
 /// The file name extension of definition files.
-pub const EXTENSION: &str = "json";
+pub(super) const EXTENSION: &str = "json";
 
 /// One parsed and checked definition file, not yet merged with other layers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 //! `STATE_DIR/system-generations/current`, the number of the generation in effect. Each generation
 //! names its parent, the generation that was in effect when it was recorded: a rollback goes to the
 //! parent of the one in effect (what the machine ran before the last run changed it), and a second
-//! rollback to the parent's parent. Every file is written atomically
-//! ([`crate::fsutil::write_atomic`]), so a crash leaves the old state or the new one.
+//! rollback to the parent's parent. Every file is written atomically,
+//! so a crash leaves the old state or the new one.
 
 use std::path::{Path, PathBuf};
 

@@ -13,9 +13,9 @@ use crate::paths::{HorizonPaths, PathInputs};
 use crate::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
 
 /// Overrides the system definition directory.
-pub const SYSTEM_DIR_ENV: &str = "HORIZON_SYSTEM_DIR";
+pub(super) const SYSTEM_DIR_ENV: &str = "HORIZON_SYSTEM_DIR";
 /// Overrides the user definition directory.
-pub const USER_DIR_ENV: &str = "HORIZON_USER_DIR";
+pub(super) const USER_DIR_ENV: &str = "HORIZON_USER_DIR";
 /// Overrides horizon's state directory.
 pub const STATE_DIR_ENV: &str = "HORIZON_STATE_DIR";
 /// Overrides the directory exported wrappers are written to.
