@@ -71,14 +71,14 @@ mod active {
         Ok(points)
     }
 
-    pub fn configure(spec: &str) -> Result<(), String> {
+    pub(super) fn configure(spec: &str) -> Result<(), String> {
         let points = parse(spec)?;
         CONFIGURED
             .set(points)
             .map_err(|_| "failpoints are configured already".to_owned())
     }
 
-    pub async fn hit(point: &'static str) -> Result<(), UpdateError> {
+    pub(crate) async fn hit(point: &'static str) -> Result<(), UpdateError> {
         let Some(action) = CONFIGURED.get().and_then(|points| {
             points
                 .iter()
