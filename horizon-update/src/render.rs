@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use horizon_core::apps::{AppChange, SourceReport, SourceState};
 use horizon_core::base::{BaseCheck, RollbackOutcome, UpgradeOutcome};
+use horizon_core::printable::escape_lines;
 use horizon_core::system_update::containers::{ContainerResults, ContainerRollback};
 use horizon_core::system_update::generations::SystemGeneration;
 use horizon_core::system_update::{
@@ -216,7 +217,7 @@ fn generation(reference: &GenerationRef) -> String {
 
 fn container_check(check: &ContainerCheck) -> String {
     if let Some(error) = &check.error {
-        return format!("{}: FAILED: {error}", check.name);
+        return format!("{}: FAILED: {}", check.name, escape_lines(error));
     }
     if !check.definition_exists {
         return format!(
@@ -252,10 +253,11 @@ fn container_check(check: &ContainerCheck) -> String {
 fn container_update(update: &ContainerUpdate) -> String {
     use horizon_core::update::UpdateOutcome;
     match &update.result {
+        // The error can quote the definition (a verify command) and what the container printed.
         Err(error) => format!(
             "{}: FAILED (the running container is untouched): {}",
             update.name,
-            horizon_core::update::error_chain(error)
+            escape_lines(&horizon_core::update::error_chain(error))
         ),
         Ok(UpdateOutcome::Updated { from, to, .. }) => format!(
             "{}: updated from {} to {}",

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use horizon_cli_support::exit::{self, Failure};
 use horizon_cli_support::text::short_digest as short;
+use horizon_core::printable::escape_lines;
 use horizon_core::update::{ContainerCheck, UpdateOutcome};
 use horizon_core::usecase::{ContainerUpdate, UpdateOptions, UpdateSelection, UpdatesReport};
 use serde::Serialize;
@@ -140,7 +141,8 @@ fn render_check(out: &mut impl Write, checks: &[ContainerCheck]) -> std::io::Res
         if let Some(error) = &check.error {
             writeln!(
                 out,
-                "{name}: check failed (generation {generation}): {error}"
+                "{name}: check failed (generation {generation}): {}",
+                escape_lines(error)
             )?;
             continue;
         }
@@ -223,10 +225,11 @@ fn render_updates(out: &mut impl Write, report: &UpdatesReport) -> std::io::Resu
                 current.generation,
                 short(current.image_digest.as_deref())
             )?,
+            // The error can quote the definition (a verify command) and what the container printed.
             Err(error) => writeln!(
                 out,
                 "{name}: update failed: {}",
-                horizon_core::update::error_chain(error)
+                escape_lines(&horizon_core::update::error_chain(error))
             )?,
             Ok(_) => writeln!(out, "{name}: done")?,
         }
