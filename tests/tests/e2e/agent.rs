@@ -207,8 +207,9 @@ fn confinement_via_podman(session: &Session, container: &str) -> String {
     text(&result.stdout)
 }
 
-/// A container made where no static agent is found (an install without `HORIZON_AGENT`: beside
-/// this test build's horizon-container is a debug, dynamically linked horizon-agent): `doctor`
+/// A container made where no static agent is found (`HORIZON_AGENT` names a copy of this test
+/// build's debug, dynamically linked horizon-agent, private to the test so that no concurrent
+/// build replaces it under it): `doctor`
 /// warns with the fix, `status` shows the API exec path, its exported binary still runs (through
 /// the API: the program's parent is not the container's PID 1), and the fix `doctor` and `status`
 /// name — `install --reinstall` with the agent found — gives it the agent.
@@ -223,11 +224,13 @@ async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled
         &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
             .to_string(),
     );
+    let debug_agent = session.home.join("dynamic-horizon-agent");
+    std::fs::copy(cargo_bin("horizon-agent", "horizon-agent"), &debug_agent).unwrap();
     let without_agent = |args: &[&str]| {
         output(
             session
                 .horizon_container()
-                .env_remove("HORIZON_AGENT")
+                .env("HORIZON_AGENT", &debug_agent)
                 .args(args),
         )
     };
@@ -247,10 +250,6 @@ async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled
     );
 
     let doctor = without_agent(&["doctor"]);
-    let debug_agent = std::fs::canonicalize(
-        cargo_bin("horizon-cli", "horizon-container").with_file_name("horizon-agent"),
-    )
-    .unwrap();
     assert!(
         text(&doctor.stdout).contains(&format!(
             "[warning] In-container agent: the agent binary {} is not statically linked (build it \
