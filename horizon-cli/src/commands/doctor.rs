@@ -7,9 +7,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use horizon_cli_support::exit::{self, Failure};
+use horizon_cli_support::hint::enable_socket_command;
 use horizon_cli_support::output::Json;
 use horizon_core::doctor::{Check, CheckStatus, DoctorReport, Fix};
-use horizon_core::engine::service::enable_socket_command;
 use serde::Serialize;
 
 use super::{BINARY, Session, finish_output};

@@ -10,6 +10,16 @@ pub const NO_SERVICE: &str = "start the service: `systemctl --user enable --now 
 pub const PODMAN_MISSING: &str = "install Podman (`sudo apt-get install podman` on Debian, `sudo dnf install podman` on Fedora), \
      then run the command again";
 
+/// The command that keeps `uid`'s Podman service running (socket activation): what a service
+/// horizon started for one command stands in for.
+pub fn enable_socket_command(uid: u32) -> &'static str {
+    if uid == 0 {
+        "systemctl enable --now podman.socket"
+    } else {
+        "systemctl --user enable --now podman.socket"
+    }
+}
+
 /// The line a user reads after `hint: `.
 pub fn render(hint: &Hint) -> String {
     match hint {

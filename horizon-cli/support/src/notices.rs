@@ -6,8 +6,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
+use crate::hint::enable_socket_command;
 use horizon_core::engine::StartedService;
-use horizon_core::engine::service::enable_socket_command;
 use horizon_core::update::UpdateProgress;
 use horizon_core::{Event, Observer};
 

@@ -39,16 +39,6 @@ const LOG_TAIL_LINES: usize = 10;
 /// At most this much of the log is read for its tail.
 const LOG_TAIL_BYTES: u64 = 16 * 1024;
 
-/// The command that keeps `uid`'s service running (socket activation): what a started service
-/// stands in for.
-pub fn enable_socket_command(uid: u32) -> &'static str {
-    if uid == 0 {
-        "systemctl enable --now podman.socket"
-    } else {
-        "systemctl --user enable --now podman.socket"
-    }
-}
-
 /// How to start the service when none answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AutoStart {
