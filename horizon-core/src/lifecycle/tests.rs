@@ -450,6 +450,19 @@ fn cleanup_plans_only_what_nothing_owns() {
             &[managed, (labels::BUILD_OF, "tools")],
         ),
         summary("e", "exited", "base", &[]),
+        // Another state's (a definition neither defined nor recorded here): never this cleanup's.
+        summary(
+            "f",
+            "exited",
+            "img-elsewhere-1",
+            &[managed, (labels::DEFINITION, "elsewhere")],
+        ),
+        summary(
+            "g",
+            "exited",
+            "base",
+            &[managed, (labels::BUILD_OF, "elsewhere")],
+        ),
     ];
     let ours = |definition| [managed, (labels::DEFINITION, definition)];
     let images = [
@@ -472,6 +485,11 @@ fn cleanup_plans_only_what_nothing_owns() {
         image("base", &[IMAGE], &[]),
         image("dangling", &[], &[]),
         image("digest-base", &[], &[]),
+        image(
+            "img-elsewhere-2",
+            &["localhost/horizonos/elsewhere:2"],
+            &ours("elsewhere"),
+        ),
     ];
     let record = |name: &str, generation_image_id: &str, image_id: &str| InstallRecord {
         schema_version: INSTALL_RECORD_SCHEMA_VERSION,

@@ -22,13 +22,23 @@ pub(crate) fn plan_cleanup(
     catalog: &Catalog,
     records: &[InstallRecord],
 ) -> Vec<CleanupItem> {
-    let container_plan = container_items(containers, catalog);
+    // Several horizon states (users with their own state directory, test sessions) may share one
+    // Podman service: only the objects of definitions this state knows — defined here, or with an
+    // install record here — are ever planned; another state's objects (its stopped containers, a
+    // build or a generation image of an install in progress there) are not this cleanup's.
+    let known: BTreeSet<&str> = catalog
+        .definitions
+        .iter()
+        .map(|resolved| resolved.definition.name.as_str())
+        .chain(records.iter().map(|record| record.name.as_str()))
+        .collect();
+    let container_plan = container_items(containers, catalog, &known);
     let removed: BTreeSet<&str> = container_plan.iter().map(|item| item.id.as_str()).collect();
     let remaining: Vec<&ContainerSummary> = containers
         .iter()
         .filter(|container| !removed.contains(container.id.as_str()))
         .collect();
-    let image_plan = image_items(images, &remaining, catalog, records);
+    let image_plan = image_items(images, &remaining, catalog, records, &known);
     let record_plan = record_items(records, &remaining, catalog);
 
     let mut plan = container_plan;
@@ -47,8 +57,13 @@ fn order(item: &CleanupItem) -> (u8, String, String) {
     (item.kind as u8, item.name.clone(), item.id.clone())
 }
 
-/// The stopped managed containers whose definition is gone, and the stopped build containers.
-fn container_items(containers: &[ContainerSummary], catalog: &Catalog) -> Vec<CleanupItem> {
+/// The stopped managed containers whose definition is gone, and the stopped build containers, of
+/// the `known` definitions.
+fn container_items(
+    containers: &[ContainerSummary],
+    catalog: &Catalog,
+    known: &BTreeSet<&str>,
+) -> Vec<CleanupItem> {
     let mut container_plan = Vec::new();
     for container in containers {
         if !managed(&container.labels) || container.state == crate::engine::RunState::Running {
@@ -66,6 +81,9 @@ fn container_items(containers: &[ContainerSummary], catalog: &Catalog) -> Vec<Cl
             }
             _ => continue,
         };
+        if !known.contains(kind.1.as_str()) {
+            continue;
+        }
         container_plan.push(CleanupItem {
             kind: kind.0,
             id: container.id.clone(),
@@ -78,13 +96,14 @@ fn container_items(containers: &[ContainerSummary], catalog: &Catalog) -> Vec<Cl
     container_plan
 }
 
-/// The generation images and dangling images that no `remaining` container uses and no install
-/// record of an existing definition names.
+/// The generation images of the `known` definitions and the dangling images that no `remaining`
+/// container uses and no install record of an existing definition names.
 fn image_items(
     images: &[ImageSummary],
     remaining: &[&ContainerSummary],
     catalog: &Catalog,
     records: &[InstallRecord],
+    known: &BTreeSet<&str>,
 ) -> Vec<CleanupItem> {
     let used: BTreeSet<&str> = remaining
         .iter()
@@ -106,7 +125,11 @@ fn image_items(
         if used.contains(image.id.as_str()) || protected.contains(image.id.as_str()) {
             continue;
         }
-        let kind = if managed(&image.labels) && image.labels.contains_key(labels::DEFINITION) {
+        let definition = image.labels.get(labels::DEFINITION);
+        let kind = if managed(&image.labels) && definition.is_some() {
+            if !definition.is_some_and(|name| known.contains(name.as_str())) {
+                continue;
+            }
             CleanupKind::GenerationImage
         } else if image.names.is_empty() {
             CleanupKind::DanglingImage
