@@ -61,11 +61,13 @@ impl Fixture {
         engine: &FakeEngine,
     ) -> Result<InstallOutcome, LifecycleError> {
         let state = self.state();
+        let journals = crate::update::journal::JournalStore::new(&self.state_dir());
         let desktop = DesktopHost::default();
         let request = InstallRequest {
             resolved: &self.resolved,
             desktop: &desktop,
             state: &state,
+            journals: &journals,
             agent: None,
         };
         install(engine, request, &|_| {}).await
@@ -495,7 +497,10 @@ fn cleanup_plans_only_what_nothing_owns() {
         record("tools", "img-tools-2", "digest-base"),
         record("gone", "img-gone-1", "base"),
     ];
-    let plan: Vec<(CleanupKind, String)> = plan_cleanup(&containers, &images, &catalog, &records)
+    let plan: Vec<(CleanupKind, String)> =
+        plan_cleanup(&containers, &images, &catalog, &records, "/state", &|_| {
+            false
+        })
         .into_iter()
         .map(|item| (item.kind, item.id))
         .collect();
