@@ -189,7 +189,8 @@ fn inject(engine: &mut FakeEngine, step: InstallStep) {
                 _ => apt_image(request),
             });
         }
-        InstallStep::Record => {}
+        // Not a step a fresh install passes.
+        InstallStep::Record | InstallStep::RemoveIncomplete => {}
     }
 }
 
@@ -216,8 +217,10 @@ async fn a_failure_at_every_step_leaves_nothing_and_names_the_step() {
         });
         inject(&mut engine, step);
         if step == InstallStep::Record {
-            // A file where the state directory should be: the record cannot be written.
-            std::fs::write(fixture.state_dir(), b"").unwrap();
+            // A file where the records directory should be: the journal is written, the record
+            // cannot be.
+            std::fs::create_dir_all(fixture.state_dir()).unwrap();
+            std::fs::write(fixture.state_dir().join("containers"), b"").unwrap();
         }
         let error = fixture.install(&engine).await.unwrap_err();
         assert_eq!(error.failed_step(), Some(step), "{step}: {error}");

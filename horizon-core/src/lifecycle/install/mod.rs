@@ -7,7 +7,12 @@
 //! remove the build container; create `horizonos-NAME` from the generation image and verify the
 //! security Podman applied; start it; write the install record. A failure undoes everything this
 //! install made (container, build container, generation image, an image it pulled for the first
-//! time) and names the step. An installed definition is left as it is: replacing its container (a
+//! time) and names the step. The install is journaled like an update (`update::journal`,
+//! operation `install`): the journal is on disk before the first Podman object is made, records
+//! `built` and `verified`, and goes once the record is written, so a crash at any step leaves a
+//! journal the next command reverts (before `verified`) or completes (the start and the record).
+//! A container with neither a record nor a journal was never known to be verified: install
+//! removes it and installs afresh. An installed definition (a container and its record) is left as it is: replacing its container (a
 //! reinstall, an update) is the journaled update transaction's job (`update::update`, with
 //! `rebuild` for a reinstall), so it can be rolled back and survives a crash at any step.
 //!
