@@ -23,3 +23,7 @@ pub const CREATE_SPEC: &str = "io.horizonos.create-spec";
 /// On a build container (the one a generation image is committed from): the definition it builds.
 /// Build containers carry no [`DEFINITION`] label, so they are never taken for a managed container.
 pub const BUILD_OF: &str = "io.horizonos.build-of";
+/// On a build container and a generation image (and so on the containers made from it): the state
+/// directory of the horizon that made it. Several users' horizons may share one Podman service;
+/// `cleanup` removes only its own objects, whose locks and journals it can see.
+pub const OWNER: &str = "io.horizonos.owner";

@@ -13,6 +13,9 @@ use crate::engine::EngineError;
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum InstallStep {
+    /// Removing a container of the definition that has no install record (an install that
+    /// never finished, without a journal to say so), before installing afresh.
+    RemoveIncomplete,
     /// Pulling the definition's image.
     Pull,
     /// Creating and starting the build container the generation image is committed from.
@@ -39,6 +42,7 @@ impl InstallStep {
     /// The step's name as messages and `--json` show it.
     pub fn as_str(self) -> &'static str {
         match self {
+            InstallStep::RemoveIncomplete => "remove incomplete install",
             InstallStep::Pull => "pull",
             InstallStep::PrepareBuild => "prepare build container",
             InstallStep::DetectPackageManager => "detect package manager",
@@ -185,6 +189,24 @@ pub enum LifecycleError {
         path: PathBuf,
         /// What was wrong.
         message: String,
+    },
+    /// The install journal could not be written.
+    #[error("{action} {}", .path.display())]
+    Journal {
+        /// What horizon was doing.
+        action: &'static str,
+        /// The journal file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A failpoint of a test build fired (never in a normal build).
+    #[cfg(feature = "failpoints")]
+    #[error("failpoint {point} fired")]
+    Failpoint {
+        /// The failpoint's name.
+        point: String,
     },
 }
 

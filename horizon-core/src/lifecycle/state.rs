@@ -68,6 +68,12 @@ impl StateStore {
         }
     }
 
+    /// The state directory the records are kept under: the owner horizon labels its build
+    /// containers and generation images with ([`crate::labels::OWNER`]).
+    pub(crate) fn owner(&self) -> String {
+        self.dir.parent().unwrap_or(&self.dir).display().to_string()
+    }
+
     /// The file of definition `name`'s record.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.{RECORD_EXTENSION}"))

@@ -61,11 +61,13 @@ impl Fixture {
         engine: &FakeEngine,
     ) -> Result<InstallOutcome, LifecycleError> {
         let state = self.state();
+        let journals = crate::update::journal::JournalStore::new(&self.state_dir());
         let desktop = DesktopHost::default();
         let request = InstallRequest {
             resolved: &self.resolved,
             desktop: &desktop,
             state: &state,
+            journals: &journals,
             agent: None,
         };
         install(engine, request, &|_| {}).await
@@ -187,7 +189,8 @@ fn inject(engine: &mut FakeEngine, step: InstallStep) {
                 _ => apt_image(request),
             });
         }
-        InstallStep::Record => {}
+        // Not a step a fresh install passes.
+        InstallStep::Record | InstallStep::RemoveIncomplete => {}
     }
 }
 
@@ -214,8 +217,10 @@ async fn a_failure_at_every_step_leaves_nothing_and_names_the_step() {
         });
         inject(&mut engine, step);
         if step == InstallStep::Record {
-            // A file where the state directory should be: the record cannot be written.
-            std::fs::write(fixture.state_dir(), b"").unwrap();
+            // A file where the records directory should be: the journal is written, the record
+            // cannot be.
+            std::fs::create_dir_all(fixture.state_dir()).unwrap();
+            std::fs::write(fixture.state_dir().join("containers"), b"").unwrap();
         }
         let error = fixture.install(&engine).await.unwrap_err();
         assert_eq!(error.failed_step(), Some(step), "{step}: {error}");
@@ -513,7 +518,10 @@ fn cleanup_plans_only_what_nothing_owns() {
         record("tools", "img-tools-2", "digest-base"),
         record("gone", "img-gone-1", "base"),
     ];
-    let plan: Vec<(CleanupKind, String)> = plan_cleanup(&containers, &images, &catalog, &records)
+    let plan: Vec<(CleanupKind, String)> =
+        plan_cleanup(&containers, &images, &catalog, &records, "/state", &|_| {
+            false
+        })
         .into_iter()
         .map(|item| (item.kind, item.id))
         .collect();

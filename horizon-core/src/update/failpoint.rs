@@ -1,11 +1,12 @@
-//! Named failpoints at every step boundary of an update or rollback, for the fault tests.
+//! Named failpoints at every step boundary of an install, an update or a rollback, for the fault
+//! tests.
 //!
 //! Compiled in only with the `failpoints` cargo feature (the end-to-end test bed builds
 //! `horizon-container` with it; a normal build contains none of this: `hit` is an empty inline
 //! function there). The test build reads `HORIZON_FAILPOINTS` once, in the binary, and hands it to
 //! `configure`: `POINT=ACTION[,POINT=ACTION…]`, where ACTION is `kill` (SIGKILL to this process:
 //! a crash), `interrupt` (SIGINT to this process: Ctrl-C, then the process goes on until it notices),
-//! `error` (the step fails with `UpdateError::Failpoint`) or `sleep(MS)` (a slow step, so a test
+//! `error` (the step fails with `UpdateError::Failpoint` or `LifecycleError::Failpoint`) or `sleep(MS)` (a slow step, so a test
 //! can act meanwhile, e.g. stop the Podman service).
 //!
 //! Why a small hook of our own and not the `fail` crate: the actions the tests need are signals to
@@ -15,6 +16,7 @@
 //! this code to map onto our error type.
 
 use super::error::UpdateError;
+use crate::lifecycle::LifecycleError;
 
 /// The failpoints of an update or rollback, in the order a transaction passes them.
 pub const FAILPOINTS: &[&str] = &[
@@ -29,12 +31,28 @@ pub const FAILPOINTS: &[&str] = &[
     "update-pruned",
 ];
 
+/// The failpoints of an install, in the order it passes them: the journal written, the base image
+/// pulled, the build container created, the generation image committed (its build container not
+/// yet removed), the build journaled, the container created, started, verified and journaled, the
+/// record written. The build and container points are on the steps an update shares.
+pub const INSTALL_FAILPOINTS: &[&str] = &[
+    "install-begun",
+    "build-pulled",
+    "build-container-created",
+    "build-committed",
+    "install-built",
+    "container-created",
+    "container-started",
+    "install-verified",
+    "install-recorded",
+];
+
 #[cfg(feature = "failpoints")]
 mod active {
     use std::sync::OnceLock;
     use std::time::Duration;
 
-    use super::UpdateError;
+    use super::Fired;
 
     /// What a failpoint does when it is reached.
     #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,7 +96,7 @@ mod active {
             .map_err(|_| "failpoints are configured already".to_owned())
     }
 
-    pub(crate) async fn hit(point: &'static str) -> Result<(), UpdateError> {
+    pub(crate) async fn hit(point: &'static str) -> Result<(), Fired> {
         let Some(action) = CONFIGURED.get().and_then(|points| {
             points
                 .iter()
@@ -103,7 +121,7 @@ mod active {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 Ok(())
             }
-            Action::Error => Err(UpdateError::Failpoint {
+            Action::Error => Err(Fired {
                 point: point.to_owned(),
             }),
             Action::Sleep(duration) => {
@@ -111,6 +129,38 @@ mod active {
                 Ok(())
             }
         }
+    }
+}
+
+/// A failpoint whose action is `error` fired: the step fails with it. A normal build has no
+/// value of it (the type is empty there), so the conversions below cost nothing.
+#[cfg(feature = "failpoints")]
+#[derive(Debug)]
+pub(crate) struct Fired {
+    /// The failpoint's name.
+    point: String,
+}
+
+/// No failpoint fires in a normal build.
+#[cfg(not(feature = "failpoints"))]
+#[derive(Debug)]
+pub(crate) enum Fired {}
+
+impl From<Fired> for UpdateError {
+    fn from(fired: Fired) -> Self {
+        #[cfg(feature = "failpoints")]
+        return UpdateError::Failpoint { point: fired.point };
+        #[cfg(not(feature = "failpoints"))]
+        match fired {}
+    }
+}
+
+impl From<Fired> for LifecycleError {
+    fn from(fired: Fired) -> Self {
+        #[cfg(feature = "failpoints")]
+        return LifecycleError::Failpoint { point: fired.point };
+        #[cfg(not(feature = "failpoints"))]
+        match fired {}
     }
 }
 
@@ -135,15 +185,18 @@ pub fn configure(spec: &str) -> Result<(), String> {
 
 /// Reaches failpoint `point`: in a test build, does what it is configured to do.
 #[cfg(feature = "failpoints")]
-pub(crate) async fn hit(point: &'static str) -> Result<(), UpdateError> {
-    debug_assert!(FAILPOINTS.contains(&point), "unknown failpoint {point}");
+pub(crate) async fn hit(point: &'static str) -> Result<(), Fired> {
+    debug_assert!(
+        FAILPOINTS.contains(&point) || INSTALL_FAILPOINTS.contains(&point),
+        "unknown failpoint {point}"
+    );
     active::hit(point).await
 }
 
 /// Reaches failpoint `point`: nothing, in a normal build.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
-pub(crate) async fn hit(_point: &'static str) -> Result<(), UpdateError> {
+pub(crate) async fn hit(_point: &'static str) -> Result<(), Fired> {
     Ok(())
 }
 

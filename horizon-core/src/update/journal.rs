@@ -1,4 +1,4 @@
-//! The journal of an update or rollback in progress: one JSON file per container,
+//! The journal of an install, update or rollback in progress: one JSON file per container,
 //! `STATE_DIR/journal/NAME.json`, rewritten atomically (temp file, fsync, rename, fsync of the
 //! directory) after every step, and deleted when the transaction is over. A journal that exists
 //! when no process holds the container's lock is an interrupted transaction: the next command that
@@ -21,6 +21,9 @@ const JOURNAL_DIR: &str = "journal";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Operation {
+    /// Build the first generation of a definition that has no container, and create, start and
+    /// verify its container under the active name (nothing ran before it).
+    Install,
     /// Build the next generation and swap it in.
     Update,
     /// The same, rebuilding even what is up to date (`install --reinstall`).
@@ -33,12 +36,22 @@ impl Operation {
     /// Whether it builds a new generation (an update or a reinstall), rather than swapping a kept
     /// one back in: what recovery removes when it reverts, and whether it prunes.
     pub fn builds_next(self) -> bool {
-        matches!(self, Operation::Update | Operation::Reinstall)
+        matches!(
+            self,
+            Operation::Install | Operation::Update | Operation::Reinstall
+        )
+    }
+
+    /// Whether a container ran before it (every operation but an install): what recovery puts
+    /// back when it reverts, and what it keeps for rollback when it completes.
+    pub fn replaces(self) -> bool {
+        self != Operation::Install
     }
 
     /// The operation in a sentence: "update", "reinstall", "rollback".
     pub fn as_str(self) -> &'static str {
         match self {
+            Operation::Install => "install",
             Operation::Update => "update",
             Operation::Reinstall => "reinstall",
             Operation::Rollback => "rollback",
@@ -55,7 +68,8 @@ pub enum JournalStep {
     /// The next generation's image was built: pulled, packages installed, committed (an update).
     Built,
     /// Its container runs beside the old one and passed the definition's verify commands and the
-    /// export check (an update).
+    /// export check (an update); an install's container runs under the active name and passed
+    /// the verify commands. From here on, recovery completes an install.
     Verified,
     /// The old container was stopped: the swap began.
     StoppedOld,
@@ -82,9 +96,9 @@ pub struct Journal {
     pub pid: u32,
     /// When it began (RFC 3339, UTC).
     pub started_at: String,
-    /// The generation that ran before.
+    /// The generation that ran before (0 for an install: none did).
     pub from_generation: u64,
-    /// The container that ran before (its id).
+    /// The container that ran before (its id; empty for an install).
     pub from_container: String,
     /// Whether it was running when the transaction began (recovery restores that).
     pub from_was_running: bool,
@@ -102,6 +116,37 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// The journal of an install of `name` as generation `generation` that begins now, with
+    /// nothing made yet.
+    pub(crate) fn install(name: &str, generation: u64) -> Self {
+        Journal {
+            schema_version: JOURNAL_SCHEMA_VERSION,
+            operation: Operation::Install,
+            name: name.to_owned(),
+            pid: std::process::id(),
+            started_at: super::timestamp::rfc3339(super::timestamp::now_unix()),
+            from_generation: 0,
+            from_container: String::new(),
+            from_was_running: false,
+            to_generation: generation,
+            to_record: None,
+            keep_previous: 0,
+            pulled_image: None,
+            steps: vec![JournalStep::Begun],
+        }
+    }
+
+    /// Whether recovery completes the transaction rather than reverting it: once the new
+    /// container has the active name (an update, a rollback), or once it was verified (an
+    /// install, whose container has that name from its creation; only the start and the record
+    /// remain).
+    pub fn completes_on_recovery(&self) -> bool {
+        match self.operation {
+            Operation::Install => self.reached(JournalStep::Verified),
+            _ => self.reached(JournalStep::RenamedNew),
+        }
+    }
+
     /// Whether `step` was recorded.
     pub fn reached(&self, step: JournalStep) -> bool {
         self.steps.contains(&step)
@@ -172,6 +217,25 @@ impl JournalStore {
             journal.steps.push(step);
         }
         self.write(journal)
+    }
+
+    /// The definitions that have a journal (none when the directory does not exist).
+    pub fn names(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let file_name = entry.file_name();
+                let file_name = file_name.to_str()?;
+                // A temporary file of an atomic write starts with a dot.
+                let name = file_name.strip_suffix(".json")?;
+                (!name.starts_with('.')).then(|| name.to_owned())
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     /// Deletes definition `name`'s journal: the transaction is over.

@@ -80,10 +80,12 @@ impl<E: Engine> Horizon<E> {
                 let lock = self.lock_for_write(call, name, "install", false).await?;
                 let engine = self.engine(call).await?;
                 let state = self.state_store();
+                let stores = self.settings.update_stores();
                 let request = InstallRequest {
                     resolved,
                     desktop: &self.settings.desktop,
                     state: &state,
+                    journals: &stores.journals,
                     agent: self.settings.agent_host(),
                 };
                 let progress = |progress: &lifecycle::InstallProgress<'_>| {
@@ -92,7 +94,6 @@ impl<E: Engine> Horizon<E> {
                 let outcome = lifecycle::install(engine, request, &progress).await?;
                 let installed = match (options.reinstall, outcome) {
                     (true, InstallOutcome::AlreadyInstalled { .. }) => {
-                        let stores = self.settings.update_stores();
                         let request = UpdateRequest {
                             resolved,
                             stores: &stores,

@@ -1,5 +1,6 @@
 //! The container use cases besides install and updates: list, status, start, stop, logs, remove
-//! and cleanup. Readers finish an interrupted transaction nobody holds first; remove takes the
+//! and cleanup. Readers (list and cleanup too) finish an interrupted transaction nobody holds
+//! first, and cleanup leaves alone the objects of a container whose lock is held; remove takes the
 //! container's lock and takes its exports and generation history with it; cleanup removes the
 //! exports whose container is gone too.
 
@@ -13,6 +14,7 @@ use crate::lifecycle::{
     self, CleanupKind, CleanupReport, ContainerStatus, InstalledStates, LifecycleError,
     RemoveOptions, RemoveReport, StartOutcome, StopOutcome,
 };
+use crate::update::ContainerLock;
 
 /// The definitions and, when Podman could be asked, their installed state.
 #[derive(Debug)]
@@ -66,10 +68,17 @@ impl<E: Engine> Horizon<E> {
     pub async fn list(&self, call: Call<'_>) -> Result<ListReport<'_>, Error> {
         let catalog = self.catalog();
         let (states, states_unknown) = match self.engine(call).await {
-            Ok(engine) => (
-                Some(lifecycle::installed_states(engine, catalog).await?),
-                None,
-            ),
+            Ok(engine) => {
+                // An interrupted transaction nobody holds is finished first, so a container it
+                // left half-made is not listed as installed.
+                for name in self.settings.update_stores().journals.names() {
+                    self.recover_before_reading(call, &name).await?;
+                }
+                (
+                    Some(lifecycle::installed_states(engine, catalog).await?),
+                    None,
+                )
+            }
             Err(error) if error.kind() == super::ErrorKind::NoService => (None, Some(error)),
             Err(error) => return Err(error),
         };
@@ -164,7 +173,20 @@ impl<E: Engine> Horizon<E> {
     pub async fn cleanup(&self, call: Call<'_>, dry_run: bool) -> Result<CleanupOutcome, Error> {
         let engine = self.engine(call).await?;
         let state = self.state_store();
-        let report = lifecycle::cleanup(engine, self.catalog(), &state, dry_run).await?;
+        let stores = self.settings.update_stores();
+        if !dry_run {
+            // What an interrupted transaction made is its journal's to remove, not a guess's.
+            for name in stores.journals.names() {
+                self.recover_before_reading(call, &name).await?;
+            }
+        }
+        // An install or update in progress (its lock held), or one whose recovery did not
+        // finish, owns its objects: a build container and a generation image in use by nothing
+        // yet look like leftovers.
+        let busy = |name: &str| {
+            stores.journals.exists(name) || !ContainerLock::is_free(&stores.state_dir, name)
+        };
+        let report = lifecycle::cleanup(engine, self.catalog(), &state, &busy, dry_run).await?;
         let records_removed: BTreeSet<&str> = report
             .removed
             .iter()

@@ -17,6 +17,7 @@ mod export_transparency;
 mod horizon_update;
 mod horizon_update_containers;
 mod hostile_text;
+mod install_crash;
 mod layer_privilege;
 mod lifecycle;
 mod logs;

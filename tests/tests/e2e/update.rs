@@ -18,18 +18,18 @@ use crate::{assert_exit, text, unique_name};
 /// What the v1 and v2 images carry in /etc/horizon-release.
 const RELEASE_FILE: &str = "/etc/horizon-release";
 
-fn run(command: &mut Command) -> Output {
+pub(crate) fn run(command: &mut Command) -> Output {
     command.stdin(Stdio::null());
     command.output().expect("run a command")
 }
 
 /// `horizon-container ARGS` in `session`.
-fn horizon(session: &Session, args: &[&str]) -> Output {
+pub(crate) fn horizon(session: &Session, args: &[&str]) -> Output {
     run(session.horizon_container().args(args))
 }
 
 /// `horizon-container ARGS` with extra environment.
-fn horizon_with(session: &Session, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn horizon_with(session: &Session, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut command = session.horizon_container();
     command.args(args);
     for (key, value) in env {
@@ -40,7 +40,7 @@ fn horizon_with(session: &Session, env: &[(&str, &str)], args: &[&str]) -> Outpu
 
 /// The error report of a failed command: its stderr from the `error:` line on (progress lines
 /// come before it).
-fn error_report(output: &Output) -> String {
+pub(crate) fn error_report(output: &Output) -> String {
     let stderr = text(&output.stderr);
     match stderr.find("horizon-container: error: ") {
         Some(start) => stderr[start..].to_owned(),
@@ -49,18 +49,18 @@ fn error_report(output: &Output) -> String {
 }
 
 /// `horizon-container ARGS` that must exit 0; its stdout.
-fn succeed(session: &Session, args: &[&str]) -> String {
+pub(crate) fn succeed(session: &Session, args: &[&str]) -> String {
     let output = horizon(session, args);
     assert_exit(&output, 0);
     text(&output.stdout)
 }
 
 /// A program of the test images that prints their release: the definitions export it.
-const RELEASE_PROGRAM: &str = "horizon-release";
+pub(crate) const RELEASE_PROGRAM: &str = "horizon-release";
 
 /// Pushes a busybox image whose release file says `release` as `horizon/IMAGE:latest`, with
 /// [`RELEASE_PROGRAM`] in /usr/bin.
-fn push_release(bed: &TestBed, image: &str, release: &str) -> String {
+pub(crate) fn push_release(bed: &TestBed, image: &str, release: &str) -> String {
     let program = format!("#!/bin/sh\ncat {RELEASE_FILE}\n");
     bed.push_busybox_variant(
         image,
@@ -73,7 +73,7 @@ fn push_release(bed: &TestBed, image: &str, release: &str) -> String {
 }
 
 /// The release as the exported wrapper of [`RELEASE_PROGRAM`] prints it on the host.
-fn exported_release(session: &Session) -> String {
+pub(crate) fn exported_release(session: &Session) -> String {
     let output = run(&mut session.command(session.export_dir.join(RELEASE_PROGRAM)));
     assert_exit(&output, 0);
     text(&output.stdout).trim().to_owned()
@@ -88,7 +88,7 @@ fn running_release(session: &Session, name: &str) -> String {
 
 /// `podman ps -a` of the definition's managed containers: (name, generation label, state),
 /// sorted by name.
-fn containers(session: &Session, name: &str) -> Vec<(String, String, String)> {
+pub(crate) fn containers(session: &Session, name: &str) -> Vec<(String, String, String)> {
     let output = run(session.service.storage.podman().args([
         "ps",
         "-a",
@@ -122,7 +122,7 @@ fn containers(session: &Session, name: &str) -> Vec<(String, String, String)> {
 }
 
 /// Generation labels of the definition's generation images, sorted.
-fn generation_images(session: &Session, name: &str) -> Vec<String> {
+pub(crate) fn generation_images(session: &Session, name: &str) -> Vec<String> {
     let output = run(session.service.storage.podman().args([
         "images",
         "--filter",
@@ -137,7 +137,7 @@ fn generation_images(session: &Session, name: &str) -> Vec<String> {
     generations
 }
 
-fn record(session: &Session, name: &str) -> Value {
+pub(crate) fn record(session: &Session, name: &str) -> Value {
     let path = session
         .state_dir
         .join("containers")
@@ -145,7 +145,7 @@ fn record(session: &Session, name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&path).expect("the install record")).expect("JSON")
 }
 
-fn journal_exists(session: &Session, name: &str) -> bool {
+pub(crate) fn journal_exists(session: &Session, name: &str) -> bool {
     session
         .state_dir
         .join("journal")
@@ -159,7 +159,7 @@ const RUNNING: &str = "running";
 /// The consistent state of an installed container running `generation`: exactly one container
 /// named horizonos-NAME, running that generation, the record saying so, no journal, no build
 /// container, and every other container a stopped kept generation named for it.
-fn assert_consistent(session: &Session, name: &str, generation: u64) {
+pub(crate) fn assert_consistent(session: &Session, name: &str, generation: u64) {
     let listed = containers(session, name);
     let active = format!("horizonos-{name}");
     let actives: Vec<_> = listed.iter().filter(|(n, _, _)| *n == active).collect();
@@ -196,7 +196,7 @@ fn assert_consistent(session: &Session, name: &str, generation: u64) {
 }
 
 /// A user definition of `image` with a home mount and an exported binary.
-fn write_definition(session: &Session, name: &str, image: &str, extra: Value) {
+pub(crate) fn write_definition(session: &Session, name: &str, image: &str, extra: Value) {
     let mut definition = json!({
         "name": name,
         "image": image,
@@ -689,7 +689,7 @@ fn sigint_at_every_step_boundary_reverts_or_completes_before_exiting() {
 }
 
 /// Waits until `name`'s journal has recorded `step`.
-fn wait_for_journal_step(session: &Session, name: &str, step: &str) {
+pub(crate) fn wait_for_journal_step(session: &Session, name: &str, step: &str) {
     let path = session
         .state_dir
         .join("journal")

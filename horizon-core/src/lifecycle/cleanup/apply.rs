@@ -9,12 +9,14 @@ use crate::lifecycle::state::StateStore;
 
 use super::{CleanupFailure, CleanupKind, CleanupReport, plan_cleanup};
 
-/// Plans the cleanup and, unless `dry_run`, carries it out. A failure to remove one item is
-/// reported in [`CleanupReport::failed`] and does not stop the others.
+/// Plans the cleanup and, unless `dry_run`, carries it out, leaving the objects of `busy`
+/// definitions alone. A failure to remove one item is reported in [`CleanupReport::failed`] and
+/// does not stop the others.
 pub async fn cleanup<E: Engine>(
     engine: &E,
     catalog: &Catalog,
     state: &StateStore,
+    busy: &dyn Fn(&str) -> bool,
     dry_run: bool,
 ) -> Result<CleanupReport, LifecycleError> {
     let records = state.list()?;
@@ -27,7 +29,14 @@ pub async fn cleanup<E: Engine>(
         .list_images(&everything)
         .await
         .map_err(|error| LifecycleError::engine("*", "list images for cleanup", error))?;
-    let plan = plan_cleanup(&containers, &images, catalog, &records);
+    let plan = plan_cleanup(
+        &containers,
+        &images,
+        catalog,
+        &records,
+        &state.owner(),
+        busy,
+    );
     let mut report = CleanupReport {
         dry_run,
         ..Default::default()

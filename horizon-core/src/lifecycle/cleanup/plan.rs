@@ -1,5 +1,8 @@
 //! The cleanup plan: from one container list, one image list, the catalog and the install
 //! records, what to remove and in which order. Pure, so a dry run and a real run remove the same.
+//! The objects of a definition that is busy (its lock held by an install or update in progress,
+//! or a journal not yet recovered) are never planned: they are that transaction's to finish or
+//! undo, and its journal names them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +16,9 @@ use super::{CleanupItem, CleanupKind};
 /// Placeholder name of an untagged image.
 const NO_NAME: &str = "<none>";
 
-/// What to remove, given every container, every image, the catalog and the install records.
+/// What to remove, given every container, every image, the catalog, the install records and which
+/// definitions are `busy` (whose objects stay, see the module documentation), for the horizon
+/// whose state directory is `owner` (objects labelled with another owner stay).
 /// Containers first, then images, then records, each group in a fixed order (kind, name, id), so
 /// a dry run lists exactly what a real run does, in the same order.
 pub(crate) fn plan_cleanup(
@@ -21,6 +26,8 @@ pub(crate) fn plan_cleanup(
     images: &[ImageSummary],
     catalog: &Catalog,
     records: &[InstallRecord],
+    owner: &str,
+    busy: &dyn Fn(&str) -> bool,
 ) -> Vec<CleanupItem> {
     // Several horizon states (users with their own state directory, test sessions) may share one
     // Podman service: only the objects of definitions this state knows — defined here, or with an
@@ -32,14 +39,41 @@ pub(crate) fn plan_cleanup(
         .map(|resolved| resolved.definition.name.as_str())
         .chain(records.iter().map(|record| record.name.as_str()))
         .collect();
-    let container_plan = container_items(containers, catalog, &known);
+    // Another horizon's objects (another user's, on a shared service) are its own to clean: its
+    // locks and journals are not visible from here.
+    let foreign = |object_labels: &BTreeMap<String, String>| {
+        object_labels
+            .get(labels::OWNER)
+            .is_some_and(|object_owner| object_owner != owner)
+    };
+    let ours: BTreeSet<&str> = containers
+        .iter()
+        .filter(|container| !foreign(&container.labels))
+        .map(|container| container.id.as_str())
+        .chain(
+            images
+                .iter()
+                .filter(|image| !foreign(&image.labels))
+                .map(|image| image.id.as_str()),
+        )
+        .collect();
+    let container_plan: Vec<CleanupItem> = container_items(containers, catalog, &known)
+        .into_iter()
+        .filter(|item| ours.contains(item.id.as_str()))
+        .filter(|item| !item.definition.as_deref().is_some_and(busy))
+        .collect();
     let removed: BTreeSet<&str> = container_plan.iter().map(|item| item.id.as_str()).collect();
     let remaining: Vec<&ContainerSummary> = containers
         .iter()
         .filter(|container| !removed.contains(container.id.as_str()))
         .collect();
-    let image_plan = image_items(images, &remaining, catalog, records, &known);
-    let record_plan = record_items(records, &remaining, catalog);
+    let image_plan = image_items(images, &remaining, catalog, records, &known)
+        .into_iter()
+        .filter(|item| ours.contains(item.id.as_str()))
+        .filter(|item| !item.definition.as_deref().is_some_and(busy));
+    let record_plan = record_items(records, &remaining, catalog)
+        .into_iter()
+        .filter(|item| !item.definition.as_deref().is_some_and(busy));
 
     let mut plan = container_plan;
     plan.extend(image_plan);

@@ -15,7 +15,7 @@ use crate::naming;
 use super::generation::BuiltGeneration;
 use super::made::Made;
 use super::output::exec_with_tail;
-use super::{InstallProgress, StepResult, at};
+use super::{InstallProgress, StepResult, at, reached};
 
 /// The name of a definition's container of `generation` while it is not the active one: a new
 /// generation being verified beside the running container, or a previous one kept for rollback.
@@ -45,6 +45,7 @@ pub(crate) async fn create_and_start<E: Engine>(
     let details = create_verified(engine, name, &spec, create_name)
         .await
         .map_err(|(step, error, _)| (step, error))?;
+    reached(InstallStep::Create, "container-created").await?;
     step(InstallStep::Start, create_name);
     engine.start_container(create_name).await.map_err(|error| {
         (
@@ -64,6 +65,7 @@ pub(crate) async fn create_and_start<E: Engine>(
             },
         ));
     }
+    reached(InstallStep::Start, "container-started").await?;
     // The definition's own checks, before anything touches a running container.
     if !definition.verify.is_empty() {
         let subject: Vec<String> = definition

@@ -19,7 +19,7 @@ use crate::{labels, naming};
 
 use super::made::Made;
 use super::output::exec_with_tail;
-use super::{InstallProgress, StepResult, at};
+use super::{InstallProgress, StepResult, at, reached};
 
 /// The user package managers run as in the build container.
 const BUILD_USER: &str = "0";
@@ -76,6 +76,7 @@ pub(crate) async fn build_generation<E: Engine>(
     resolved: &ResolvedDefinition,
     reference: &str,
     generation: u64,
+    owner: &str,
     made: &mut Made,
     on_progress: &(dyn Fn(&InstallProgress<'_>) + Send + Sync),
 ) -> StepResult<BuiltGeneration> {
@@ -86,10 +87,12 @@ pub(crate) async fn build_generation<E: Engine>(
 
     step(InstallStep::Pull, reference);
     let pulled = pull(engine, name, reference, made, on_progress).await?;
+    reached(InstallStep::Pull, "build-pulled").await?;
 
     let build_name = format!("{}-build", naming::container_name(name));
     step(InstallStep::PrepareBuild, &build_name);
-    create_build_container(engine, name, &build_name, &pulled.id, made).await?;
+    create_build_container(engine, name, &build_name, &pulled.id, owner, made).await?;
+    reached(InstallStep::PrepareBuild, "build-container-created").await?;
     let mut package_manager = None;
     if !definition.packages.is_empty() {
         package_manager = Some(
@@ -99,7 +102,8 @@ pub(crate) async fn build_generation<E: Engine>(
     }
     let generation_image = naming::generation_image(name, generation);
     step(InstallStep::Commit, &generation_image);
-    let generation_image_id = commit(engine, resolved, &build_name, generation, made).await?;
+    let generation_image_id =
+        commit(engine, resolved, &build_name, generation, owner, made).await?;
     Ok(BuiltGeneration {
         generation,
         pulled,
@@ -143,13 +147,14 @@ async fn create_build_container<E: Engine>(
     name: &str,
     build_name: &str,
     image_id: &str,
+    owner: &str,
     made: &mut Made,
 ) -> StepResult<()> {
     at(
         InstallStep::PrepareBuild,
         remove_stale_builds(engine, name).await,
     )?;
-    let build_spec = build_container_spec(name, build_name, image_id);
+    let build_spec = build_container_spec(name, build_name, image_id, owner);
     made.build_container = Some(build_name.to_owned());
     engine
         .create_container(&build_spec)
@@ -202,6 +207,7 @@ async fn commit<E: Engine>(
     resolved: &ResolvedDefinition,
     build_name: &str,
     generation: u64,
+    owner: &str,
     made: &mut Made,
 ) -> StepResult<String> {
     let name = resolved.definition.name.as_str();
@@ -210,7 +216,7 @@ async fn commit<E: Engine>(
             build_name,
             &naming::generation_repository(name),
             &generation.to_string(),
-            &generation_image_labels(resolved, generation),
+            &generation_image_labels(resolved, generation, owner),
         )
         .await
         .map_err(|error| {
@@ -220,6 +226,7 @@ async fn commit<E: Engine>(
             )
         })?;
     made.generation_image = Some(generation_image_id.clone());
+    reached(InstallStep::Commit, "build-committed").await?;
     engine
         .remove_container(build_name, true)
         .await
@@ -239,16 +246,23 @@ async fn commit<E: Engine>(
 fn generation_image_labels(
     resolved: &ResolvedDefinition,
     generation: u64,
+    owner: &str,
 ) -> BTreeMap<String, String> {
     let mut image_labels = managed_labels(resolved, generation);
     image_labels.insert(labels::BUILD_OF.to_owned(), String::new());
+    image_labels.insert(labels::OWNER.to_owned(), owner.to_owned());
     image_labels
 }
 
 /// The build container: the pulled image, root inside, the default capabilities (package managers
 /// change owners and drop privileges), a private network, labelled as a build and never as a
 /// managed container.
-fn build_container_spec(definition: &str, name: &str, image_id: &str) -> ContainerSpec {
+fn build_container_spec(
+    definition: &str,
+    name: &str,
+    image_id: &str,
+    owner: &str,
+) -> ContainerSpec {
     ContainerSpec {
         name: name.to_owned(),
         image: image_id.to_owned(),
@@ -261,6 +275,7 @@ fn build_container_spec(definition: &str, name: &str, image_id: &str) -> Contain
         labels: [
             (labels::MANAGED, labels::MANAGED_VALUE),
             (labels::BUILD_OF, definition),
+            (labels::OWNER, owner),
         ]
         .into_iter()
         .map(|(key, value)| (key.to_owned(), value.to_owned()))

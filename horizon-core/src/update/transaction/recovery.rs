@@ -1,5 +1,5 @@
 //! Finishing a transaction that did not finish by itself, one way or the other: [`complete`] once
-//! the new container has the active name, [`revert`] before. A failed swap calls them at once;
+//! the new container has the active name (an install: once it was verified), [`revert`] before. A failed swap calls them at once;
 //! [`recover`], the first thing every writer does, calls them for a transaction a crash or a
 //! signal interrupted, as its journal describes it. Both find objects by their generation label
 //! and skip what is done already, so they can themselves be interrupted and run again.
@@ -37,7 +37,7 @@ pub struct Recovery {
     pub interrupted_after: JournalStep,
     /// Reverted or completed.
     pub action: RecoveryAction,
-    /// The generation that runs now.
+    /// The generation that runs now (0 after a reverted install: none does).
     pub generation: u64,
 }
 
@@ -50,6 +50,15 @@ impl std::fmt::Display for Recovery {
             RecoveryAction::Reverted => "reverted",
             RecoveryAction::Completed => "completed",
         };
+        if self.action == RecoveryAction::Reverted && !self.operation.replaces() {
+            // An install had nothing before it: its build container, container and generation
+            // image went, and no record names it.
+            return write!(
+                f,
+                "an interrupted {operation} of {} was {done}; nothing of it is left",
+                self.name
+            );
+        }
         write!(
             f,
             "an interrupted {operation} of {} was {done}; generation {} runs",
@@ -70,9 +79,15 @@ pub async fn recover<E: Engine>(
         return Ok(None);
     };
     let interrupted_after = journal.last_step();
-    let action = if journal.reached(JournalStep::RenamedNew) {
+    // A verified install whose container is gone (removed by hand) has nothing to complete.
+    let completes = journal.completes_on_recovery()
+        && (journal.operation.replaces()
+            || find_generation(engine, name, journal.to_generation)
+                .await?
+                .is_some());
+    let action = if completes {
         complete(engine, stores, &mut journal).await?;
-        if journal.operation.builds_next() {
+        if journal.operation.builds_next() && journal.operation.replaces() {
             // Pruning failures are not the interrupted update's: they wait for the next one.
             prune(engine, stores, name, journal.keep_previous).await;
         }
@@ -125,7 +140,12 @@ pub(super) async fn complete<E: Engine>(
 ) -> Result<(), UpdateError> {
     let name = journal.name.clone();
     let active_name = naming::container_name(&name);
-    if let Some(old) = find_generation(engine, &name, journal.from_generation).await? {
+    let replaced = if journal.operation.replaces() {
+        find_generation(engine, &name, journal.from_generation).await?
+    } else {
+        None
+    };
+    if let Some(old) = replaced {
         if old.state == crate::engine::RunState::Running {
             engine
                 .stop_container(&old.id, stop_timeout())
@@ -172,8 +192,9 @@ pub(super) async fn complete<E: Engine>(
     Ok(())
 }
 
-/// Undoes a transaction that had not given the new container the active name: an update's new
-/// container, build container and generation image are removed; a rollback's target is stopped
+/// Undoes a transaction that had not given the new container the active name (an install: that
+/// had not verified it): an install's or an update's new container, build container and
+/// generation image are removed; a rollback's target is stopped
 /// and named for its generation again; the old container gets its name back and runs if it ran.
 /// The journal is cleared once everything is back.
 pub(super) async fn revert<E: Engine>(
@@ -221,6 +242,15 @@ pub(super) async fn revert<E: Engine>(
                 tracing::debug!(image = %pulled, %error, "the pulled image stays");
             }
         }
+    }
+    if !journal.operation.replaces() {
+        // An install that wrote its record before the crash: the record goes with its container.
+        if let Ok(Some(record)) = stores.records.read(name)
+            && record.generation == journal.to_generation
+        {
+            stores.records.remove(name)?;
+        }
+        return stores.journals.clear(name);
     }
     if let Some(old) = find_generation(engine, name, journal.from_generation).await? {
         if old.name != active_name {

@@ -235,7 +235,7 @@ async fn build_next<E: Engine>(
     };
     failpoint::hit("update-begun")
         .await
-        .map_err(|error| (UpdateStep::Check, error))?;
+        .map_err(|fired| (UpdateStep::Check, fired.into()))?;
     let image = &resolved.definition.image;
     let reference = format!("{}/{}@{digest}", image.registry, image.repository);
     let built: BuiltGeneration = build_generation(
@@ -243,6 +243,7 @@ async fn build_next<E: Engine>(
         resolved,
         &reference,
         generation,
+        &request.stores.records.owner(),
         made,
         &build_progress,
     )
@@ -258,7 +259,9 @@ async fn build_next<E: Engine>(
     journals
         .record(journal, JournalStep::Built)
         .map_err(at_build)?;
-    failpoint::hit("update-built").await.map_err(at_build)?;
+    failpoint::hit("update-built")
+        .await
+        .map_err(|fired| at_build(fired.into()))?;
 
     let create_name = beside_name(name, generation);
     let details = create_and_start(
@@ -292,7 +295,9 @@ async fn build_next<E: Engine>(
     journals
         .record(journal, JournalStep::Verified)
         .map_err(at_verify)?;
-    failpoint::hit("update-verified").await.map_err(at_verify)?;
+    failpoint::hit("update-verified")
+        .await
+        .map_err(|fired| at_verify(fired.into()))?;
     Ok(to_record)
 }
 
