@@ -20,6 +20,7 @@ mod hostile_text;
 mod layer_privilege;
 mod lifecycle;
 mod logs;
+mod mount_escape;
 mod run;
 mod service;
 mod shell;
