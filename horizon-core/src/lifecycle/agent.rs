@@ -93,8 +93,8 @@ pub(crate) fn is_shared(container_labels: &BTreeMap<String, String>) -> bool {
 }
 
 /// Creates the socket directory of the container with these mounts and labels on the host
-/// (needed before create and every start), reachable by others only when [`is_shared`]; nothing
-/// for a container without the agent.
+/// (needed before create and every start), reachable by others only for a system or built-in
+/// container; nothing for a container without the agent.
 pub fn prepare_agent_dir(
     mounts: &[BindMount],
     container_labels: &BTreeMap<String, String>,
