@@ -150,6 +150,12 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
             login_shell,
         });
     }
+    if config.options.private {
+        return Err(format!(
+            "this container's agent serves only its owner, uid {} (uid {peer_uid} asked)",
+            config.uid
+        ));
+    }
     if config.uid != 0 {
         return Err(format!(
             "this container's agent runs as uid {} and serves only that user (uid {peer_uid} asked)",

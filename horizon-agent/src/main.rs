@@ -71,7 +71,7 @@ fn serve(args: &[OsString]) -> ExitCode {
     let socket = std::env::var_os(SOCKET_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(SOCKET_DIR_IN_CONTAINER).join(SOCKET_NAME));
-    let listener = match server::bind(&socket) {
+    let listener = match server::bind(&socket, options.private) {
         Ok(listener) => listener,
         Err(error) => {
             return fail(

@@ -41,6 +41,10 @@ const HANDLED_SIGNALS: [i32; 5] = [
 /// How long a connection may take to deliver its request before it is dropped (a client that
 /// connects and says nothing must not hold a slot).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The socket's mode when the directory above it decides who may reach it (a shared agent).
+const SHARED_SOCKET_MODE: u32 = 0o666;
+/// The socket's mode when only the agent's own uid is served.
+const PRIVATE_SOCKET_MODE: u32 = 0o600;
 /// The most connections at once; beyond it new ones wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 512;
 /// How often the loop wakes without events (to expire silent connections).
@@ -453,15 +457,21 @@ fn reap(connections: &mut HashMap<u64, Connection>) {
     }
 }
 
-/// Binds the agent's socket at `path` (removing one a previous run left), readable and writable
-/// by everyone: the directory's mode decides who may reach it.
-pub fn bind(path: &Path) -> io::Result<UnixListener> {
+/// Binds the agent's socket at `path` (removing one a previous run left): readable and writable by
+/// everyone, the directory's mode deciding who may reach it, or by the agent's uid alone when
+/// `private`.
+pub fn bind(path: &Path, private: bool) -> io::Result<UnixListener> {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(error),
     }
     let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    let mode = if private {
+        PRIVATE_SOCKET_MODE
+    } else {
+        SHARED_SOCKET_MODE
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(listener)
 }

@@ -20,6 +20,9 @@ pub const PERSISTENT: &str = "io.horizonos.persistent";
 /// The create spec (JSON) a managed container was made from: a non-persistent container is
 /// recreated from it without needing the definition files or horizon's state directory.
 pub const CREATE_SPEC: &str = "io.horizonos.create-spec";
+/// The mounts of a managed container that a user file chose (JSON: their targets, and the home
+/// they may be in): their sources are checked again at every create and start.
+pub const USER_MOUNTS: &str = "io.horizonos.user-mounts";
 /// On a build container (the one a generation image is committed from): the definition it builds.
 /// Build containers carry no [`DEFINITION`] label, so they are never taken for a managed container.
 pub const BUILD_OF: &str = "io.horizonos.build-of";

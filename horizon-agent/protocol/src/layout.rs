@@ -5,7 +5,9 @@
 //!
 //! ```text
 //! RUNTIME/agent/                 0700 (a user's) or 0755 (root's: system containers serve everyone)
-//! RUNTIME/agent/NAME/            the definition's directory
+//! RUNTIME/agent/NAME/            the definition's directory: 0700, or 0755 for a shared one
+//!                                (root's system and built-in containers, whose exports every
+//!                                user runs); root's own (user-layer) containers are not shared
 //! RUNTIME/agent/NAME/active      "GEN\n": the container instance wrappers use (atomic rename)
 //! RUNTIME/agent/NAME/GEN/        one per container instance, bind-mounted into it (read-write)
 //! RUNTIME/agent/NAME/GEN/agent.sock
@@ -36,6 +38,9 @@ pub const ACTIVE_FILE: &str = "active";
 pub const SERVE: &str = "serve";
 /// `serve`'s option naming one bind mount: `--mount SOURCE TARGET`.
 pub const MOUNT_OPTION: &str = "--mount";
+/// `serve`'s option that makes the agent serve only the uid it runs as, with a socket only that
+/// uid may open: the agent of a container that is not shared, running as root.
+pub const PRIVATE_OPTION: &str = "--private";
 /// `serve`'s option naming a variable the definition sets: `--definition-env NAME` (the
 /// definition's environment wins over the caller's, as on the API path).
 pub const DEFINITION_ENV_OPTION: &str = "--definition-env";
@@ -66,26 +71,40 @@ pub fn instance_dir(runtime_dir: &Path, definition: &str, generation: u64) -> Pa
     definition_dir(runtime_dir, definition).join(generation.to_string())
 }
 
-/// The mode of horizon's agent directories for a caller of uid `uid`: a user's are private; root's
-/// must be reachable by every user, who may use system containers' exports (each runs as itself).
-pub fn directory_mode(uid: u32) -> u32 {
-    if uid == 0 { 0o755 } else { 0o700 }
+/// The mode of horizon's agent directories for a caller of uid `uid`: `RUNTIME/agent/` itself
+/// when `definition` is false, a definition's directories when it is true. A user's are private;
+/// root's `agent/` must be reachable by every user, who may use system containers' exports (each
+/// runs as itself), and so are the directories of a `shared` definition, but not of root's own.
+pub fn directory_mode(uid: u32, definition: bool, shared: bool) -> u32 {
+    if uid == 0 && (!definition || shared) {
+        0o755
+    } else {
+        0o700
+    }
 }
 
-/// Creates an instance directory and its parents below the runtime directory (mode from
-/// [`directory_mode`]), idempotently; existing directories get that mode again.
-pub fn prepare_instance_dir(instance_dir: &Path) -> io::Result<()> {
-    let mode = directory_mode(rustix::process::geteuid().as_raw());
+/// Creates an instance directory and its parents below the runtime directory (modes from
+/// [`directory_mode`]: `shared` says whether other users may reach this definition's agent),
+/// idempotently; existing directories get those modes again.
+pub fn prepare_instance_dir(instance_dir: &Path, shared: bool) -> io::Result<()> {
+    let uid = rustix::process::geteuid().as_raw();
+    let mode = directory_mode(uid, true, shared);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)
         .create(instance_dir)?;
-    // The definition directory and `agent/` above it: mkdir's mode is filtered by the umask.
-    let mut dir = Some(instance_dir);
-    for _ in 0..3 {
-        let Some(path) = dir else { break };
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        dir = path.parent();
+    // The instance and definition directories, and `agent/` above them: mkdir's mode is
+    // filtered by the umask.
+    let definition_dir = instance_dir.parent();
+    let agent_dir = definition_dir.and_then(Path::parent);
+    for (path, mode) in [
+        (Some(instance_dir), mode),
+        (definition_dir, mode),
+        (agent_dir, directory_mode(uid, false, shared)),
+    ] {
+        if let Some(path) = path {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
     }
     Ok(())
 }
@@ -132,9 +151,17 @@ pub fn read_active(file: &File) -> io::Result<String> {
     Ok(name.to_owned())
 }
 
-/// The container's command: `AGENT serve [--mount SOURCE TARGET]... [--definition-env NAME]...`.
-pub fn serve_command(mounts: &[(String, String)], definition_env: &[String]) -> Vec<String> {
+/// The container's command: `AGENT serve [--private] [--mount SOURCE TARGET]...
+/// [--definition-env NAME]...`.
+pub fn serve_command(
+    private: bool,
+    mounts: &[(String, String)],
+    definition_env: &[String],
+) -> Vec<String> {
     let mut command = vec![AGENT_IN_CONTAINER.to_owned(), SERVE.to_owned()];
+    if private {
+        command.push(PRIVATE_OPTION.to_owned());
+    }
     for (source, target) in mounts {
         command.extend([MOUNT_OPTION.to_owned(), source.clone(), target.clone()]);
     }
@@ -151,6 +178,8 @@ pub struct ServeOptions {
     pub mounts: Vec<(PathBuf, PathBuf)>,
     /// Variables the definition sets.
     pub definition_env: Vec<String>,
+    /// Serve only the uid the agent runs as ([`PRIVATE_OPTION`]).
+    pub private: bool,
 }
 
 /// Parses the arguments after `serve`.
@@ -165,6 +194,7 @@ pub fn parse_serve_options(args: &[OsString]) -> Result<ServeOptions, String> {
                     .push((PathBuf::from(source), PathBuf::from(target))),
                 _ => return Err(format!("{MOUNT_OPTION} needs SOURCE and TARGET")),
             },
+            Some(PRIVATE_OPTION) => options.private = true,
             Some(DEFINITION_ENV_OPTION) => match args.next().and_then(|name| name.to_str()) {
                 Some(name) => options.definition_env.push(name.to_owned()),
                 None => return Err(format!("{DEFINITION_ENV_OPTION} needs a NAME")),
@@ -223,12 +253,13 @@ mod tests {
             ("/data x".to_owned(), "/mnt/--mount".to_owned()),
         ];
         let env = vec!["EDITOR".to_owned()];
-        let command = serve_command(&mounts, &env);
+        let command = serve_command(true, &mounts, &env);
         assert_eq!(
             command,
             [
                 AGENT_IN_CONTAINER,
                 "serve",
+                "--private",
                 "--mount",
                 "/home/me",
                 "/home/me",
@@ -248,17 +279,29 @@ mod tests {
                     .map(|(s, t)| (PathBuf::from(s), PathBuf::from(t)))
                     .collect(),
                 definition_env: env,
+                private: true,
             })
         );
+        assert!(!serve_command(false, &mounts, &[]).contains(&PRIVATE_OPTION.to_owned()));
         assert!(parse_serve_options(&[OsString::from("--mount"), OsString::from("/x")]).is_err());
         assert!(parse_serve_options(&[OsString::from("--bogus")]).is_err());
+    }
+
+    #[test]
+    fn only_roots_shared_definitions_are_reachable_by_others() {
+        assert_eq!(directory_mode(0, false, false), 0o755);
+        assert_eq!(directory_mode(0, true, true), 0o755);
+        assert_eq!(directory_mode(0, true, false), 0o700);
+        for (definition, shared) in [(false, false), (true, true), (true, false)] {
+            assert_eq!(directory_mode(1000, definition, shared), 0o700);
+        }
     }
 
     #[test]
     fn activation_is_an_atomic_pointer_to_a_generation() {
         let dir = std::env::temp_dir().join(format!("horizon-agent-layout-{}", std::process::id()));
         let instance = instance_dir(&dir, "dev", 3);
-        prepare_instance_dir(&instance).unwrap();
+        prepare_instance_dir(&instance, true).unwrap();
         activate(&instance).unwrap();
         let active = definition_dir(&dir, "dev").join(ACTIVE_FILE);
         assert_eq!(std::fs::read_to_string(&active).unwrap(), "3\n");

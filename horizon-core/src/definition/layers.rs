@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 use super::DEFAULT_CAPABILITIES;
 use super::builtin;
 use super::error::{DefinitionError, Diagnostic, Problem};
-use super::model::{Capability, Definition, Layer, Network, ResolvedDefinition, Source};
+use super::model::{
+    Capability, Definition, Layer, Network, ResolvedDefinition, Source, UserMounts,
+};
 use super::privilege;
 use super::read::{EXTENSION, LayerFile, parse_layer, read_layer_file_with};
 
@@ -315,9 +317,14 @@ fn apply(
     home: Option<&Path>,
 ) -> Result<ResolvedDefinition, DefinitionError> {
     let mut diagnostics = Vec::new();
-    if layer == Layer::User {
-        user_rules(base.map(|b| &b.definition), file, home, &mut diagnostics);
-    }
+    let user_mounts = if layer == Layer::User {
+        UserMounts {
+            home: home.map(Path::to_owned),
+            targets: user_rules(base.map(|b| &b.definition), file, home, &mut diagnostics),
+        }
+    } else {
+        UserMounts::default()
+    };
     let new = &file.layer;
     let (mut definition, mut origins, mut sources) = match (base, &new.image) {
         (Some(base), _) => (
@@ -431,6 +438,7 @@ fn apply(
         sources,
         origins,
         privilege,
+        user_mounts,
     })
 }
 
@@ -440,12 +448,14 @@ fn sorted(mut diagnostics: Vec<Diagnostic>) -> DefinitionError {
 }
 
 /// The user layer's privilege rules: nothing beyond what `base` (the lower layers) already grants.
+/// Returns the targets of the mounts the file chose itself (not restated from `base`), whose
+/// sources must stay inside the home and /tmp.
 fn user_rules(
     base: Option<&Definition>,
     file: &LayerFile,
     home: Option<&Path>,
     out: &mut Vec<Diagnostic>,
-) {
+) -> Vec<PathBuf> {
     let new = &file.layer;
     let granted = |test: &dyn Fn(&Definition) -> bool| base.is_some_and(test);
     let mut refuse = |field: String, rule: String| {
@@ -500,20 +510,23 @@ fn user_rules(
             );
         }
     }
+    let mut confined = Vec::new();
     for (index, mount) in new.mounts.iter().flatten().enumerate() {
         let restated = granted(&|d| d.mounts.iter().any(|m| privilege::narrows(mount, m)));
         if restated {
             continue;
         }
+        confined.push(mount.target.clone());
         if let Err(rule) = user_mount_allowed(&mount.source, home) {
             refuse(format!("mounts[{index}]"), rule);
         }
     }
+    confined
 }
 
 /// A user definition may mount a host path only when, with every symlink resolved, it is inside
-/// the home directory or `/tmp`.
-pub fn user_mount_allowed(source: &Path, home: Option<&Path>) -> Result<(), String> {
+/// the home directory or `/tmp`; returns the resolved path.
+pub fn user_mount_allowed(source: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
     let resolved = resolve_host_path(source)?;
     let mut roots = Vec::new();
     if let Some(home) = home {
@@ -522,7 +535,7 @@ pub fn user_mount_allowed(source: &Path, home: Option<&Path>) -> Result<(), Stri
     let tmp = Path::new(SHARED_TMP);
     roots.push(std::fs::canonicalize(tmp).unwrap_or_else(|_| tmp.to_owned()));
     if roots.iter().any(|root| resolved.starts_with(root)) {
-        return Ok(());
+        return Ok(resolved);
     }
     let place = if resolved == source {
         format!("{} is", source.display())

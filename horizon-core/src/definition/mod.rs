@@ -29,7 +29,7 @@ pub use layers::{
 };
 pub use model::{
     Capability, Definition, DefinitionLayer, Desktop, DesktopLayer, Device, ImageReference, Layer,
-    Mount, Network, ResolvedDefinition, Source,
+    Mount, Network, ResolvedDefinition, Source, UserMounts,
 };
 pub use parse::{MAX_DEFINITION_BYTES, Position};
 pub use privilege::{CODE_FIELDS, Grant, USER_DATA_DIR, describe as describe_grants};

@@ -516,6 +516,20 @@ pub struct ResolvedDefinition {
     /// What the definition grants that a user file could not, each with the layer that granted
     /// it; while any is held, a user file may not change its [`CODE_FIELDS`](super::CODE_FIELDS).
     pub privilege: Vec<super::Grant>,
+    /// The mounts a user file chose itself, which a user may only make inside the home and /tmp.
+    pub user_mounts: UserMounts,
+}
+
+/// The mounts of a definition that a user file chose itself (restating a lower layer's mount is
+/// not choosing it), and the home they were allowed in. A path checked when the file was read can
+/// be swapped for a symlink later, so every create and start of its container checks these
+/// sources again ([`user_mount_allowed`](super::user_mount_allowed)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserMounts {
+    /// The user's home directory when the file was read.
+    pub home: Option<PathBuf>,
+    /// The container paths of those mounts.
+    pub targets: Vec<PathBuf>,
 }
 
 impl ResolvedDefinition {

@@ -6,12 +6,15 @@
 //! Everything is derived from the container's own mounts, so a container made before the agent
 //! (no such mount) is simply left alone: its exports use the API path.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use horizon_agent_protocol::layout::{self, SOCKET_DIR_IN_CONTAINER, SOCKET_NAME};
 
+use crate::definition::Layer;
 use crate::engine::BindMount;
+use crate::labels;
 
 /// How long a freshly started container's agent may take to listen.
 pub const AGENT_START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -82,11 +85,22 @@ pub fn agent_instance_dir(mounts: &[BindMount]) -> Option<PathBuf> {
         .map(|mount| PathBuf::from(&mount.source))
 }
 
-/// Creates the container's socket directory on the host (needed before create and every start);
-/// nothing for a container without the agent.
-pub fn prepare_agent_dir(mounts: &[BindMount]) -> std::io::Result<()> {
+/// Whether other users may reach the agent of a container with these labels: only containers of
+/// the system and built-in layers are shared (their exports are every user's); a user-layer
+/// container is its owner's alone, root's included.
+pub(crate) fn is_shared(container_labels: &BTreeMap<String, String>) -> bool {
+    container_labels.get(labels::LAYER).map(String::as_str) != Some(Layer::User.as_str())
+}
+
+/// Creates the socket directory of the container with these mounts and labels on the host
+/// (needed before create and every start), reachable by others only for a system or built-in
+/// container; nothing for a container without the agent.
+pub fn prepare_agent_dir(
+    mounts: &[BindMount],
+    container_labels: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
     match agent_instance_dir(mounts) {
-        Some(dir) => layout::prepare_instance_dir(&dir),
+        Some(dir) => layout::prepare_instance_dir(&dir, is_shared(container_labels)),
         None => Ok(()),
     }
 }

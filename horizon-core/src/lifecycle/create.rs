@@ -1,6 +1,7 @@
 //! Creating a managed container the one safe way: create it with its spec recorded in a label,
 //! inspect it, compare the security Podman applied with what was asked, and remove it again when
-//! they differ. Install and the recreation of non-persistent containers both go through here.
+//! they differ. Install and the recreation of non-persistent containers both go through here, and
+//! so every create resolves and checks the mounts a user file chose (`confine.rs`).
 
 use crate::engine::{ContainerDetails, ContainerSpec, Engine};
 use crate::labels;
@@ -46,7 +47,7 @@ pub(crate) async fn create_verified<E: Engine>(
     spec: &ContainerSpec,
     create_name: &str,
 ) -> Result<ContainerDetails, (InstallStep, LifecycleError, Vec<String>)> {
-    if let Err(source) = super::agent::prepare_agent_dir(&spec.mounts) {
+    if let Err(source) = super::agent::prepare_agent_dir(&spec.mounts, &spec.labels) {
         return Err((
             InstallStep::Create,
             LifecycleError::AgentDir {
@@ -57,7 +58,11 @@ pub(crate) async fn create_verified<E: Engine>(
             Vec::new(),
         ));
     }
-    let mut creating = spec.clone();
+    let pinned = match super::confine::pin(definition, spec) {
+        Ok(pinned) => pinned,
+        Err(error) => return Err((InstallStep::Create, error, Vec::new())),
+    };
+    let mut creating = pinned.clone();
     creating.name = create_name.to_owned();
     creating
         .labels
@@ -83,7 +88,7 @@ pub(crate) async fn create_verified<E: Engine>(
             ));
         }
     };
-    let mismatches = check_security(spec, &details);
+    let mismatches = check_security(&pinned, &details);
     if !mismatches.is_empty() {
         let leftovers = remove_if_present(engine, create_name).await;
         return Err((

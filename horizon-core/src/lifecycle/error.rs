@@ -161,6 +161,22 @@ pub enum LifecycleError {
         /// How long horizon waited.
         seconds: u64,
     },
+    /// A mount a user file chose leads, now, outside the home and /tmp (its source, or a
+    /// directory above it, was replaced by a symlink), or its source is gone.
+    #[error(
+        "the mount {}:{} of {name} is refused: {reason}. Nothing was started with it: make {} a directory inside the home or /tmp again, or change the definition's mounts and reinstall",
+        .host_path.display(), .target.display(), .host_path.display()
+    )]
+    MountRefused {
+        /// The definition.
+        name: String,
+        /// The host path, as Podman would be given it.
+        host_path: PathBuf,
+        /// Where it would be mounted in the container.
+        target: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
     /// The agent's socket directory could not be made ready.
     #[error("preparing the agent directory {} of {name} failed: {source}", .dir.display())]
     AgentDir {

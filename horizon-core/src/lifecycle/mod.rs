@@ -9,6 +9,7 @@
 
 mod agent;
 mod cleanup;
+mod confine;
 mod create;
 mod error;
 mod install;

@@ -267,6 +267,14 @@ pub fn container_spec(
     // container's bind mounts (to translate the caller's directory) and which variables the
     // container is configured with (they win over the caller's, as on the API path) from its
     // command line.
+    let mut labels = managed_labels(resolved, generation);
+    if let Some(user_mounts) = super::confine::label(&resolved.user_mounts) {
+        labels.insert(labels::USER_MOUNTS.to_owned(), user_mounts);
+    }
+    // An agent running as root in a container others may not use refuses them itself, besides
+    // the directory that keeps them out. A rootless service's agent runs as the user and serves
+    // no one else anyway (and agents from before the option would not start with it).
+    let private = !host.rootless && !super::agent::is_shared(&labels);
     let (command, init) = match &host.agent {
         Some(agent) => {
             let shared: Vec<(String, String)> = mounts
@@ -274,7 +282,8 @@ pub fn container_spec(
                 .map(|mount| (mount.source.clone(), mount.target.clone()))
                 .collect();
             let configured_env: Vec<String> = env.keys().cloned().collect();
-            let command = horizon_agent_protocol::layout::serve_command(&shared, &configured_env);
+            let command =
+                horizon_agent_protocol::layout::serve_command(private, &shared, &configured_env);
             mounts.extend(super::agent::agent_mounts(
                 agent,
                 &definition.name,
@@ -296,7 +305,7 @@ pub fn container_spec(
         command,
         // horizon owns the main process: an image's entrypoint would wrap (or replace) it.
         entrypoint: Some(Vec::new()),
-        labels: managed_labels(resolved, generation),
+        labels,
         env,
         stop_timeout_secs: STOP_TIMEOUT_SECS,
         mounts,

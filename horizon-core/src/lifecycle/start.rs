@@ -1,6 +1,7 @@
 //! Finding a definition's managed container (by label), and starting and stopping it. A persistent
 //! container is simply started; a non-persistent one that has run before is recreated fresh from
-//! its generation image, using the create spec recorded in its label, and verified again.
+//! its generation image, using the create spec recorded in its label, and verified again. Either
+//! way the mounts a user file chose are checked before and after the start (`confine.rs`).
 
 use std::time::Duration;
 
@@ -127,7 +128,7 @@ pub async fn start<E: Engine>(
     if outcome != StartOutcome::AlreadyRunning
         && let Ok(spec) = recorded_spec(name, &container.name, &container.labels)
     {
-        super::agent::prepare_agent_dir(&spec.mounts).map_err(|source| {
+        super::agent::prepare_agent_dir(&spec.mounts, &spec.labels).map_err(|source| {
             LifecycleError::AgentDir {
                 name: name.to_owned(),
                 dir: super::agent::agent_instance_dir(&spec.mounts).unwrap_or_default(),
@@ -135,12 +136,24 @@ pub async fn start<E: Engine>(
             }
         })?;
     }
-    let outcome = match engine.start_container(&target).await {
-        Ok(StateChange::AlreadyInState) if outcome == StartOutcome::Started => {
+    // A running container's mounts were checked when it started; a start checks them again.
+    let change = if outcome == StartOutcome::AlreadyRunning {
+        engine
+            .start_container(&target)
+            .await
+            .map_err(|error| LifecycleError::engine(name, "start", error))?
+    } else {
+        let before = engine
+            .inspect_container(&target)
+            .await
+            .map_err(|error| LifecycleError::engine(name, "inspect", error))?;
+        super::confine::start_checked(engine, name, &target, &before).await?
+    };
+    let outcome = match change {
+        StateChange::AlreadyInState if outcome == StartOutcome::Started => {
             StartOutcome::AlreadyRunning
         }
-        Ok(_) => outcome,
-        Err(error) => return Err(LifecycleError::engine(name, "start", error)),
+        _ => outcome,
     };
     let details = engine
         .inspect_container(&target)
@@ -167,6 +180,9 @@ async fn recreate<E: Engine>(
     old: &ContainerSummary,
 ) -> Result<(), LifecycleError> {
     let spec = recorded_spec(name, &old.name, &old.labels)?;
+    // Refused mounts refuse before the used container is removed, so it stays to start again
+    // once the source is put back (create checks them again, just before the create).
+    super::confine::pin(name, &spec)?;
     engine
         .remove_container(&old.id, false)
         .await

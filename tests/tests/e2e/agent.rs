@@ -682,3 +682,146 @@ async fn malformed_requests_are_refused_and_the_agent_goes_on() {
         "{logs:?}"
     );
 }
+
+/// Connects to `socket` as euid and egid `uid` while path lookups keep root's fsuid (so the
+/// directories' modes do not stop it: what the agent itself does with the peer's credentials is
+/// what is tested), sends `frame` and returns the agent's answer.
+fn answer_as_uid(socket: &std::path::Path, uid: u32, frame: &[u8]) -> Option<AgentMessage> {
+    const SCRIPT: &str = r#"
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+uid = int(sys.argv[1])
+# Socket paths are limited to 108 bytes: connect relative to the socket's directory.
+os.chdir(os.path.dirname(sys.argv[2]))
+os.setgroups([])
+os.setresgid(0, uid, 0)
+os.setresuid(0, uid, 0)
+libc.setfsuid(0)
+libc.setfsgid(0)
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.path.basename(sys.argv[2]))
+s.sendall(bytes.fromhex(sys.argv[3]))
+def read(n):
+    got = b""
+    while len(got) < n:
+        chunk = s.recv(n - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
+header = read(4)
+if len(header) == 4:
+    sys.stdout.write(read(int.from_bytes(header, "little")).hex())
+"#;
+    let hex: String = frame.iter().map(|byte| format!("{byte:02x}")).collect();
+    let result = Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT, &uid.to_string()])
+        .arg(socket)
+        .arg(hex)
+        .output()
+        .unwrap();
+    assert!(result.status.success(), "{result:?}");
+    let payload = text(&result.stdout);
+    if payload.is_empty() {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..payload.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&payload[at..at + 2], 16).unwrap())
+        .collect();
+    Some(parse_agent_message(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roots_own_user_container_is_not_open_to_other_users() {
+    let bed = TestBed::shared();
+    let root = bed.root_session("agent-root-own");
+    let name = crate::unique_name("agent-root-own");
+    root.write_user_definition(
+        &name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image()}).to_string(),
+    );
+    assert_exit(
+        &output(root.horizon_container().args(["install", &name])),
+        0,
+    );
+
+    // Its directories are root's alone, its socket too; root itself still runs commands.
+    let instance = definition_dir(&root, &name).join("1");
+    for (path, expected) in [
+        (definition_dir(&root, &name), 0o700),
+        (instance.clone(), 0o700),
+        (instance.join(SOCKET_NAME), 0o600),
+    ] {
+        let mode = std::fs::symlink_metadata(&path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, expected, "{} is {mode:o}", path.display());
+    }
+    let result = output(client(&root, &name).args(["echo", "root's own"]));
+    assert_exit(&result, 0);
+    assert_eq!(text(&result.stdout), "root's own\n");
+
+    // Another user is stopped by the directory.
+    let mut other = client(&root, &name);
+    other.arg("true").uid(NOBODY).gid(NOBODY);
+    let result = output(&mut other);
+    assert_exit(&result, 125);
+    assert!(
+        text(&result.stderr).contains("Permission denied"),
+        "{result:?}"
+    );
+
+    // And by the agent, had it got past the directory: it serves only its owner.
+    let request = Request {
+        streams: 0,
+        argv: vec![b"true".to_vec()],
+        login_shell: false,
+        working_dirs: vec![],
+        environment: vec![],
+        terminal: None,
+    };
+    let frame = encode_client_message(&ClientMessage::Request(request));
+    match answer_as_uid(&instance.join(SOCKET_NAME), NOBODY, &frame) {
+        Some(AgentMessage::Refused { kind, message }) => {
+            assert_eq!(kind, RefusalKind::Permission);
+            assert_eq!(
+                message,
+                "this container's agent serves only its owner, uid 0 (uid 65534 asked)"
+            );
+        }
+        other => panic!("expected a permission refusal, got {other:?}"),
+    }
+    // A system container's agent still serves every user, as that user.
+    let system = crate::unique_name("agent-root-shared");
+    root.write_system_definition(
+        &system,
+        &serde_json::json!({"name": system, "image": bed.busybox_image()}).to_string(),
+    );
+    assert_exit(
+        &output(root.horizon_container().args(["install", &system])),
+        0,
+    );
+    let shared = definition_dir(&root, &system).join("1");
+    for path in [definition_dir(&root, &system), shared.clone()] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "{}", path.display());
+    }
+    let frame = encode_client_message(&ClientMessage::Request(Request {
+        streams: 0,
+        argv: vec![b"true".to_vec()],
+        login_shell: false,
+        working_dirs: vec![],
+        environment: vec![],
+        terminal: None,
+    }));
+    match answer_as_uid(&shared.join(SOCKET_NAME), NOBODY, &frame) {
+        Some(AgentMessage::Started { .. }) => {}
+        other => panic!("expected the system container to start it, got {other:?}"),
+    }
+    for name in [&name, &system] {
+        assert_exit(&output(root.horizon_container().args(["remove", name])), 0);
+    }
+}

@@ -21,6 +21,7 @@ mod install_crash;
 mod layer_privilege;
 mod lifecycle;
 mod logs;
+mod mount_escape;
 mod run;
 mod service;
 mod shell;

@@ -5,11 +5,11 @@
 
 use crate::definition::ResolvedDefinition;
 use crate::engine::{Engine, ExecRequest};
-use crate::lifecycle::agent;
 use crate::lifecycle::create::create_verified;
 use crate::lifecycle::error::{InstallStep, LifecycleError};
 use crate::lifecycle::spec::{HostContext, container_spec};
 use crate::lifecycle::state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord};
+use crate::lifecycle::{agent, confine};
 use crate::naming;
 
 use super::generation::BuiltGeneration;
@@ -47,12 +47,10 @@ pub(crate) async fn create_and_start<E: Engine>(
         .map_err(|(step, error, _)| (step, error))?;
     reached(InstallStep::Create, "container-created").await?;
     step(InstallStep::Start, create_name);
-    engine.start_container(create_name).await.map_err(|error| {
-        (
-            InstallStep::Start,
-            LifecycleError::engine(name, "start", error),
-        )
-    })?;
+    at(
+        InstallStep::Start,
+        confine::start_checked(engine, name, create_name, &details).await,
+    )?;
     if !agent::wait_for_agent(&spec.mounts).await {
         return Err((
             InstallStep::Start,
