@@ -46,6 +46,7 @@ fn status(session: &Session, name: &str) -> Value {
 #[test]
 fn a_gui_installs_with_progress_updates_rolls_back_and_lists_with_status() {
     let bed = TestBed::shared();
+    let _builtins = crate::rootful_builtins();
     let session = bed.root_session("embedding");
     let name = unique_name("embed");
     let image = bed.push_busybox_variant(&name, "latest", &[]);

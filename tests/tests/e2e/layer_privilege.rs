@@ -135,6 +135,7 @@ multimedia   multimedia   built-in  not installed  quay.io/toolbx/arch-toolbox:l
 #[test]
 fn root_cannot_run_an_image_of_a_user_file_with_the_builtin_desktops_privilege() {
     let bed = TestBed::shared();
+    let _builtins = crate::rootful_builtins();
     let session = bed.root_session("privilege_desktop");
     let fields = [
         ("name", json!("desktop")),
@@ -569,6 +570,7 @@ fn a_privileged_system_definition_is_tuned_but_never_runs_a_user_files_code() {
 #[test]
 fn a_user_file_that_drops_the_builtin_gamings_privilege_runs_its_own_image_unprivileged() {
     let bed = TestBed::shared();
+    let _builtins = crate::rootful_builtins();
     let session = bed.root_session("privilege_dropped");
     let text = fields_file(&[
         ("name", json!("gaming")),

@@ -31,6 +31,18 @@ mod state_paths;
 mod testbed;
 mod update;
 
+/// Held by the root tests that install a built-in definition (its container name is the same in
+/// every session of the shared rootful service) and by those that assert the built-ins' states, so
+/// that one never sees the other's container.
+pub static ROOTFUL_BUILTINS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`ROOTFUL_BUILTINS`] (a test that panicked while holding it leaves nothing to guard).
+pub fn rootful_builtins() -> std::sync::MutexGuard<'static, ()> {
+    ROOTFUL_BUILTINS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A container name unique to this test and process, so parallel tests and reruns never collide.
 pub fn unique_name(test: &str) -> String {
     format!("horizon-e2e-{test}-{}", std::process::id())
