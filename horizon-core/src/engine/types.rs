@@ -24,8 +24,15 @@ pub struct EngineVersion {
 pub struct PulledImage {
     /// The local image id.
     pub id: String,
-    /// The manifest digest it was pulled by (`sha256:…`).
+    /// The manifest digest of the reference pulled (`sha256:…`), when Podman's answer decides
+    /// it: the reference names a digest, or the image is known by one manifest digest only. `None`
+    /// when it is known by several: it was in local storage already, pulled from another manifest
+    /// under another name, and Podman keeps one image for all of them without noting which name
+    /// came with which manifest — only the registry can say which of [`PulledImage::digests`] the
+    /// reference names.
     pub digest: Option<String>,
+    /// Every manifest digest the image is known by.
+    pub digests: Vec<String>,
 }
 
 /// The caller's side of an attached exec (or a logs stream).

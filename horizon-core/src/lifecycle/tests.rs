@@ -67,6 +67,7 @@ impl Fixture {
             desktop: &desktop,
             state: &state,
             agent: None,
+            registry: &crate::update::RegistryClient::default(),
         };
         install(engine, request, &|_| {}).await
     }

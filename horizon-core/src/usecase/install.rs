@@ -85,6 +85,7 @@ impl<E: Engine> Horizon<E> {
                     desktop: &self.settings.desktop,
                     state: &state,
                     agent: self.settings.agent_host(),
+                    registry: &self.settings.registry,
                 };
                 let progress = |progress: &lifecycle::InstallProgress<'_>| {
                     call.emit(Event::Install { name, progress });

@@ -20,6 +20,7 @@ mod hostile_text;
 mod layer_privilege;
 mod lifecycle;
 mod logs;
+mod recorded_digest;
 mod run;
 mod service;
 mod shell;

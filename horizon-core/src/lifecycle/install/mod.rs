@@ -50,6 +50,8 @@ pub struct InstallRequest<'a> {
     pub state: &'a StateStore,
     /// The in-container agent (see [`HostContext::agent`]).
     pub agent: Option<&'a super::agent::AgentHost>,
+    /// Asked which manifest was pulled when the pull cannot tell.
+    pub registry: &'a crate::update::RegistryClient,
 }
 
 /// Progress of an install, for the caller to render.
@@ -168,15 +170,14 @@ async fn build_and_start<E: Engine>(
 ) -> StepResult<InstallRecord> {
     let resolved = request.resolved;
     let name = resolved.definition.name.as_str();
-    let built = build_generation(
-        engine,
-        resolved,
-        &pull_reference(resolved),
-        generation,
-        made,
-        on_progress,
-    )
-    .await?;
+    let reference = pull_reference(resolved);
+    let mut built =
+        build_generation(engine, resolved, &reference, generation, made, on_progress).await?;
+    // The record's digest is the one the definition's reference names, which `check` compares.
+    built.pulled.digest = request
+        .registry
+        .digest_of_pulled(&reference, &built.pulled)
+        .await;
     let details = create_and_start(
         engine,
         resolved,
