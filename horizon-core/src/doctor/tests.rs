@@ -54,6 +54,7 @@ fn healthy() -> DoctorInput {
         },
         export_dir: "/home/alice/.local/bin".into(),
         agent: AgentFinding::Found("/usr/libexec/horizon/horizon-agent".into()),
+        state: Vec::new(),
     }
 }
 

@@ -404,6 +404,37 @@ pub struct AppliedSecurity {
     pub uid_map: Vec<String>,
 }
 
+impl ImageDetails {
+    /// Every manifest digest the image is known by, sorted. Podman's `RepoDigests` pairs every
+    /// name of the image with every one of its digests, so the digests are what follows the `@`.
+    pub fn manifest_digests(&self) -> Vec<String> {
+        let mut digests: Vec<String> = self
+            .repo_digests
+            .iter()
+            .filter_map(|repo_digest| repo_digest.split_once('@').map(|(_, digest)| digest))
+            .chain(self.digest.as_deref())
+            .map(str::to_owned)
+            .collect();
+        digests.sort();
+        digests.dedup();
+        digests
+    }
+
+    /// The manifest digest `reference` names in this image, when the image says: the reference
+    /// names a digest, or the image has one only. Neither Podman's `Digest` (the first manifest
+    /// stored) nor `RepoDigests` (every name with every digest) says which manifest came with
+    /// which name, so an image known by several digests gives `None`.
+    pub fn digest_of(&self, reference: &str) -> Option<String> {
+        if let Some((_, named)) = reference.split_once('@') {
+            return Some(named.to_owned());
+        }
+        match self.manifest_digests().as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// A container inspection (without the expensive size computation).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerDetails {

@@ -178,14 +178,9 @@ pub enum LifecycleError {
         #[source]
         source: std::io::Error,
     },
-    /// A state file exists but cannot be understood.
-    #[error("{}: not a valid install record: {message}", .path.display())]
-    BadState {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong.
-        message: String,
-    },
+    /// A container's install record exists but cannot be read or understood.
+    #[error(transparent)]
+    UnreadableRecord(super::state::UnreadableRecord),
 }
 
 impl LifecycleError {

@@ -13,6 +13,7 @@ mod create;
 mod error;
 mod install;
 mod packages;
+mod rebuild;
 mod remove;
 mod security;
 mod spec;
@@ -31,6 +32,7 @@ pub use error::{InstallStep, LifecycleError};
 pub use install::{InstallOutcome, InstallProgress, InstallRequest, install};
 // The steps install and update share (the update module builds and verifies generations with them).
 pub(crate) use create::recorded_spec;
+pub(crate) use rebuild::record_from_container;
 pub(crate) use install::{
     BuiltGeneration, Made, beside_name, build_generation, create_and_start, exec_with_tail,
     host_context, install_record, next_generation, remove_stale_builds,
@@ -45,7 +47,10 @@ pub use spec::{
 };
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
 pub(crate) use start::{active_container, generation_of, managed_filter};
-pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
+pub use state::{
+    INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, RecordScan, RemovedRecord, SET_ASIDE_SUFFIX,
+    StateStore, UnreadableRecord,
+};
 pub use status::{
     ContainerFacts, ContainerStatus, InstalledState, InstalledStates, StateSummary,
     installed_states, match_states, status, summarize,

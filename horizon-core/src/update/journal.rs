@@ -149,7 +149,7 @@ impl JournalStore {
             |journal: &Journal| journal.schema_version,
             JOURNAL_SCHEMA_VERSION,
         )
-        .map_err(|error| UpdateError::from_state_file(error, "update journal", path))
+        .map_err(|error| UpdateError::from_state_file(error, name, "update journal", path))
     }
 
     /// Writes `journal` atomically and durably.
@@ -172,6 +172,27 @@ impl JournalStore {
             journal.steps.push(step);
         }
         self.write(journal)
+    }
+
+    /// The names that have a journal file, sorted.
+    pub fn names(&self) -> Result<Vec<String>, UpdateError> {
+        crate::fsutil::list_stems(&self.dir, "json").map_err(|source| UpdateError::State {
+            action: "list the update journals",
+            path: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// Moves definition `name`'s journal aside (it cannot be read): returns where it went.
+    pub fn set_aside(&self, name: &str) -> Result<PathBuf, UpdateError> {
+        let path = self.path(name);
+        crate::fsutil::set_aside(&path, crate::lifecycle::SET_ASIDE_SUFFIX).map_err(|source| {
+            UpdateError::State {
+                action: "set aside the update journal",
+                path,
+                source,
+            }
+        })
     }
 
     /// Deletes definition `name`'s journal: the transaction is over.

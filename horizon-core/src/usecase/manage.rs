@@ -171,10 +171,11 @@ impl<E: Engine> Horizon<E> {
             .filter(|item| item.kind == CleanupKind::InstallRecord)
             .map(|item| item.name.as_str())
             .collect();
+        // A container whose record cannot be read counts as installed: its exports stay.
         let installed: BTreeSet<String> = state
-            .list()?
+            .scan()?
+            .names()
             .into_iter()
-            .map(|record| record.name)
             .filter(|name| !records_removed.contains(name.as_str()))
             .collect();
         let exports = self.clean_orphan_exports(&installed, dry_run)?;

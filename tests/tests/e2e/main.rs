@@ -9,6 +9,7 @@ mod agent;
 mod base_ostree;
 mod cli_info;
 mod docs;
+mod corrupt_state;
 mod doctor;
 mod embedding;
 mod engine;

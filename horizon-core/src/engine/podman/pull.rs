@@ -107,32 +107,12 @@ async fn confirm(engine: &PodmanEngine, reference: &str) -> Result<PulledImage, 
     }
 }
 
-/// What the pull of `reference` made, from the image's inspection. Podman's `Digest` is the
-/// image's first manifest digest, and `RepoDigests` pairs every name of the image with every one
-/// of its digests, so neither says which manifest came with which name: the digest is known only
-/// when the reference names it or the image has one.
+/// What the pull of `reference` made, from the image's inspection.
 fn pulled(reference: &str, image: ImageDetails) -> PulledImage {
-    let mut digests: Vec<String> = image
-        .repo_digests
-        .iter()
-        .filter_map(|repo_digest| repo_digest.split_once('@').map(|(_, digest)| digest))
-        .chain(image.digest.as_deref())
-        .map(str::to_owned)
-        .collect();
-    digests.sort();
-    digests.dedup();
-    let named = reference
-        .split_once('@')
-        .map(|(_, digest)| digest.to_owned());
-    let digest = match (named, digests.as_slice()) {
-        (Some(named), _) => Some(named),
-        (None, [only]) => Some(only.clone()),
-        (None, _) => None,
-    };
     PulledImage {
+        digest: image.digest_of(reference),
+        digests: image.manifest_digests(),
         id: image.id,
-        digest,
-        digests,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Carrying a cleanup out: list every container and image once, plan, and remove the plan's
 //! items in its order (containers before the images they use, records last), each failure
-//! reported beside the others rather than stopping them.
+//! reported beside the others rather than stopping them. An install record that cannot be read
+//! is reported too, and keeps what might be its container's (see [`plan_cleanup`]).
 
 use crate::definition::Catalog;
 use crate::engine::{Engine, LabelFilter};
@@ -17,7 +18,12 @@ pub async fn cleanup<E: Engine>(
     state: &StateStore,
     dry_run: bool,
 ) -> Result<CleanupReport, LifecycleError> {
-    let records = state.list()?;
+    let scan = state.scan()?;
+    let unreadable: Vec<&str> = scan
+        .unreadable
+        .iter()
+        .map(|record| record.name.as_str())
+        .collect();
     let everything = LabelFilter::default();
     let containers = engine
         .list_containers(&everything)
@@ -27,9 +33,10 @@ pub async fn cleanup<E: Engine>(
         .list_images(&everything)
         .await
         .map_err(|error| LifecycleError::engine("*", "list images for cleanup", error))?;
-    let plan = plan_cleanup(&containers, &images, catalog, &records);
+    let plan = plan_cleanup(&containers, &images, catalog, &scan.records, &unreadable);
     let mut report = CleanupReport {
         dry_run,
+        unreadable_records: scan.unreadable.clone(),
         ..Default::default()
     };
     if dry_run {

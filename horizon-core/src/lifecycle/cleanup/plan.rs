@@ -13,22 +13,38 @@ use super::{CleanupItem, CleanupKind};
 /// Placeholder name of an untagged image.
 const NO_NAME: &str = "<none>";
 
-/// What to remove, given every container, every image, the catalog and the install records.
-/// Containers first, then images, then records, each group in a fixed order (kind, name, id), so
-/// a dry run lists exactly what a real run does, in the same order.
+/// What to remove, given every container, every image, the catalog, the install records and the
+/// names whose record cannot be read. Containers first, then images, then records, each group in
+/// a fixed order (kind, name, id), so a dry run lists exactly what a real run does, in the same
+/// order. What an unreadable record names is unknown, so nothing that might be its container's
+/// goes: neither its containers, nor its generation images, nor any dangling image (its base
+/// image, pulled by digest, is one).
 pub(crate) fn plan_cleanup(
     containers: &[ContainerSummary],
     images: &[ImageSummary],
     catalog: &Catalog,
     records: &[InstallRecord],
+    unreadable: &[&str],
 ) -> Vec<CleanupItem> {
-    let container_plan = container_items(containers, catalog);
+    let unknown = |item: &CleanupItem| {
+        item.definition
+            .as_deref()
+            .is_some_and(|definition| unreadable.contains(&definition))
+            || (!unreadable.is_empty() && item.kind == CleanupKind::DanglingImage)
+    };
+    let container_plan: Vec<CleanupItem> = container_items(containers, catalog)
+        .into_iter()
+        .filter(|item| !unknown(item))
+        .collect();
     let removed: BTreeSet<&str> = container_plan.iter().map(|item| item.id.as_str()).collect();
     let remaining: Vec<&ContainerSummary> = containers
         .iter()
         .filter(|container| !removed.contains(container.id.as_str()))
         .collect();
-    let image_plan = image_items(images, &remaining, catalog, records);
+    let image_plan: Vec<CleanupItem> = image_items(images, &remaining, catalog, records)
+        .into_iter()
+        .filter(|item| !unknown(item))
+        .collect();
     let record_plan = record_items(records, &remaining, catalog);
 
     let mut plan = container_plan;
