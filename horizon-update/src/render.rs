@@ -237,10 +237,7 @@ fn container_check(check: &ContainerCheck) -> String {
         reasons.push("definition changed".to_owned());
     }
     if reasons.is_empty() {
-        format!(
-            "{}: up to date (generation {})",
-            check.name, generation
-        )
+        format!("{}: up to date (generation {})", check.name, generation)
     } else {
         format!(
             "{}: update available (generation {}: {})",

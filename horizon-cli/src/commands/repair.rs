@@ -43,7 +43,10 @@ fn render(out: &mut impl Write, report: &RepairReport) -> std::io::Result<()> {
         let mut text =
             format!("the install record was rebuilt from {from} (generation {generation})");
         if let Some(aside) = set_aside {
-            text.push_str(&format!("; the unreadable file is kept as {}", aside.display()));
+            text.push_str(&format!(
+                "; the unreadable file is kept as {}",
+                aside.display()
+            ));
         }
         done.push(text);
     }
@@ -53,7 +56,10 @@ fn render(out: &mut impl Write, report: &RepairReport) -> std::io::Result<()> {
             kept.generation
         );
         if let Some(aside) = &kept.set_aside {
-            text.push_str(&format!("; the unreadable file is kept as {}", aside.display()));
+            text.push_str(&format!(
+                "; the unreadable file is kept as {}",
+                aside.display()
+            ));
         }
         done.push(text);
     }

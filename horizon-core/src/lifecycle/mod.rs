@@ -32,12 +32,12 @@ pub use error::{InstallStep, LifecycleError};
 pub use install::{InstallOutcome, InstallProgress, InstallRequest, install};
 // The steps install and update share (the update module builds and verifies generations with them).
 pub(crate) use create::recorded_spec;
-pub(crate) use rebuild::record_from_container;
 pub(crate) use install::{
     BuiltGeneration, Made, beside_name, build_generation, create_and_start, exec_with_tail,
     host_context, install_record, next_generation, remove_stale_builds,
 };
 pub use packages::{PackageCommand, PackageManager, package_commands};
+pub(crate) use rebuild::record_from_container;
 pub use remove::{RemoveOptions, RemoveReport, remove};
 pub use security::{SecurityMismatch, check_security, keeps_user_id};
 pub use spec::{

@@ -270,7 +270,10 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(files, ["tools.json"]);
-        assert_eq!(store.remove("tools").unwrap(), RemovedRecord::Removed(newer));
+        assert_eq!(
+            store.remove("tools").unwrap(),
+            RemovedRecord::Removed(newer)
+        );
         assert_eq!(store.remove("tools").unwrap(), RemovedRecord::Absent);
     }
 
@@ -303,20 +306,30 @@ mod tests {
         let [unreadable] = scan.unreadable.as_slice() else {
             panic!("{scan:?}")
         };
-        assert_eq!((unreadable.name.as_str(), &unreadable.path), ("broken", &store.path("broken")));
+        assert_eq!(
+            (unreadable.name.as_str(), &unreadable.path),
+            ("broken", &store.path("broken"))
+        );
         assert!(
-            unreadable
-                .to_string()
-                .starts_with(&format!("{}: not a valid install record: ", store.path("broken").display())),
+            unreadable.to_string().starts_with(&format!(
+                "{}: not a valid install record: ",
+                store.path("broken").display()
+            )),
             "{unreadable}"
         );
         assert_eq!(scan.names(), ["broken", "tools"]);
-        assert!(matches!(scan.clone().all(), Err(LifecycleError::UnreadableRecord(_))));
+        assert!(matches!(
+            scan.clone().all(),
+            Err(LifecycleError::UnreadableRecord(_))
+        ));
         let aside = store.set_aside("broken").unwrap();
         assert_eq!(aside, dir.path().join("containers/broken.json.unreadable"));
         assert_eq!(store.scan().unwrap().names(), ["tools"]);
         std::fs::write(store.path("broken"), b"garbage").unwrap();
-        assert!(matches!(store.remove("broken").unwrap(), RemovedRecord::Unreadable(_)));
+        assert!(matches!(
+            store.remove("broken").unwrap(),
+            RemovedRecord::Unreadable(_)
+        ));
         assert!(!store.path("broken").exists());
     }
 }

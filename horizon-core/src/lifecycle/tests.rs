@@ -496,10 +496,11 @@ fn cleanup_plans_only_what_nothing_owns() {
         record("tools", "img-tools-2", "digest-base"),
         record("gone", "img-gone-1", "base"),
     ];
-    let plan: Vec<(CleanupKind, String)> = plan_cleanup(&containers, &images, &catalog, &records, &[])
-        .into_iter()
-        .map(|item| (item.kind, item.id))
-        .collect();
+    let plan: Vec<(CleanupKind, String)> =
+        plan_cleanup(&containers, &images, &catalog, &records, &[])
+            .into_iter()
+            .map(|item| (item.kind, item.id))
+            .collect();
     assert_eq!(
         plan,
         [

@@ -124,7 +124,9 @@ fn unreadable(record: &UnreadableRecord, current: Option<&ResolvedDefinition>) -
     ContainerCheck {
         name: record.name.clone(),
         generation: None,
-        image: current.map_or_else(String::new, |resolved| resolved.definition.image.full.clone()),
+        image: current.map_or_else(String::new, |resolved| {
+            resolved.definition.image.full.clone()
+        }),
         installed_digest: None,
         available_digest: None,
         image_update: false,

@@ -30,8 +30,9 @@ pub struct ListReport<'a> {
 pub struct StatusReport {
     /// State, generation, mounts, security, drift.
     pub status: ContainerStatus,
-    /// The exports of the container the ledger holds.
-    pub exports: Vec<ExportEntry>,
+    /// The exports of the container the ledger holds, or why the ledger cannot be read (the
+    /// status is shown without them: only exporting needs the ledger).
+    pub exports: Result<Vec<ExportEntry>, crate::export::ExportError>,
 }
 
 /// What a start did.
@@ -98,10 +99,13 @@ impl<E: Engine> Horizon<E> {
             Err(error) => return Err(error.into()),
         };
         let exports = Ledger::new(&self.settings.paths.state_dir)
-            .read()?
-            .into_iter()
-            .filter(|entry| entry.container == name)
-            .collect();
+            .read()
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .filter(|entry| entry.container == name)
+                    .collect()
+            });
         Ok(StatusReport { status, exports })
     }
 
@@ -149,9 +153,10 @@ impl<E: Engine> Horizon<E> {
         let _lock = self.lock_for_write(call, name, "remove", false).await?;
         let engine = self.engine(call).await?;
         let removed = lifecycle::remove(engine, name, &self.state_store(), options).await?;
-        let unexported = self.remove_exports_of(name)?;
-        // The records of its kept generations went with their containers.
+        // The records of its kept generations went with their containers. Before the wrappers:
+        // an unreadable export ledger then leaves only them (the error names the ledger).
         self.settings.update_stores().history.remove_all(name)?;
+        let unexported = self.remove_exports_of(name)?;
         Ok(RemoveOutcome {
             removed,
             unexported,

@@ -149,7 +149,10 @@ impl<E: Engine> Horizon<E> {
         };
 
         let mut kept = Vec::new();
-        for container in containers.iter().filter(|container| container.id != active.id) {
+        for container in containers
+            .iter()
+            .filter(|container| container.id != active.id)
+        {
             let kept_generation = lifecycle::generation_of(&container.labels);
             let set_aside = match stores.history.read(name, kept_generation) {
                 Ok(Some(_)) => continue,
@@ -192,7 +195,11 @@ impl<E: Engine> Horizon<E> {
                     found(record.path.clone(), Some(&record.name), record.to_string());
                 }
             }
-            Err(error) => found(self.settings.paths.state_dir.clone(), None, error_text(&error)),
+            Err(error) => found(
+                self.settings.paths.state_dir.clone(),
+                None,
+                error_text(&error),
+            ),
         }
         match stores.journals.names() {
             Ok(names) => {
@@ -202,7 +209,11 @@ impl<E: Engine> Horizon<E> {
                     }
                 }
             }
-            Err(error) => found(self.settings.paths.state_dir.clone(), None, error_text(&error)),
+            Err(error) => found(
+                self.settings.paths.state_dir.clone(),
+                None,
+                error_text(&error),
+            ),
         }
         for name in stores.history.names().unwrap_or_default() {
             for generation in stores.history.generations(&name).unwrap_or_default() {

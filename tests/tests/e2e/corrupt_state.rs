@@ -130,7 +130,10 @@ fn a_corrupt_install_record_stops_only_its_own_container_and_repair_rebuilds_it(
         assert_exit(&output, 1);
         let checked = json_of(&output);
         let ok = entry(&checked["containers"], good);
-        assert_eq!((&ok["error"], &ok["update_available"]), (&Value::Null, &json!(false)));
+        assert_eq!(
+            (&ok["error"], &ok["update_available"]),
+            (&Value::Null, &json!(false))
+        );
         let bad = entry(&checked["containers"], broken);
         let error = bad["error"].as_str().unwrap();
         assert!(
@@ -190,10 +193,10 @@ fn a_corrupt_install_record_stops_only_its_own_container_and_repair_rebuilds_it(
         );
 
         // Exports of another container, and the listing of all, go on.
-        let output = exporting.hc(&["export", "md5sum", "--from", good]);
+        let output = exporting.hc(&["export", "microcom", "--from", good]);
         assert_exit(&output, 0);
-        assert!(exporting.wrapper("md5sum").is_file());
-        assert_exit(&exporting.hc(&["unexport", "md5sum"]), 0);
+        assert!(exporting.wrapper("microcom").is_file());
+        assert_exit(&exporting.hc(&["unexport", "microcom"]), 0);
         let output = exporting.hc(&["exports", "--json"]);
         assert_exit(&output, 0);
         let listed = json_of(&output);
@@ -203,7 +206,10 @@ fn a_corrupt_install_record_stops_only_its_own_container_and_repair_rebuilds_it(
             .iter()
             .find(|entry| entry["name"] == "ipcalc")
             .unwrap_or_else(|| panic!("{listed}"));
-        assert_eq!(ipcalc["state"], "ok", "{how}: the broken one's export is not orphaned");
+        assert_eq!(
+            ipcalc["state"], "ok",
+            "{how}: the broken one's export is not orphaned"
+        );
 
         // The broken one: status, update and rollback name the file and the way back.
         for args in [
@@ -211,22 +217,26 @@ fn a_corrupt_install_record_stops_only_its_own_container_and_repair_rebuilds_it(
             vec!["update", broken],
             vec!["rollback", broken],
             vec!["install", broken],
-            vec!["export", "md5sum", "--from", broken],
+            vec!["export", "microcom", "--from", broken],
         ] {
             let output = exporting.hc(&args);
             assert_unreadable_error(&output, broken, &path, "install record");
         }
         assert_exit(&exporting.hc(&["status", good]), 0);
-        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{how}: nothing rewrote it");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{how}: nothing rewrote it"
+        );
 
         // doctor finds it, and says how to get back.
         let check = doctor_state_check(&exporting);
         assert_eq!(check["status"], "failed", "{how}: {check}");
         assert!(
-            check["detail"].as_str().unwrap().starts_with(&format!(
-                "{}: not a valid install record: ",
-                path.display()
-            )),
+            check["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{}: not a valid install record: ", path.display())),
             "{how}: {check}"
         );
         assert_eq!(
@@ -313,7 +323,10 @@ fn a_corrupt_journal_or_kept_generation_record_fails_only_what_needs_it() {
     let exporting = Exporting::new("corrupt_journal", &[]);
     for name in [good, broken] {
         let image = bed.push_busybox_variant(name, "latest", &[("/etc/v", b"1\n")]);
-        exporting.install(name, &json!({"name": name, "image": image, "persistent": true}));
+        exporting.install(
+            name,
+            &json!({"name": name, "image": image, "persistent": true}),
+        );
     }
     // An update of the broken one, so generation 1 is kept with its record.
     bed.push_busybox_variant(broken, "latest", &[("/etc/v", b"2\n")]);
@@ -336,20 +349,26 @@ fn a_corrupt_journal_or_kept_generation_record_fails_only_what_needs_it() {
         entry(&updated["containers"], broken)["error"]
             .as_str()
             .unwrap()
-            .starts_with(&format!("{}: not a valid update journal: ", journal.display())),
+            .starts_with(&format!(
+                "{}: not a valid update journal: ",
+                journal.display()
+            )),
         "{updated}"
     );
     assert_exit(&exporting.hc(&["status", broken]), 0);
     let check = doctor_state_check(&exporting);
     assert_eq!(check["status"], "failed", "{check}");
     assert!(
-        check["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{}: not a valid update journal: ", journal.display())),
+        check["detail"].as_str().unwrap().contains(&format!(
+            "{}: not a valid update journal: ",
+            journal.display()
+        )),
         "{check}"
     );
-    assert_eq!(check["fix"], json!(format!("horizon-container repair {broken}")));
+    assert_eq!(
+        check["fix"],
+        json!(format!("horizon-container repair {broken}"))
+    );
     let output = exporting.hc(&["repair", broken]);
     assert_exit(&output, 0);
     assert_eq!(
@@ -377,10 +396,10 @@ fn a_corrupt_journal_or_kept_generation_record_fails_only_what_needs_it() {
     let check = doctor_state_check(&exporting);
     assert_eq!(check["status"], "failed", "{check}");
     assert!(
-        check["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("{}: not a valid generation record: ", kept.display())),
+        check["detail"].as_str().unwrap().contains(&format!(
+            "{}: not a valid generation record: ",
+            kept.display()
+        )),
         "{check}"
     );
     let output = exporting.hc(&["repair", broken]);
@@ -395,13 +414,68 @@ fn a_corrupt_journal_or_kept_generation_record_fails_only_what_needs_it() {
     );
     let rebuilt: Value = serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
     let expected: Value = serde_json::from_slice(&kept_original).unwrap();
-    for field in ["name", "generation", "generation_image", "generation_image_id", "container_id"] {
+    for field in [
+        "name",
+        "generation",
+        "generation_image",
+        "generation_image_id",
+        "container_id",
+    ] {
         assert_eq!(rebuilt[field], expected[field], "{field}");
     }
     let output = exporting.hc(&["rollback", broken]);
     assert_exit(&output, 0);
     assert_eq!(podman_containers(&exporting, broken).len(), 2);
-    for name in [good, broken] {
-        assert_exit(&exporting.hc(&["remove", name]), 0);
-    }
+
+    // An unreadable export ledger: exporting needs it and refuses; status shows the rest and
+    // says the exports are unknown; doctor names it; remove takes everything but the wrappers.
+    let ledger = state.join("exports.json");
+    std::fs::write(&ledger, b"{\"schema_version\": 1, \"exp").unwrap();
+    let output = exporting.hc(&["export", "microcom", "--from", good]);
+    assert_exit(&output, 1);
+    let refused = format!(
+        "horizon-container: error: {}: not a valid export ledger: ",
+        ledger.display()
+    );
+    assert!(
+        text(&output.stderr).starts_with(&refused),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = exporting.hc(&["status", good]);
+    assert_exit(&output, 0);
+    assert!(
+        text(&output.stderr).starts_with(&format!(
+            "horizon-container: warning: the exports are unknown: {}: not a valid export ledger: ",
+            ledger.display()
+        )),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout)
+            .contains("\nexports:      unknown (the export ledger cannot be read)\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    let check = doctor_state_check(&exporting);
+    assert_eq!(check["status"], "failed", "{check}");
+    assert!(
+        check["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("move {} aside", ledger.display())),
+        "{check}"
+    );
+    let output = exporting.hc(&["remove", good]);
+    assert_exit(&output, 1);
+    assert!(
+        text(&output.stderr).starts_with(&refused),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(podman_containers(&exporting, good), Vec::<String>::new());
+    std::fs::remove_file(&ledger).unwrap();
+    assert_exit(&exporting.hc(&["remove", broken]), 0);
+    assert_eq!(doctor_state_check(&exporting)["status"], "passed");
 }

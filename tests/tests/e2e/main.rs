@@ -8,8 +8,8 @@
 mod agent;
 mod base_ostree;
 mod cli_info;
-mod docs;
 mod corrupt_state;
+mod docs;
 mod doctor;
 mod embedding;
 mod engine;
