@@ -81,7 +81,7 @@ pub async fn remove<E: Engine>(
     }
     match state.remove(name)? {
         RemovedRecord::Absent => {}
-        RemovedRecord::Removed(record) => report.record = Some(record),
+        RemovedRecord::Removed(record) => report.record = Some(*record),
         RemovedRecord::Unreadable(unreadable) => report.unreadable_record = Some(unreadable),
     }
     report.exports = report

@@ -110,7 +110,7 @@ pub enum RemovedRecord {
     /// There was no record.
     Absent,
     /// This record.
-    Removed(InstallRecord),
+    Removed(Box<InstallRecord>),
     /// A file that could not be read as a record.
     Unreadable(UnreadableRecord),
 }
@@ -199,7 +199,7 @@ impl StateStore {
     pub fn remove(&self, name: &str) -> Result<RemovedRecord, LifecycleError> {
         let removed = match self.read(name) {
             Ok(None) => return Ok(RemovedRecord::Absent),
-            Ok(Some(record)) => RemovedRecord::Removed(record),
+            Ok(Some(record)) => RemovedRecord::Removed(Box::new(record)),
             Err(LifecycleError::UnreadableRecord(unreadable)) => {
                 RemovedRecord::Unreadable(unreadable)
             }
@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(files, ["tools.json"]);
         assert_eq!(
             store.remove("tools").unwrap(),
-            RemovedRecord::Removed(newer)
+            RemovedRecord::Removed(Box::new(newer))
         );
         assert_eq!(store.remove("tools").unwrap(), RemovedRecord::Absent);
     }
