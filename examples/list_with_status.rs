@@ -60,8 +60,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             status.kept_generations,
             status.drifted
         )?;
-        for export in &report.exports {
-            writeln!(out, "  exports {} -> {}", export.name, export.binary)?;
+        match &report.exports {
+            Ok(exports) => {
+                for export in exports {
+                    writeln!(out, "  exports {} -> {}", export.name, export.binary)?;
+                }
+            }
+            // The export ledger cannot be read: the status stands without the exports.
+            Err(error) => writeln!(out, "  exports unknown: {error}")?,
         }
     }
     Ok(())

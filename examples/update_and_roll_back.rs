@@ -55,11 +55,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout();
 
     for check in horizon.check(std::slice::from_ref(&name), None).await? {
+        // The generation is unknown only when the container's install record cannot be read.
+        let generation = check
+            .generation
+            .map_or_else(|| "unknown".to_owned(), |generation| generation.to_string());
         writeln!(
             out,
-            "check {}: generation {}, image update {}, definition changed {}",
-            check.name, check.generation, check.image_update, check.definition_changed
+            "check {}: generation {generation}, image update {}, definition changed {}",
+            check.name, check.image_update, check.definition_changed
         )?;
+        if let Some(error) = &check.error {
+            writeln!(out, "  check failed: {error}")?;
+        }
     }
 
     let report = horizon

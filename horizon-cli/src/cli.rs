@@ -182,6 +182,20 @@ pub enum Command {
         #[arg(long)]
         keep_images: bool,
     },
+    /// Rebuild a container's state files that cannot be read.
+    ///
+    /// An install record, update journal or kept generation's record that is truncated, garbage
+    /// or of another version stops only this container's commands (`doctor` lists them). Repair
+    /// rebuilds the install record from the generation history (or, without a copy there, from
+    /// the container's labels and the definition), the kept generations' records from their
+    /// containers, and lets the container run as it is when its journal cannot be read; each
+    /// unreadable file is kept beside it as FILE.unreadable. `remove` works without any of them.
+    ///
+    /// Example: horizon-container repair development
+    Repair {
+        /// The container's definition name.
+        name: String,
+    },
     /// Remove what is no longer needed: stopped containers of horizon's whose definition is
     /// gone, generation images no container uses, and dangling images (`podman image prune`).
     ///

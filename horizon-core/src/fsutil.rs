@@ -171,6 +171,18 @@ pub(crate) fn remove_durably(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Moves the state file `path` aside to `PATH.SUFFIX` (replacing an older one there), durably;
+/// returns the new path. A link is moved as the link: `rename` never follows it.
+pub(crate) fn set_aside(path: &Path, suffix: &str) -> std::io::Result<PathBuf> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".");
+    aside.push(suffix);
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))?;
+    Ok(aside)
+}
+
 /// Makes a rename or removal in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()

@@ -330,6 +330,7 @@ async fn pull_uses_the_compat_endpoint_reports_byte_progress_and_returns_the_ima
         PulledImage {
             id: IMAGE_ID.into(),
             digest: Some(DIGEST.into()),
+            digests: vec![DIGEST.into()],
         }
     );
     let event = |status: &str, layer: Option<&str>, current, total| PullEvent {

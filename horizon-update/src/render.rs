@@ -219,10 +219,12 @@ fn container_check(check: &ContainerCheck) -> String {
     if let Some(error) = &check.error {
         return format!("{}: FAILED: {}", check.name, escape_lines(error));
     }
+    // A check that did not fail knows the generation (it read the install record).
+    let generation = check.generation.unwrap_or_default();
     if !check.definition_exists {
         return format!(
             "{}: generation {}; its definition is gone, nothing to update to",
-            check.name, check.generation
+            check.name, generation
         );
     }
     let mut reasons = Vec::new();
@@ -236,15 +238,12 @@ fn container_check(check: &ContainerCheck) -> String {
         reasons.push("definition changed".to_owned());
     }
     if reasons.is_empty() {
-        format!(
-            "{}: up to date (generation {})",
-            check.name, check.generation
-        )
+        format!("{}: up to date (generation {})", check.name, generation)
     } else {
         format!(
             "{}: update available (generation {}: {})",
             check.name,
-            check.generation,
+            generation,
             reasons.join(", ")
         )
     }
@@ -404,7 +403,7 @@ mod tests {
                 results: vec![
                 ContainerCheck {
                     name: "tools".into(),
-                    generation: 1,
+                    generation: Some(1),
                     image: "127.0.0.1:5000/horizon/tools:latest".into(),
                     installed_digest: Some(format!("sha256:{}", "a".repeat(64))),
                     available_digest: Some(format!("sha256:{}", "b".repeat(64))),
@@ -412,10 +411,11 @@ mod tests {
                     definition_changed: true,
                     definition_exists: true,
                     error: None,
+                    record_unreadable: false,
                 },
                 ContainerCheck {
                     name: "dev".into(),
-                    generation: 3,
+                    generation: Some(3),
                     image: "127.0.0.1:5000/horizon/dev:latest".into(),
                     installed_digest: None,
                     available_digest: None,
@@ -426,6 +426,7 @@ mod tests {
                         "resolving 127.0.0.1:5000/horizon/dev:latest at its registry: timed out"
                             .into(),
                     ),
+                    record_unreadable: false,
                 },
             ],
             }),

@@ -1,6 +1,7 @@
 //! `horizon-container cleanup [--dry-run]`: one call to `Horizon::cleanup` (containers, images
-//! and records no longer needed, and the exported wrappers of containers that are not installed); what was (or would be) removed on stdout,
-//! what could not be removed on stderr (exit status 1).
+//! and records no longer needed, and the exported wrappers of containers that are not installed);
+//! what was (or would be) removed on stdout, what could not be removed and the install records
+//! that could not be read (whose containers' things were kept) on stderr (exit status 1).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,10 +29,21 @@ pub async fn run(session: &Session, dry_run: bool) -> Result<ExitCode, Failure> 
         render(out, report, exports.is_empty())?;
         render_orphans(out, exports, dry_run)
     })?;
-    if report.failed.is_empty() {
+    if report.failed.is_empty() && report.unreadable_records.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     let mut stderr = std::io::stderr().lock();
+    for record in &report.unreadable_records {
+        // As below: the exit status says it already.
+        let _ = writeln!(
+            stderr,
+            "horizon-container: could not judge what of {} is still needed: {record}\nhint: {}",
+            record.name,
+            horizon_cli_support::hint::render(&horizon_core::Hint::Repair {
+                name: record.name.clone()
+            })
+        );
+    }
     for failure in &report.failed {
         // The exit status says it already; losing the detail on a closed stderr is acceptable.
         let _ = writeln!(
@@ -122,6 +134,7 @@ mod tests {
             dry_run: true,
             removed: items,
             failed: vec![],
+            unreadable_records: vec![],
         };
         let mut out = Vec::new();
         render(&mut out, &report, true).unwrap();

@@ -157,6 +157,20 @@ fn render_fix(fix: &Fix) -> String {
                 dir.display()
             )
         }
+        Fix::RepairState { names, ledger } => {
+            let mut steps: Vec<String> = names
+                .iter()
+                .map(|name| format!("{BINARY} repair {name}"))
+                .collect();
+            if let Some(ledger) = ledger {
+                steps.push(format!(
+                    "move {} aside (the wrappers stay: `{BINARY} export BINARY --from NAME \
+                     --force` records each again)",
+                    ledger.display()
+                ));
+            }
+            steps.join("; ")
+        }
         Fix::InstallAgent => format!(
             "install the static agent as /usr/libexec/horizon/horizon-agent (or beside {BINARY}), \
              or set HORIZON_AGENT to it (`scripts/build-agent` builds it); then \

@@ -10,6 +10,7 @@ mod install;
 mod list;
 mod logs;
 mod remove;
+mod repair;
 mod rollback;
 mod run;
 pub mod shell;
@@ -109,6 +110,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Stop { name } => stop::run(session, &name).await,
         Command::Remove { name, keep_images } => remove::run(session, &name, keep_images).await,
         Command::Cleanup { dry_run } => cleanup::run(session, dry_run).await,
+        Command::Repair { name } => repair::run(session, &name).await,
         Command::Export(args) => export::run(session, args).await,
         Command::Unexport { name } => export::unexport(session, &name),
         Command::Exports => export::list(session),

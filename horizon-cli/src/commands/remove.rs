@@ -34,7 +34,7 @@ pub async fn run(session: &Session, name: &str, keep_images: bool) -> Result<Exi
         name,
         containers: &report.containers,
         images: &report.images,
-        record_removed: report.record.is_some(),
+        record_removed: report.record.is_some() || report.unreadable_record.is_some(),
         exports: &report.exports,
         unexported: &done.unexported,
     };
@@ -64,6 +64,9 @@ fn render(
     if report.record.is_some() {
         writeln!(out, "  install record")?;
     }
+    if report.unreadable_record.is_some() {
+        writeln!(out, "  install record (unreadable)")?;
+    }
     Ok(())
 }
 
@@ -80,6 +83,7 @@ mod tests {
                 "localhost/horizonos/tools:2".into(),
             ],
             record: None,
+            unreadable_record: None,
             exports: vec![],
         };
         let mut out = Vec::new();

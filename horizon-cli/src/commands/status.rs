@@ -20,17 +20,28 @@ const LABEL_WIDTH: usize = 14;
 struct StatusReport<'a> {
     #[serde(flatten)]
     status: &'a ContainerStatus,
-    exports: &'a [ExportEntry],
+    exports: Option<&'a [ExportEntry]>,
+    /// Why the exports are unknown (the export ledger cannot be read).
+    exports_error: Option<String>,
 }
 
 pub async fn run(session: &Session, name: &str) -> Result<ExitCode, Failure> {
     let found = session.horizon.status(session.call(), name).await?;
+    let exports = found.exports.as_deref().ok();
     let report = StatusReport {
         status: &found.status,
-        exports: &found.exports,
+        exports,
+        exports_error: found.exports.as_ref().err().map(ToString::to_string),
     };
+    if let Some(error) = &report.exports_error {
+        // The status itself is what was asked: a lost warning must not fail it (the JSON has it).
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "horizon-container: warning: the exports are unknown: {error}"
+        );
+    }
     print_report(session.json, &report, |out| {
-        render(out, &found.status, &found.exports)
+        render(out, &found.status, exports)
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -56,10 +67,11 @@ fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
 }
 
+/// `exports` is `None` when they are unknown.
 fn render(
     out: &mut impl Write,
     status: &ContainerStatus,
-    exports: &[ExportEntry],
+    exports: Option<&[ExportEntry]>,
 ) -> std::io::Result<()> {
     let name = &status.name;
     line(out, "name", name)?;
@@ -126,7 +138,9 @@ fn render(
     if !container.run.running {
         line(out, "stopped", time(container.run.finished_at.as_ref()))?;
     }
+    let exports_known = exports.is_some();
     let exports = exports
+        .unwrap_or_default()
         .iter()
         .map(|entry| {
             if entry.name == entry.binary {
@@ -137,11 +151,12 @@ fn render(
         })
         .collect::<Vec<_>>()
         .join(" ");
-    line(
-        out,
-        "exports",
-        if exports.is_empty() { "none" } else { &exports },
-    )?;
+    let exports = match exports.as_str() {
+        _ if !exports_known => "unknown (the export ledger cannot be read)",
+        "" => "none",
+        listed => listed,
+    };
+    line(out, "exports", exports)?;
     let exec_path = if container.agent {
         "agent (exported binaries and shell start in milliseconds)".to_owned()
     } else {
@@ -293,7 +308,7 @@ mod tests {
                 ..installed()
             };
             let mut out = Vec::new();
-            render(&mut out, &status, &[]).unwrap();
+            render(&mut out, &status, Some(&[])).unwrap();
             let text = String::from_utf8(out).unwrap();
             let line = text.lines().find(|line| line.starts_with("kept:")).unwrap();
             assert_eq!(format!("{line}\n"), expected);
@@ -319,7 +334,7 @@ mod tests {
     #[test]
     fn renders_an_installed_container() {
         let mut out = Vec::new();
-        render(&mut out, &installed(), &exported()).unwrap();
+        render(&mut out, &installed(), Some(&exported())).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "name:         tools\n\
@@ -353,7 +368,7 @@ mod tests {
             ..installed()
         };
         let mut out = Vec::new();
-        render(&mut out, &status, &[]).unwrap();
+        render(&mut out, &status, Some(&[])).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "name:         tools\n\

@@ -118,10 +118,18 @@ async fn run_check(
         .collect();
     if !failed.is_empty() {
         let names: Vec<&str> = failed.iter().map(|check| check.name.as_str()).collect();
-        return Err(Failure::new(
+        let mut failure = Failure::new(
             exit::FAILURE,
             anyhow!("could not check {}", names.join(", ")),
-        ));
+        );
+        for check in failed.iter().filter(|check| check.record_unreadable) {
+            failure = failure.with_hint(horizon_cli_support::hint::render(
+                &horizon_core::Hint::Repair {
+                    name: check.name.clone(),
+                },
+            ));
+        }
+        return Err(failure);
     }
     Ok(if report.updates_available {
         ExitCode::from(exit::UPDATES_AVAILABLE)
@@ -139,13 +147,17 @@ fn render_check(out: &mut impl Write, checks: &[ContainerCheck]) -> std::io::Res
         let name = &check.name;
         let generation = check.generation;
         if let Some(error) = &check.error {
-            writeln!(
-                out,
-                "{name}: check failed (generation {generation}): {}",
-                escape_lines(error)
-            )?;
+            match generation {
+                Some(generation) => writeln!(
+                    out,
+                    "{name}: check failed (generation {generation}): {}",
+                    escape_lines(error)
+                )?,
+                None => writeln!(out, "{name}: check failed: {}", escape_lines(error))?,
+            }
             continue;
         }
+        let generation = generation.unwrap_or_default();
         let mut changes = Vec::new();
         if check.image_update {
             changes.push(format!(

@@ -86,6 +86,10 @@ pub fn render(hint: &Hint) -> String {
         Hint::SystemHistory => {
             "horizon-update --history lists the recorded system generations".to_owned()
         }
+        Hint::Repair { name } => format!(
+            "`horizon-container repair {name}` rebuilds it from the container and its generation \
+             history (or `horizon-container remove {name}` removes the container)"
+        ),
         _ => "see `horizon-container --help`".to_owned(),
     }
 }

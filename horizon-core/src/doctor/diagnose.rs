@@ -46,6 +46,7 @@ pub fn diagnose(input: &DoctorInput) -> DoctorReport {
     checks.push(check_storage_driver(input));
     checks.push(check_export_dir(input));
     checks.push(check_agent(input));
+    checks.push(check_state(input));
     DoctorReport { checks }
 }
 
@@ -378,4 +379,38 @@ fn check_agent(input: &DoctorInput) -> Check {
             Fix::InstallAgent,
         ),
     }
+}
+
+/// Every state file that cannot be read, one per line; each container's are repaired from its
+/// container and generation history, an unreadable export ledger is set aside.
+fn check_state(input: &DoctorInput) -> Check {
+    const ID: &str = "state-files";
+    const TITLE: &str = "horizon's state files";
+    if input.state.is_empty() {
+        return passed(ID, TITLE, "every one can be read".to_owned());
+    }
+    let mut names: Vec<String> = input
+        .state
+        .iter()
+        .filter_map(|problem| problem.container.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    let ledger = input
+        .state
+        .iter()
+        .find(|problem| problem.container.is_none())
+        .map(|problem| problem.path.clone());
+    let detail: Vec<&str> = input
+        .state
+        .iter()
+        .map(|problem| problem.message.as_str())
+        .collect();
+    not_passed(
+        ID,
+        TITLE,
+        CheckStatus::Failed,
+        detail.join("\n"),
+        Fix::RepairState { names, ledger },
+    )
 }

@@ -7,18 +7,20 @@ use std::path::{Path, PathBuf};
 
 use super::{
     AgentFinding, DoctorInput, ID_MAP_HELPERS, InstalledProgram, MAX_USER_NAMESPACES_FILE,
-    MapHelper, PASSWD_FILE, SUBGID_FILE, SUBUID_FILE, ServiceProbe, UNPRIVILEGED_USERNS_CLONE_FILE,
+    MapHelper, PASSWD_FILE, SUBGID_FILE, SUBUID_FILE, ServiceProbe, StateProblem,
+    UNPRIVILEGED_USERNS_CLONE_FILE,
 };
 use crate::endpoint::{DiscoveryInput, own_service};
 use crate::engine::service::{PODMAN_PROGRAM, find_program};
 use crate::engine::{Engine, connect};
 
 /// Reads the machine: files, PATH, the programs, and the API service (without starting one: a
-/// diagnosis changes nothing).
+/// diagnosis changes nothing); `state` is what the state files' own stores found unreadable.
 pub async fn gather(
     discovery: &DiscoveryInput,
     export_dir: PathBuf,
     agent: AgentFinding,
+    state: Vec<StateProblem>,
 ) -> DoctorInput {
     let read = |path: &str| std::fs::read_to_string(path).ok();
     let path = discovery.path.clone();
@@ -50,6 +52,7 @@ pub async fn gather(
         service: probe_service(discovery).await,
         export_dir,
         agent,
+        state,
     }
 }
 

@@ -1,8 +1,8 @@
 //! `doctor`: the spec's "Troubleshooting" section as checks. Each check says passed, warning or
 //! failed, what it found, and what fixes it: Podman installed (and recent enough), its API
 //! service reachable, the rootless prerequisites (subordinate uid and gid ranges, the setuid
-//! `newuidmap`/`newgidmap` helpers, user namespaces enabled), the storage driver, and the export
-//! directory on PATH.
+//! `newuidmap`/`newgidmap` helpers, user namespaces enabled), the storage driver, the export
+//! directory on PATH, the agent, and horizon's own state files (each one that cannot be read).
 //!
 //! [`gather`] reads the machine (files, PATH, the service) into a [`DoctorInput`];
 //! [`diagnose`] is a pure function of it, so every check is table-tested without the machine. What
@@ -86,6 +86,17 @@ pub enum ServiceProbe {
     },
 }
 
+/// A state file of horizon's that cannot be read (see `Horizon::unreadable_state`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StateProblem {
+    /// The file.
+    pub path: PathBuf,
+    /// The container whose file it is (none: the export ledger, or the state directory itself).
+    pub container: Option<String>,
+    /// The whole message: the file and what is wrong with it.
+    pub message: String,
+}
+
 /// Everything the checks look at, read by [`gather`] or made up by tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DoctorInput {
@@ -113,6 +124,8 @@ pub struct DoctorInput {
     pub export_dir: PathBuf,
     /// The in-container agent new containers get.
     pub agent: AgentFinding,
+    /// horizon's state files that cannot be read.
+    pub state: Vec<StateProblem>,
 }
 
 /// What was found of the in-container agent (the binary finds it: `$HORIZON_AGENT`, or installed

@@ -40,6 +40,14 @@ pub struct Check {
 pub enum Fix {
     /// Install Podman from the distribution's packages.
     InstallPodman,
+    /// Repair these containers' state files (each rebuilt from its container and generation
+    /// history); `ledger` is an unreadable export ledger, to be set aside.
+    RepairState {
+        /// The containers, sorted.
+        names: Vec<String>,
+        /// The export ledger, when it is unreadable.
+        ledger: Option<PathBuf>,
+    },
     /// Podman is installed but does not run: install it again.
     ReinstallPodman,
     /// Podman is older than horizon needs: upgrade it.

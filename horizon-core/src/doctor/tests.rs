@@ -54,6 +54,7 @@ fn healthy() -> DoctorInput {
         },
         export_dir: "/home/alice/.local/bin".into(),
         agent: AgentFinding::Found("/usr/libexec/horizon/horizon-agent".into()),
+        state: Vec::new(),
     }
 }
 
@@ -80,11 +81,12 @@ fn a_healthy_rootless_machine_passes_every_check_in_order() {
             "user-namespaces",
             "storage-driver",
             "export-dir-on-path",
-            "agent"
+            "agent",
+            "state-files"
         ]
     );
     assert!(report.healthy());
-    assert_eq!(report.count(CheckStatus::Passed), 9);
+    assert_eq!(report.count(CheckStatus::Passed), 10);
     let details: Vec<(&str, &str)> = report
         .checks
         .iter()
@@ -111,6 +113,7 @@ fn a_healthy_rootless_machine_passes_every_check_in_order() {
             ),
             ("export-dir-on-path", "/home/alice/.local/bin is on PATH"),
             ("agent", "/usr/libexec/horizon/horizon-agent (static)"),
+            ("state-files", "every one can be read"),
         ]
     );
     assert!(report.checks.iter().all(|check| check.fix.is_none()));
@@ -137,7 +140,8 @@ fn root_skips_the_rootless_checks() {
             "api-service",
             "storage-driver",
             "export-dir-on-path",
-            "agent"
+            "agent",
+            "state-files"
         ]
     );
     assert!(report.healthy());
@@ -419,6 +423,38 @@ fn each_broken_fact_fails_or_warns_its_check_with_the_fix() {
                      without it, and their exported binaries and `shell` take the API path (a \
                      libpod exec per call, ~150 ms instead of ~3 ms)",
             fix: Fix::InstallAgent,
+        },
+        Case {
+            name: "unreadable state files",
+            input: DoctorInput {
+                state: vec![
+                    StateProblem {
+                        path: "/s/containers/b.json".into(),
+                        container: Some("b".into()),
+                        message: "/s/containers/b.json: not a valid install record: EOF".into(),
+                    },
+                    StateProblem {
+                        path: "/s/journal/a.json".into(),
+                        container: Some("a".into()),
+                        message: "/s/journal/a.json: not a valid update journal: EOF".into(),
+                    },
+                    StateProblem {
+                        path: "/s/exports.json".into(),
+                        container: None,
+                        message: "/s/exports.json: not a valid export ledger: EOF".into(),
+                    },
+                ],
+                ..healthy()
+            },
+            id: "state-files",
+            status: CheckStatus::Failed,
+            detail: "/s/containers/b.json: not a valid install record: EOF\n\
+                     /s/journal/a.json: not a valid update journal: EOF\n\
+                     /s/exports.json: not a valid export ledger: EOF",
+            fix: Fix::RepairState {
+                names: vec!["a".into(), "b".into()],
+                ledger: Some("/s/exports.json".into()),
+            },
         },
     ];
     for case in cases {

@@ -404,6 +404,7 @@ impl Engine for FakeEngine {
             return Ok(PulledImage {
                 id: world.images[index].id.clone(),
                 digest: Some("sha256:feed".into()),
+                digests: vec!["sha256:feed".into()],
             });
         }
         let id = Self::new_id(&mut world);
@@ -415,6 +416,7 @@ impl Engine for FakeEngine {
         Ok(PulledImage {
             id,
             digest: Some("sha256:feed".into()),
+            digests: vec!["sha256:feed".into()],
         })
     }
 

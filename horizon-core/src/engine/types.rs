@@ -24,8 +24,15 @@ pub struct EngineVersion {
 pub struct PulledImage {
     /// The local image id.
     pub id: String,
-    /// The manifest digest it was pulled by (`sha256:…`).
+    /// The manifest digest of the reference pulled (`sha256:…`), when Podman's answer decides
+    /// it: the reference names a digest, or the image is known by one manifest digest only. `None`
+    /// when it is known by several: it was in local storage already, pulled from another manifest
+    /// under another name, and Podman keeps one image for all of them without noting which name
+    /// came with which manifest — only the registry can say which of [`PulledImage::digests`] the
+    /// reference names.
     pub digest: Option<String>,
+    /// Every manifest digest the image is known by.
+    pub digests: Vec<String>,
 }
 
 /// The caller's side of an attached exec (or a logs stream).
@@ -395,6 +402,37 @@ pub struct AppliedSecurity {
     /// The container's uid mappings, `CONTAINER:HOST:SIZE`, host ids in the service's user
     /// namespace (rootless keep-id maps the user's uid onto 0, the user itself), sorted.
     pub uid_map: Vec<String>,
+}
+
+impl ImageDetails {
+    /// Every manifest digest the image is known by, sorted. Podman's `RepoDigests` pairs every
+    /// name of the image with every one of its digests, so the digests are what follows the `@`.
+    pub fn manifest_digests(&self) -> Vec<String> {
+        let mut digests: Vec<String> = self
+            .repo_digests
+            .iter()
+            .filter_map(|repo_digest| repo_digest.split_once('@').map(|(_, digest)| digest))
+            .chain(self.digest.as_deref())
+            .map(str::to_owned)
+            .collect();
+        digests.sort();
+        digests.dedup();
+        digests
+    }
+
+    /// The manifest digest `reference` names in this image, when the image says: the reference
+    /// names a digest, or the image has one only. Neither Podman's `Digest` (the first manifest
+    /// stored) nor `RepoDigests` (every name with every digest) says which manifest came with
+    /// which name, so an image known by several digests gives `None`.
+    pub fn digest_of(&self, reference: &str) -> Option<String> {
+        if let Some((_, named)) = reference.split_once('@') {
+            return Some(named.to_owned());
+        }
+        match self.manifest_digests().as_slice() {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// A container inspection (without the expensive size computation).

@@ -224,6 +224,9 @@ pub enum LifecycleError {
         /// The failpoint's name.
         point: String,
     },
+    /// A container's install record exists but cannot be read or understood.
+    #[error(transparent)]
+    UnreadableRecord(super::state::UnreadableRecord),
 }
 
 impl LifecycleError {

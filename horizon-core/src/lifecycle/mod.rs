@@ -14,6 +14,7 @@ mod create;
 mod error;
 mod install;
 mod packages;
+mod rebuild;
 mod remove;
 mod security;
 mod spec;
@@ -37,6 +38,7 @@ pub(crate) use install::{
     host_context, install_record, next_generation, remove_stale_builds,
 };
 pub use packages::{PackageCommand, PackageManager, package_commands};
+pub(crate) use rebuild::record_from_container;
 pub use remove::{RemoveOptions, RemoveReport, remove};
 pub use security::{SecurityMismatch, check_security, keeps_user_id};
 pub use spec::{
@@ -46,7 +48,10 @@ pub use spec::{
 };
 pub use start::{StartOutcome, StopOutcome, ensure_running, find_managed, start, stop};
 pub(crate) use start::{active_container, generation_of, managed_filter};
-pub use state::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, StateStore};
+pub use state::{
+    INSTALL_RECORD_SCHEMA_VERSION, InstallRecord, RecordScan, RemovedRecord, SET_ASIDE_SUFFIX,
+    StateStore, UnreadableRecord,
+};
 pub use status::{
     ContainerFacts, ContainerStatus, InstalledState, InstalledStates, StateSummary,
     installed_states, match_states, status, summarize,

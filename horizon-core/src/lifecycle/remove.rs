@@ -10,7 +10,7 @@ use crate::labels;
 
 use super::error::LifecycleError;
 use super::start::managed_filter;
-use super::state::{InstallRecord, StateStore};
+use super::state::{InstallRecord, RemovedRecord, StateStore, UnreadableRecord};
 
 /// How to remove.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,12 +28,15 @@ pub struct RemoveReport {
     pub images: Vec<String>,
     /// The removed install record.
     pub record: Option<InstallRecord>,
+    /// The removed record file that could not be read as one.
+    pub unreadable_record: Option<UnreadableRecord>,
     /// The binaries the record exported: their wrappers are the export issue's to remove.
     pub exports: Vec<String>,
 }
 
 /// Removes everything installed for definition `name` (see the module documentation). Containers
-/// first, then images, then the record, so that a failure part-way leaves what a rerun finds.
+/// first, then images, then the record (read or not: a broken record never keeps a container
+/// from being removed), so that a failure part-way leaves what a rerun finds.
 /// [`LifecycleError::NotInstalled`] when nothing was there.
 pub async fn remove<E: Engine>(
     engine: &E,
@@ -76,13 +79,21 @@ pub async fn remove<E: Engine>(
         }
         report.images.sort();
     }
-    report.record = state.remove(name)?;
+    match state.remove(name)? {
+        RemovedRecord::Absent => {}
+        RemovedRecord::Removed(record) => report.record = Some(*record),
+        RemovedRecord::Unreadable(unreadable) => report.unreadable_record = Some(unreadable),
+    }
     report.exports = report
         .record
         .as_ref()
         .map(|record| record.export_binaries.clone())
         .unwrap_or_default();
-    if report.containers.is_empty() && report.images.is_empty() && report.record.is_none() {
+    if report.containers.is_empty()
+        && report.images.is_empty()
+        && report.record.is_none()
+        && report.unreadable_record.is_none()
+    {
         return Err(LifecycleError::NotInstalled {
             name: name.to_owned(),
         });

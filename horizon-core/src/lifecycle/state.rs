@@ -2,6 +2,12 @@
 //! atomically (temp file in the same directory, fsync, rename, fsync of the directory), so a crash
 //! leaves the old record or the new one, never half of one. The export issue reads
 //! `export_binaries` from here.
+//!
+//! A record that cannot be read (truncated, garbage, another schema, a link) concerns its
+//! container alone: [`StateStore::scan`] returns it beside the readable ones, so a command about
+//! every container goes on with the others and reports it, and [`StateStore::remove`] removes it
+//! unread. A repair sets such a file aside ([`StateStore::set_aside`]) before writing the rebuilt
+//! record, so what was there stays for a look.
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +60,64 @@ pub struct InstallRecord {
     pub export_binaries: Vec<String>,
 }
 
+/// An install record that exists but cannot be read or understood.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{}: {problem}", .path.display())]
+pub struct UnreadableRecord {
+    /// The definition it is the record of.
+    pub name: String,
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Every install record of a state directory: those that can be read, and those that cannot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordScan {
+    /// The readable records, by name.
+    pub records: Vec<InstallRecord>,
+    /// The unreadable ones, by name.
+    pub unreadable: Vec<UnreadableRecord>,
+}
+
+impl RecordScan {
+    /// The names of every installed definition, readable or not, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .records
+            .iter()
+            .map(|record| record.name.clone())
+            .chain(self.unreadable.iter().map(|record| record.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The scan as a whole, for a caller that cannot go on without every record: the first
+    /// unreadable one is the error.
+    pub fn all(self) -> Result<Vec<InstallRecord>, LifecycleError> {
+        match self.unreadable.into_iter().next() {
+            Some(unreadable) => Err(LifecycleError::UnreadableRecord(unreadable)),
+            None => Ok(self.records),
+        }
+    }
+}
+
+/// What [`StateStore::remove`] removed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemovedRecord {
+    /// There was no record.
+    Absent,
+    /// This record.
+    Removed(Box<InstallRecord>),
+    /// A file that could not be read as a record.
+    Unreadable(UnreadableRecord),
+}
+
+/// The suffix a file set aside gets: it is no longer state, and listings skip it.
+pub const SET_ASIDE_SUFFIX: &str = "unreadable";
+
 /// The install records in one state directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateStore {
@@ -87,19 +151,22 @@ impl StateStore {
             |record: &InstallRecord| record.schema_version,
             INSTALL_RECORD_SCHEMA_VERSION,
         )
-        .map_err(|error| match error {
-            JsonFileError::Io(source) => LifecycleError::State {
-                action: "read install record",
+        .map_err(|error| {
+            let problem = match error {
+                JsonFileError::Io(source) => source.to_string(),
+                JsonFileError::Invalid(message) => format!("not a valid install record: {message}"),
+            };
+            LifecycleError::UnreadableRecord(UnreadableRecord {
+                name: name.to_owned(),
                 path,
-                source,
-            },
-            JsonFileError::Invalid(message) => LifecycleError::BadState { path, message },
+                problem,
+            })
         })
     }
 
-    /// Every install record, by name. A record that cannot be read is an error: callers decide
-    /// what to delete from these, and must not decide on partial knowledge.
-    pub fn list(&self) -> Result<Vec<InstallRecord>, LifecycleError> {
+    /// Every install record, by name, the unreadable ones apart (see the module documentation).
+    /// Only a state directory that cannot be listed is an error.
+    pub fn scan(&self) -> Result<RecordScan, LifecycleError> {
         let names = crate::fsutil::list_stems(&self.dir, RECORD_EXTENSION).map_err(|source| {
             LifecycleError::State {
                 action: "read state directory",
@@ -107,11 +174,17 @@ impl StateStore {
                 source,
             }
         })?;
-        let mut records = Vec::new();
+        let mut scan = RecordScan::default();
         for name in names {
-            records.extend(self.read(&name)?);
+            match self.read(&name) {
+                Ok(record) => scan.records.extend(record),
+                Err(LifecycleError::UnreadableRecord(unreadable)) => {
+                    scan.unreadable.push(unreadable);
+                }
+                Err(error) => return Err(error),
+            }
         }
-        Ok(records)
+        Ok(scan)
     }
 
     /// Writes `record` atomically, replacing any previous one.
@@ -128,28 +201,34 @@ impl StateStore {
         })
     }
 
-    /// Removes `name`'s record; returns it if there was one.
-    pub fn remove(&self, name: &str) -> Result<Option<InstallRecord>, LifecycleError> {
-        let record = self.read(name)?;
+    /// Removes `name`'s record, readable or not.
+    pub fn remove(&self, name: &str) -> Result<RemovedRecord, LifecycleError> {
+        let removed = match self.read(name) {
+            Ok(None) => return Ok(RemovedRecord::Absent),
+            Ok(Some(record)) => RemovedRecord::Removed(Box::new(record)),
+            Err(LifecycleError::UnreadableRecord(unreadable)) => {
+                RemovedRecord::Unreadable(unreadable)
+            }
+            Err(error) => return Err(error),
+        };
         let path = self.path(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                crate::fsutil::sync_dir(&self.dir).map_err(|source| LifecycleError::State {
-                    action: "sync state directory",
-                    path: self.dir.clone(),
-                    source,
-                })?
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(LifecycleError::State {
-                    action: "remove install record",
-                    path,
-                    source,
-                });
-            }
-        }
-        Ok(record)
+        crate::fsutil::remove_durably(&path).map_err(|source| LifecycleError::State {
+            action: "remove install record",
+            path,
+            source,
+        })?;
+        Ok(removed)
+    }
+
+    /// Moves `name`'s record file aside (to `NAME.json.unreadable`, replacing an older one);
+    /// returns where it went.
+    pub fn set_aside(&self, name: &str) -> Result<PathBuf, LifecycleError> {
+        let path = self.path(name);
+        crate::fsutil::set_aside(&path, SET_ASIDE_SUFFIX).map_err(|source| LifecycleError::State {
+            action: "set aside install record",
+            path,
+            source,
+        })
     }
 }
 
@@ -183,11 +262,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::new(dir.path());
         assert_eq!(store.read("tools").unwrap(), None);
-        assert_eq!(store.list().unwrap(), []);
+        assert_eq!(store.scan().unwrap(), RecordScan::default());
         store.write(&record("tools")).unwrap();
         store.write(&record("other")).unwrap();
-        let names: Vec<String> = store.list().unwrap().into_iter().map(|r| r.name).collect();
-        assert_eq!(names, ["other", "tools"]);
+        assert_eq!(store.scan().unwrap().names(), ["other", "tools"]);
         store.remove("other").unwrap();
         let mut newer = record("tools");
         newer.generation = 3;
@@ -198,8 +276,11 @@ mod tests {
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(files, ["tools.json"]);
-        assert_eq!(store.remove("tools").unwrap(), Some(newer));
-        assert_eq!(store.remove("tools").unwrap(), None);
+        assert_eq!(
+            store.remove("tools").unwrap(),
+            RemovedRecord::Removed(Box::new(newer))
+        );
+        assert_eq!(store.remove("tools").unwrap(), RemovedRecord::Absent);
     }
 
     #[test]
@@ -217,5 +298,44 @@ mod tests {
                 store.path("tools").display()
             )
         );
+    }
+
+    #[test]
+    fn an_unreadable_record_is_listed_apart_removed_unread_and_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        store.write(&record("tools")).unwrap();
+        store.write(&record("broken")).unwrap();
+        std::fs::write(store.path("broken"), b"{\"schema_version\": 1, \"na").unwrap();
+        let scan = store.scan().unwrap();
+        assert_eq!(scan.records, [record("tools")]);
+        let [unreadable] = scan.unreadable.as_slice() else {
+            panic!("{scan:?}")
+        };
+        assert_eq!(
+            (unreadable.name.as_str(), &unreadable.path),
+            ("broken", &store.path("broken"))
+        );
+        assert!(
+            unreadable.to_string().starts_with(&format!(
+                "{}: not a valid install record: ",
+                store.path("broken").display()
+            )),
+            "{unreadable}"
+        );
+        assert_eq!(scan.names(), ["broken", "tools"]);
+        assert!(matches!(
+            scan.clone().all(),
+            Err(LifecycleError::UnreadableRecord(_))
+        ));
+        let aside = store.set_aside("broken").unwrap();
+        assert_eq!(aside, dir.path().join("containers/broken.json.unreadable"));
+        assert_eq!(store.scan().unwrap().names(), ["tools"]);
+        std::fs::write(store.path("broken"), b"garbage").unwrap();
+        assert!(matches!(
+            store.remove("broken").unwrap(),
+            RemovedRecord::Unreadable(_)
+        ));
+        assert!(!store.path("broken").exists());
     }
 }

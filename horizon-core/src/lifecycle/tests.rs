@@ -69,6 +69,7 @@ impl Fixture {
             state: &state,
             journals: &journals,
             agent: None,
+            registry: &crate::update::RegistryClient::default(),
         };
         install(engine, request, &|_| {}).await
     }

@@ -464,8 +464,11 @@ async fn snapshot<R: Runner, E: Engine>(
             }
         },
     };
+    // A system generation names every container's generation: without one of them it would
+    // restore a system that never was, so an unreadable record fails the snapshot.
     let containers = StateStore::new(context.state_dir)
-        .list()
+        .scan()
+        .and_then(crate::lifecycle::RecordScan::all)
         .map_err(SystemUpdateError::Containers)?
         .into_iter()
         .map(|record| ContainerRecord {

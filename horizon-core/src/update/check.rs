@@ -1,7 +1,8 @@
 //! `update --check`: for each installed container, what its definition's image reference points
 //! to at the registry now (manifest only, see [`super::registry`]) against the digest its running
 //! generation was built from, and whether its definition changed since. Every container is checked
-//! at the same time; one that cannot be checked carries its error and does not stop the others.
+//! at the same time; one that cannot be checked — its install record unreadable among them —
+//! carries its error and does not stop the others.
 //! Nothing is pulled, built or changed, and no lock is taken: a check is a reader.
 
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::Serialize;
 use super::error::UpdateError;
 use super::registry::RegistryClient;
 use crate::definition::{Catalog, ResolvedDefinition};
-use crate::lifecycle::{InstallRecord, LifecycleError, StateStore};
+use crate::lifecycle::{InstallRecord, LifecycleError, StateStore, UnreadableRecord};
 
 /// What to check.
 #[derive(Clone, Copy, Debug)]
@@ -29,8 +30,8 @@ pub struct CheckRequest<'a> {
 pub struct ContainerCheck {
     /// The definition name.
     pub name: String,
-    /// The generation that runs.
-    pub generation: u64,
+    /// The generation that runs (unknown when its install record cannot be read).
+    pub generation: Option<u64>,
     /// The image reference checked (the definition's now, else the one installed).
     pub image: String,
     /// The digest the running generation was built from.
@@ -45,6 +46,9 @@ pub struct ContainerCheck {
     pub definition_exists: bool,
     /// Why the check failed, when it did.
     pub error: Option<String>,
+    /// The check failed because the install record cannot be read (a repair rebuilds it).
+    #[serde(skip)]
+    pub record_unreadable: bool,
 }
 
 impl ContainerCheck {
@@ -81,7 +85,7 @@ pub async fn check_one(
 ) -> ContainerCheck {
     let mut report = ContainerCheck {
         name: record.name.clone(),
-        generation: record.generation,
+        generation: Some(record.generation),
         image: current.map_or_else(
             || record.image.clone(),
             |resolved| resolved.definition.image.full.clone(),
@@ -93,6 +97,7 @@ pub async fn check_one(
             .is_some_and(|resolved| resolved.definition.content_hash() != record.definition_hash),
         definition_exists: current.is_some(),
         error: None,
+        record_unreadable: false,
     };
     let digest = match current {
         Some(resolved) => available_digest(resolved, registry).await,
@@ -114,28 +119,48 @@ pub async fn check_one(
     report
 }
 
-/// Checks the requested installed containers, all at once. A name that is not installed is
-/// [`LifecycleError::NotInstalled`] before anything is asked of a registry.
+/// The check of a container whose install record cannot be read: nothing is known of what runs.
+fn unreadable(record: &UnreadableRecord, current: Option<&ResolvedDefinition>) -> ContainerCheck {
+    ContainerCheck {
+        name: record.name.clone(),
+        generation: None,
+        image: current.map_or_else(String::new, |resolved| {
+            resolved.definition.image.full.clone()
+        }),
+        installed_digest: None,
+        available_digest: None,
+        image_update: false,
+        definition_changed: false,
+        definition_exists: current.is_some(),
+        error: Some(record.to_string()),
+        record_unreadable: true,
+    }
+}
+
+/// Checks the requested installed containers, all at once, in name order. A name that is not
+/// installed is [`LifecycleError::NotInstalled`] before anything is asked of a registry.
 pub async fn check(request: CheckRequest<'_>) -> Result<Vec<ContainerCheck>, UpdateError> {
-    let records = request.state.list()?;
-    let selected: Vec<&InstallRecord> = if request.names.is_empty() {
-        records.iter().collect()
-    } else {
-        request
-            .names
-            .iter()
-            .map(|name| {
-                records
-                    .iter()
-                    .find(|record| &record.name == name)
-                    .ok_or_else(|| LifecycleError::NotInstalled { name: name.clone() })
-            })
-            .collect::<Result<_, _>>()?
-    };
-    let checks = selected
-        .into_iter()
+    let scan = request.state.scan()?;
+    let wanted = |name: &String| request.names.is_empty() || request.names.contains(name);
+    for name in request.names {
+        if !scan.names().contains(name) {
+            return Err(LifecycleError::NotInstalled { name: name.clone() }.into());
+        }
+    }
+    let checks = scan
+        .records
+        .iter()
+        .filter(|record| wanted(&record.name))
         .map(|record| check_one(record, request.catalog.get(&record.name), request.registry));
-    Ok(futures_util::future::join_all(checks).await)
+    let mut checked: Vec<ContainerCheck> = futures_util::future::join_all(checks).await;
+    checked.extend(
+        scan.unreadable
+            .iter()
+            .filter(|record| wanted(&record.name))
+            .map(|record| unreadable(record, request.catalog.get(&record.name))),
+    );
+    checked.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(checked)
 }
 
 /// An error and its causes on one line, as `--json` and tables show a per-container failure.

@@ -186,6 +186,8 @@ pub enum UpdateError {
     /// A journal or history file exists but cannot be understood.
     #[error("{}: not a valid {what}: {message}", .path.display())]
     BadState {
+        /// The definition whose file it is.
+        name: String,
         /// What the file should have been.
         what: &'static str,
         /// The file.
@@ -227,9 +229,10 @@ impl UpdateError {
         }
     }
 
-    /// The error of a state file (`what`) that could not be read.
+    /// The error of definition `name`'s state file (`what`) that could not be read.
     pub(crate) fn from_state_file(
         error: crate::fsutil::JsonFileError,
+        name: &str,
         what: &'static str,
         path: PathBuf,
     ) -> Self {
@@ -240,6 +243,7 @@ impl UpdateError {
                 source,
             },
             crate::fsutil::JsonFileError::Invalid(message) => UpdateError::BadState {
+                name: name.to_owned(),
                 what,
                 path,
                 message,

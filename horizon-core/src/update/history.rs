@@ -52,7 +52,58 @@ impl GenerationHistory {
             |record: &InstallRecord| record.schema_version,
             INSTALL_RECORD_SCHEMA_VERSION,
         )
-        .map_err(|error| UpdateError::from_state_file(error, "generation record", path))
+        .map_err(|error| UpdateError::from_state_file(error, name, "generation record", path))
+    }
+
+    /// The definitions that have generation records, sorted.
+    pub fn names(&self) -> Result<Vec<String>, UpdateError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(self.list_error(self.dir.clone(), source)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| self.list_error(self.dir.clone(), source))?;
+            if entry.file_type().is_ok_and(|kind| kind.is_dir())
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The generations of `name` that have a record file, ascending.
+    pub fn generations(&self, name: &str) -> Result<Vec<u64>, UpdateError> {
+        let dir = self.dir.join(name);
+        let stems = crate::fsutil::list_stems(&dir, "json")
+            .map_err(|source| self.list_error(dir.clone(), source))?;
+        let mut generations: Vec<u64> = stems.iter().filter_map(|stem| stem.parse().ok()).collect();
+        generations.sort_unstable();
+        Ok(generations)
+    }
+
+    fn list_error(&self, path: PathBuf, source: std::io::Error) -> UpdateError {
+        UpdateError::State {
+            action: "list the generation records",
+            path,
+            source,
+        }
+    }
+
+    /// Moves the record of generation `generation` of `name` aside (it cannot be read): returns
+    /// where it went.
+    pub fn set_aside(&self, name: &str, generation: u64) -> Result<PathBuf, UpdateError> {
+        let path = self.path(name, generation);
+        crate::fsutil::set_aside(&path, crate::lifecycle::SET_ASIDE_SUFFIX).map_err(|source| {
+            UpdateError::State {
+                action: "set aside the generation record",
+                path,
+                source,
+            }
+        })
     }
 
     /// Forgets generation `generation` of `name`.

@@ -194,7 +194,7 @@ impl JournalStore {
             |journal: &Journal| journal.schema_version,
             JOURNAL_SCHEMA_VERSION,
         )
-        .map_err(|error| UpdateError::from_state_file(error, "update journal", path))
+        .map_err(|error| UpdateError::from_state_file(error, name, "update journal", path))
     }
 
     /// Writes `journal` atomically and durably.
@@ -219,23 +219,25 @@ impl JournalStore {
         self.write(journal)
     }
 
-    /// The definitions that have a journal (none when the directory does not exist).
-    pub fn names(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(Result::ok)
-            .filter_map(|entry| {
-                let file_name = entry.file_name();
-                let file_name = file_name.to_str()?;
-                // A temporary file of an atomic write starts with a dot.
-                let name = file_name.strip_suffix(".json")?;
-                (!name.starts_with('.')).then(|| name.to_owned())
-            })
-            .collect();
-        names.sort();
-        names
+    /// The names that have a journal file, sorted.
+    pub fn names(&self) -> Result<Vec<String>, UpdateError> {
+        crate::fsutil::list_stems(&self.dir, "json").map_err(|source| UpdateError::State {
+            action: "list the update journals",
+            path: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// Moves definition `name`'s journal aside (it cannot be read): returns where it went.
+    pub fn set_aside(&self, name: &str) -> Result<PathBuf, UpdateError> {
+        let path = self.path(name);
+        crate::fsutil::set_aside(&path, crate::lifecycle::SET_ASIDE_SUFFIX).map_err(|source| {
+            UpdateError::State {
+                action: "set aside the update journal",
+                path,
+                source,
+            }
+        })
     }
 
     /// Deletes definition `name`'s journal: the transaction is over.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::error::RegistryError;
+use crate::engine::PulledImage;
 use crate::host_command::{HostCommand, HostCommandError, SystemRunner, run_checked};
 
 /// The registry tool.
@@ -99,6 +100,31 @@ impl RegistryClient {
             }
             Err(HostCommandError::Failed { stderr, .. }) => Err(failure(&stderr)),
             Err(error) => Err(RegistryError::Tool(error)),
+        }
+    }
+}
+
+impl RegistryClient {
+    /// The manifest digest of `reference` that `pulled` was made from: what the pull decided, else
+    /// (the image was in local storage already under another name, so it is known by several
+    /// digests) the one of them the registry says `reference` names now. `None` when the registry
+    /// names none of them (the reference was pushed again since the pull) or cannot be asked: the
+    /// record then has no digest, and the next check offers an update, which builds by digest —
+    /// a lost lookup costs one rebuild, never a wrong "up to date".
+    pub async fn digest_of_pulled(&self, reference: &str, pulled: &PulledImage) -> Option<String> {
+        if pulled.digest.is_some() || pulled.digests.is_empty() {
+            return pulled.digest.clone();
+        }
+        match self.manifest_digest(reference).await {
+            Ok(digest) if pulled.digests.contains(&digest) => Some(digest),
+            Ok(digest) => {
+                tracing::debug!(reference, %digest, "the reference was pushed again since the pull");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(reference, %error, "could not ask the registry which manifest was pulled");
+                None
+            }
         }
     }
 }

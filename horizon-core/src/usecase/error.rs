@@ -230,6 +230,12 @@ pub enum Hint {
     Utf8Arguments,
     /// See the system generations.
     SystemHistory,
+    /// Rebuild the container's unreadable state files from the container and its generation
+    /// history (or remove the container).
+    Repair {
+        /// The definition.
+        name: String,
+    },
 }
 
 impl Error {
@@ -317,6 +323,16 @@ impl Error {
                 vec![Hint::Reinstall { name: name.clone() }]
             }
             Error::Update(UpdateError::Busy { .. }) => vec![Hint::WaitForLock],
+            Error::Lifecycle(LifecycleError::UnreadableRecord(record))
+            | Error::Update(UpdateError::Lifecycle(LifecycleError::UnreadableRecord(record)))
+            | Error::System(SystemUpdateError::Containers(LifecycleError::UnreadableRecord(
+                record,
+            ))) => vec![Hint::Repair {
+                name: record.name.clone(),
+            }],
+            Error::Update(UpdateError::BadState { name, .. }) => {
+                vec![Hint::Repair { name: name.clone() }]
+            }
             Error::Update(error) if error.left_running_container_untouched() => {
                 vec![Hint::UpdateAgain]
             }

@@ -15,7 +15,7 @@ use crate::export::{
     self, ExportError, ExportOutcome, ExportRequest, ExportSetup, ListedExport, RemovedFile,
     RepairItem, UnexportOutcome,
 };
-use crate::lifecycle::{self, InstallRecord, StateStore};
+use crate::lifecycle::{self, StateStore};
 
 /// What an install or update exported of a definition's `export_binaries`, and what it could not.
 #[derive(Debug, Default, Serialize)]
@@ -65,9 +65,9 @@ impl<E: Engine> Horizon<E> {
         }
         let setup = self.settings.export_setup();
         check_client(&setup)?;
-        let records = self.state_store().list()?;
+        let state = self.state_store();
         if explicit {
-            installed(&records, &request.container)?;
+            installed(&state, &request.container)?;
             if !request.force {
                 self.check_binary(call, &request.container, &request.binary)
                     .await?;
@@ -78,11 +78,13 @@ impl<E: Engine> Horizon<E> {
                 [one] => one.clone(),
                 _ => {
                     let engine = self.engine(call).await?;
+                    // A container whose record cannot be read is no candidate; the others are.
+                    let records = state.scan()?.records;
                     export::resolve_provider(engine, self.catalog(), &records, &request.binary)
                         .await?
                 }
             };
-            installed(&records, &request.container)?;
+            installed(&state, &request.container)?;
         }
         Ok(export::export(&setup, &request)?)
     }
@@ -95,12 +97,8 @@ impl<E: Engine> Horizon<E> {
     /// The exports, each with its state (orphaned when its container is not installed).
     pub fn exports(&self) -> Result<ExportsReport, Error> {
         let setup = self.settings.export_setup();
-        let installed: BTreeSet<String> = self
-            .state_store()
-            .list()?
-            .into_iter()
-            .map(|record| record.name)
-            .collect();
+        // A container whose record cannot be read is installed: its exports are not orphans.
+        let installed: BTreeSet<String> = self.state_store().scan()?.names().into_iter().collect();
         Ok(ExportsReport {
             exports: export::list(&setup, Some(&installed))?,
             export_dir: setup.export_dir,
@@ -219,12 +217,13 @@ fn check_client(setup: &ExportSetup) -> Result<(), ExportError> {
     })
 }
 
-/// Refuses a container without an install record.
-fn installed(records: &[InstallRecord], container: &str) -> Result<(), ExportError> {
-    if records.iter().any(|record| record.name == container) {
-        return Ok(());
+/// Refuses a container without an install record (or with one that cannot be read).
+fn installed(state: &StateStore, container: &str) -> Result<(), Error> {
+    match state.read(container)? {
+        Some(_) => Ok(()),
+        None => Err(ExportError::NotInstalled {
+            container: container.to_owned(),
+        }
+        .into()),
     }
-    Err(ExportError::NotInstalled {
-        container: container.to_owned(),
-    })
 }

@@ -34,6 +34,7 @@ impl<E: Engine> Horizon<E> {
             &self.settings.discovery,
             self.settings.paths.export_dir.clone(),
             agent,
+            self.unreadable_state(),
         )
         .await;
         crate::doctor::diagnose(&input)

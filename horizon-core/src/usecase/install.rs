@@ -87,6 +87,7 @@ impl<E: Engine> Horizon<E> {
                     state: &state,
                     journals: &stores.journals,
                     agent: self.settings.agent_host(),
+                    registry: &self.settings.registry,
                 };
                 let progress = |progress: &lifecycle::InstallProgress<'_>| {
                     call.emit(Event::Install { name, progress });

@@ -32,8 +32,9 @@ pub struct ListReport<'a> {
 pub struct StatusReport {
     /// State, generation, mounts, security, drift.
     pub status: ContainerStatus,
-    /// The exports of the container the ledger holds.
-    pub exports: Vec<ExportEntry>,
+    /// The exports of the container the ledger holds, or why the ledger cannot be read (the
+    /// status is shown without them: only exporting needs the ledger).
+    pub exports: Result<Vec<ExportEntry>, crate::export::ExportError>,
 }
 
 /// What a start did.
@@ -71,7 +72,13 @@ impl<E: Engine> Horizon<E> {
             Ok(engine) => {
                 // An interrupted transaction nobody holds is finished first, so a container it
                 // left half-made is not listed as installed.
-                for name in self.settings.update_stores().journals.names() {
+                // A reader goes on when the journal directory cannot be listed: the writers that
+                // need a journal report it.
+                let journals = self.settings.update_stores().journals.names();
+                if let Err(error) = &journals {
+                    tracing::debug!(%error, "the journals could not be listed before list");
+                }
+                for name in journals.unwrap_or_default() {
                     self.recover_before_reading(call, &name).await?;
                 }
                 (
@@ -107,10 +114,13 @@ impl<E: Engine> Horizon<E> {
             Err(error) => return Err(error.into()),
         };
         let exports = Ledger::new(&self.settings.paths.state_dir)
-            .read()?
-            .into_iter()
-            .filter(|entry| entry.container == name)
-            .collect();
+            .read()
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .filter(|entry| entry.container == name)
+                    .collect()
+            });
         Ok(StatusReport { status, exports })
     }
 
@@ -158,9 +168,10 @@ impl<E: Engine> Horizon<E> {
         let _lock = self.lock_for_write(call, name, "remove", false).await?;
         let engine = self.engine(call).await?;
         let removed = lifecycle::remove(engine, name, &self.state_store(), options).await?;
-        let unexported = self.remove_exports_of(name)?;
-        // The records of its kept generations went with their containers.
+        // The records of its kept generations went with their containers. Before the wrappers:
+        // an unreadable export ledger then leaves only them (the error names the ledger).
         self.settings.update_stores().history.remove_all(name)?;
+        let unexported = self.remove_exports_of(name)?;
         Ok(RemoveOutcome {
             removed,
             unexported,
@@ -176,7 +187,7 @@ impl<E: Engine> Horizon<E> {
         let stores = self.settings.update_stores();
         if !dry_run {
             // What an interrupted transaction made is its journal's to remove, not a guess's.
-            for name in stores.journals.names() {
+            for name in stores.journals.names()? {
                 self.recover_before_reading(call, &name).await?;
             }
         }
@@ -193,10 +204,11 @@ impl<E: Engine> Horizon<E> {
             .filter(|item| item.kind == CleanupKind::InstallRecord)
             .map(|item| item.name.as_str())
             .collect();
+        // A container whose record cannot be read counts as installed: its exports stay.
         let installed: BTreeSet<String> = state
-            .list()?
+            .scan()?
+            .names()
             .into_iter()
-            .map(|record| record.name)
             .filter(|name| !records_removed.contains(name.as_str()))
             .collect();
         let exports = self.clean_orphan_exports(&installed, dry_run)?;

@@ -1,5 +1,6 @@
 //! Every use case of horizon, one call each: install (and reinstall), remove, start, stop,
-//! status, list, logs, run and shell, export, unexport, exports, repair, update (one or many),
+//! status, list, logs, run and shell, export, unexport, exports, repair (of exports, and of a
+//! container's unreadable state files), update (one or many),
 //! check, rollback, cleanup, doctor, info, and the system update of `horizon-update`.
 //!
 //! A [`Horizon`] holds what a process knows once ([`Settings`]: paths, definition sources, how
@@ -19,6 +20,7 @@ mod guard;
 mod host;
 mod install;
 mod manage;
+mod repair;
 mod settings;
 mod system;
 mod updates;
@@ -37,6 +39,7 @@ pub use exports::{DeclaredExports, ExportsReport, RefusedExport};
 pub use host::{DoctorOutcome, InfoReport};
 pub use install::{InstallOptions, InstallReport, Installed};
 pub use manage::{CleanupOutcome, ListReport, RemoveOutcome, StartReport, StatusReport};
+pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
 pub use settings::{
     EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceStart,
     Settings,

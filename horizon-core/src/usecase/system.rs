@@ -88,9 +88,9 @@ impl<E: Engine> Horizon<E> {
             lock: system_update::lock(&self.settings.paths.state_dir)?,
             installed: self
                 .state_store()
-                .list()
-                .map(|records| records.into_iter().map(|record| record.name).collect())
-                // Unreadable records: the container layer reports why.
+                .scan()
+                .map(|scan| scan.names())
+                // An unreadable state directory: the container layer reports why.
                 .unwrap_or_default(),
         })
     }

@@ -173,12 +173,8 @@ impl<E: Engine> Horizon<E> {
                 }
                 names
             }
-            UpdateSelection::All => self
-                .state_store()
-                .list()?
-                .into_iter()
-                .map(|record| record.name)
-                .collect(),
+            // A container whose record cannot be read is tried too: its update fails alone.
+            UpdateSelection::All => self.state_store().scan()?.names(),
         };
         if names.is_empty() {
             return Ok(UpdatesReport {

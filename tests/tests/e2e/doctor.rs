@@ -19,7 +19,7 @@ fn doctor(session: &Session, extra: &[&str]) -> Output {
 }
 
 #[test]
-fn doctor_as_root_passes_the_four_system_checks() {
+fn doctor_as_root_passes_the_system_checks() {
     let bed = TestBed::shared();
     let session = bed.root_session("doctor-root");
     let output = doctor(&session, &[]);
@@ -33,7 +33,8 @@ fn doctor_as_root_passes_the_four_system_checks() {
              [passed]  Storage driver: overlay in {}\n\
              [passed]  Export directory on PATH: {} is on PATH\n\
              [passed]  In-container agent: {} (static)\n\
-             summary: 5 passed, 0 warnings, 0 failed\n",
+             [passed]  horizon's state files: every one can be read\n\
+             summary: 6 passed, 0 warnings, 0 failed\n",
             bed.rootful.url(),
             bed.rootful.storage.root.display(),
             session.export_dir.display(),
@@ -136,6 +137,11 @@ fn doctor_as_the_rootless_user_also_checks_the_rootless_prerequisites() {
             "In-container agent",
             format!("{} (static)", agent().display()),
         ),
+        (
+            "state-files",
+            "horizon's state files",
+            "every one can be read".to_owned(),
+        ),
     ];
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), expected.len(), "{report:#}");
@@ -166,7 +172,8 @@ fn doctor_fails_with_the_fixes_when_the_service_is_gone_and_exports_are_off_path
         "[failed]  Export directory on PATH: {export_dir} is not on PATH: exported binaries are not found\n\
          \x20         fix: echo 'export PATH=\"{export_dir}:$PATH\"' >> ~/.profile, then log in again\n\
          [passed]  In-container agent: {} (static)\n\
-         summary: 6 passed, 1 warning, 2 failed\n",
+         [passed]  horizon's state files: every one can be read\n\
+         summary: 7 passed, 1 warning, 2 failed\n",
         agent().display()
     );
     assert!(stdout.ends_with(&expected_tail), "{stdout}");

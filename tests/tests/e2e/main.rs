@@ -8,6 +8,7 @@
 mod agent;
 mod base_ostree;
 mod cli_info;
+mod corrupt_state;
 mod docs;
 mod doctor;
 mod embedding;
@@ -22,6 +23,7 @@ mod layer_privilege;
 mod lifecycle;
 mod logs;
 mod mount_escape;
+mod recorded_digest;
 mod run;
 mod service;
 mod shell;

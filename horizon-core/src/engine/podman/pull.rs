@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::raw::podman_message;
 use super::{PodmanEngine, images, query::encode_query};
-use crate::engine::{EngineError, PullEvent, PulledImage};
+use crate::engine::{EngineError, ImageDetails, PullEvent, PulledImage};
 
 const OPERATION: &str = "pull image";
 /// The Docker-compatible API version Podman 4 serves; the pull with byte progress and the rename
@@ -99,13 +99,62 @@ fn report_line(
 /// The pulled image, by inspecting it: a stream that ended without the image there was cut short.
 async fn confirm(engine: &PodmanEngine, reference: &str) -> Result<PulledImage, EngineError> {
     match images::inspect_image(engine, reference).await {
-        Ok(image) => Ok(PulledImage {
-            id: image.id,
-            digest: image.digest,
-        }),
+        Ok(image) => Ok(pulled(reference, image)),
         Err(error) if error.is_not_found() => Err(EngineError::StreamTruncated {
             operation: OPERATION,
         }),
         Err(error) => Err(error),
+    }
+}
+
+/// What the pull of `reference` made, from the image's inspection.
+fn pulled(reference: &str, image: ImageDetails) -> PulledImage {
+    PulledImage {
+        digest: image.digest_of(reference),
+        digests: image.manifest_digests(),
+        id: image.id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(digest: Option<&str>, repo_digests: &[&str]) -> ImageDetails {
+        ImageDetails {
+            id: "1d".into(),
+            digest: digest.map(str::to_owned),
+            repo_digests: repo_digests.iter().map(|&name| name.to_owned()).collect(),
+            repo_tags: Vec::new(),
+            labels: Default::default(),
+            created: None,
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn the_digest_is_known_only_when_the_reference_or_a_single_manifest_decides_it() {
+        let one = image(Some("sha256:aa"), &["r/a@sha256:aa"]);
+        let pulled_one = pulled("r/a:1", one);
+        assert_eq!(
+            (pulled_one.digest.as_deref(), pulled_one.digests.as_slice()),
+            (Some("sha256:aa"), ["sha256:aa".to_owned()].as_slice())
+        );
+        // Two names, two manifests: Podman pairs each name with each digest.
+        let both = &[
+            "r/a@sha256:aa",
+            "r/a@sha256:bb",
+            "r/b@sha256:aa",
+            "r/b@sha256:bb",
+        ];
+        let pulled_tag = pulled("r/b:1", image(Some("sha256:aa"), both));
+        assert_eq!(
+            (pulled_tag.digest, pulled_tag.digests),
+            (None, vec!["sha256:aa".to_owned(), "sha256:bb".to_owned()])
+        );
+        let by_digest = pulled("r/b@sha256:bb", image(Some("sha256:aa"), both));
+        assert_eq!(by_digest.digest.as_deref(), Some("sha256:bb"));
+        let local = pulled("localhost/x:1", image(None, &[]));
+        assert_eq!((local.digest, local.digests), (None, vec![]));
     }
 }

@@ -1,6 +1,7 @@
 //! Carrying a cleanup out: list every container and image once, plan, and remove the plan's
 //! items in its order (containers before the images they use, records last), each failure
-//! reported beside the others rather than stopping them.
+//! reported beside the others rather than stopping them. An install record that cannot be read
+//! is reported too, and keeps what might be its container's (see [`plan_cleanup`]).
 
 use crate::definition::Catalog;
 use crate::engine::{Engine, LabelFilter};
@@ -19,7 +20,12 @@ pub async fn cleanup<E: Engine>(
     busy: &dyn Fn(&str) -> bool,
     dry_run: bool,
 ) -> Result<CleanupReport, LifecycleError> {
-    let records = state.list()?;
+    let scan = state.scan()?;
+    let unreadable: Vec<&str> = scan
+        .unreadable
+        .iter()
+        .map(|record| record.name.as_str())
+        .collect();
     let everything = LabelFilter::default();
     let containers = engine
         .list_containers(&everything)
@@ -29,16 +35,24 @@ pub async fn cleanup<E: Engine>(
         .list_images(&everything)
         .await
         .map_err(|error| LifecycleError::engine("*", "list images for cleanup", error))?;
-    let plan = plan_cleanup(
+    // What an unreadable record names is unknown: nothing that might be its container's goes —
+    // neither its objects (it counts as busy) nor any dangling image (its base image, pulled by
+    // digest, is one).
+    let busy_or_unreadable = |name: &str| busy(name) || unreadable.contains(&name);
+    let plan: Vec<_> = plan_cleanup(
         &containers,
         &images,
         catalog,
-        &records,
+        &scan.records,
         &state.owner(),
-        busy,
-    );
+        &busy_or_unreadable,
+    )
+    .into_iter()
+    .filter(|item| unreadable.is_empty() || item.kind != CleanupKind::DanglingImage)
+    .collect();
     let mut report = CleanupReport {
         dry_run,
+        unreadable_records: scan.unreadable.clone(),
         ..Default::default()
     };
     if dry_run {

@@ -74,6 +74,9 @@ pub struct CleanupReport {
     pub removed: Vec<CleanupItem>,
     /// Items that could not be removed, with why (another process may have started using them).
     pub failed: Vec<CleanupFailure>,
+    /// Install records that could not be read: nothing that might be their container's was
+    /// removed (its generation images, and every dangling image, since one may be its base).
+    pub unreadable_records: Vec<crate::lifecycle::UnreadableRecord>,
 }
 
 /// An item that could not be removed.

@@ -60,6 +60,8 @@ pub struct InstallRequest<'a> {
     pub journals: &'a JournalStore,
     /// The in-container agent (see [`HostContext::agent`]).
     pub agent: Option<&'a super::agent::AgentHost>,
+    /// Asked which manifest was pulled when the pull cannot tell.
+    pub registry: &'a crate::update::RegistryClient,
 }
 
 /// Progress of an install, for the caller to render.
@@ -285,16 +287,22 @@ async fn build_and_start<E: Engine>(
     let resolved = request.resolved;
     let name = resolved.definition.name.as_str();
     reached(InstallStep::Pull, "install-begun").await?;
-    let built = build_generation(
+    let reference = pull_reference(resolved);
+    let mut built = build_generation(
         engine,
         resolved,
-        &pull_reference(resolved),
+        &reference,
         journal.to_generation,
         &request.state.owner(),
         made,
         on_progress,
     )
     .await?;
+    // The record's digest is the one the definition's reference names, which `check` compares.
+    built.pulled.digest = request
+        .registry
+        .digest_of_pulled(&reference, &built.pulled)
+        .await;
     journal.pulled_image = made.pulled_image.clone();
     at(
         InstallStep::Commit,

@@ -179,6 +179,7 @@ pub(super) async fn complete<E: Engine>(
             .history
             .read(&name, journal.to_generation)?
             .ok_or_else(|| UpdateError::BadState {
+                name: name.clone(),
                 what: "generation record",
                 path: stores.history.path(&name, journal.to_generation),
                 message: "missing".to_owned(),

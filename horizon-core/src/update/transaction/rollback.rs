@@ -68,6 +68,7 @@ pub async fn rollback<E: Engine>(
             .history
             .read(&name, generation)?
             .ok_or_else(|| UpdateError::BadState {
+                name: name.clone(),
                 what: "generation record",
                 path: stores.history.path(&name, generation),
                 message: "missing: this generation cannot be restored".to_owned(),
