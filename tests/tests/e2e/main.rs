@@ -8,6 +8,7 @@
 mod agent;
 mod base_ostree;
 mod cli_info;
+mod client_death;
 mod docs;
 mod doctor;
 mod embedding;

@@ -2,7 +2,7 @@
 //! hijacked connection, and driven until its output ends — stdout and stderr read down (demultiplexed
 //! unless a TTY was asked for) and written to the caller as they arrive, byte for byte, stdin
 //! written up, the terminal size and signals forwarded — and its exit code is read when the stream
-//! ends.
+//! ends. A lifeline (`lifeline`) ends the process should this client die while it runs.
 
 use std::time::Duration;
 
@@ -12,8 +12,9 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::answers::ExecInspect;
+use super::answers::{ExecInspect, ExecProgress};
 use super::frames::{Frame, FrameDecoder};
+use super::lifeline::Lifeline;
 use super::raw::RawClient;
 use crate::engine::{EngineError, ExecRequest, ExecStreams, TerminalSize};
 
@@ -23,6 +24,8 @@ const OPERATION: &str = "exec";
 const INSPECT_EXEC: &str = "inspect exec";
 /// How long to wait for Podman to record an exec's exit code after its stream closed.
 const EXIT_CODE_WAIT: Duration = Duration::from_secs(10);
+/// How often to ask whether a started session's process has its pid yet.
+const PID_POLL: Duration = Duration::from_millis(5);
 /// Read buffer for the output stream.
 const READ_BUFFER: usize = 32 * 1024;
 
@@ -72,7 +75,16 @@ pub(super) async fn attached_exec(
     } = streams;
     let exec_id = create_session(raw, container, request, stdin.is_some()).await?;
     let initial_size = resize.as_ref().map(|receiver| *receiver.borrow());
+    // Spawned before the start, so the guard is ready the moment the process is.
+    let mut lifeline = if raw.is_local() {
+        Lifeline::spawn()
+    } else {
+        None
+    };
     let connection = start_session(raw, &exec_id, request.tty, initial_size).await?;
+    if let Some(lifeline) = lifeline.as_mut() {
+        arm_lifeline(raw, &exec_id, lifeline).await;
+    }
     let (reader, writer) = tokio::io::split(connection);
     let output = copy_output(raw, reader, request.tty, stdout, stderr);
     let session = Session {
@@ -82,7 +94,39 @@ pub(super) async fn attached_exec(
         signals,
     };
     session.drive(output, pump_stdin(stdin, writer)).await?;
+    // The output ends when the process does. On every earlier way out (an error above) the
+    // lifeline is dropped unreleased, and the process, which nobody follows any more, is killed.
+    if let Some(lifeline) = lifeline {
+        lifeline.release().await;
+    }
     exit_code(raw, &exec_id).await
+}
+
+/// Tells `lifeline` the session's host pid as soon as Podman reports it. A session that ended
+/// already needs no guard; one Podman cannot tell about runs unguarded (logged): the guard never
+/// fails the command.
+async fn arm_lifeline(raw: &RawClient, exec_id: &str, lifeline: &mut Lifeline) {
+    let deadline = tokio::time::Instant::now() + EXIT_CODE_WAIT;
+    loop {
+        let progress = inspect_exec(raw, exec_id)
+            .await
+            .and_then(|answer| answer.progress(INSPECT_EXEC));
+        match progress {
+            Ok(ExecProgress::Running(pid)) => return lifeline.arm(pid).await,
+            Ok(ExecProgress::Ended) => return,
+            Ok(ExecProgress::NotStarted) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(PID_POLL).await;
+            }
+            Ok(ExecProgress::NotStarted) => {
+                tracing::debug!("the exec session reports no pid; it runs unguarded");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cannot read the exec session's pid; it runs unguarded");
+                return;
+            }
+        }
+    }
 }
 
 /// Creates the exec session and returns its id.
