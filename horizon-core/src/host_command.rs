@@ -74,7 +74,7 @@ pub struct CommandOutput {
 #[non_exhaustive]
 pub enum HostCommandError {
     /// The program could not be started.
-    #[error("could not run {command}: {source}")]
+    #[error("could not run {command}")]
     Spawn {
         command: String,
         #[source]
@@ -310,8 +310,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            error
-                .to_string()
+            crate::update::error_chain(&error)
                 .starts_with("could not run /nonexistent/horizon-tool: No such file"),
             "{error}"
         );

@@ -45,9 +45,9 @@ pub use update::{
 pub use usecase::{
     Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
-    InstallReport, Installed, ListReport, Observer, Overrides, RefusedExport, RemoveOutcome,
-    RollbackOptions, RollbackReport, Settings, StartReport, StatusReport, Unobserved,
-    UpdateOptions, UpdateSelection, UpdatesReport,
+    InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
+    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
+    StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

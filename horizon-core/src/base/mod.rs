@@ -139,7 +139,7 @@ pub enum RollbackOutcome {
 #[non_exhaustive]
 pub enum BaseError {
     /// The tool failed (its stderr is in the source).
-    #[error("{action} failed: {source}")]
+    #[error("{action} failed")]
     Tool {
         /// What horizon was doing, e.g. "checking for a base update".
         action: &'static str,

@@ -158,7 +158,7 @@ pub enum LifecycleError {
         seconds: u64,
     },
     /// The agent's socket directory could not be made ready.
-    #[error("preparing the agent directory {} of {name} failed: {source}", .dir.display())]
+    #[error("preparing the agent directory {} of {name} failed", .dir.display())]
     AgentDir {
         /// The definition.
         name: String,

@@ -91,7 +91,7 @@ impl SystemGeneration {
 #[non_exhaustive]
 pub enum GenerationError {
     /// A file or directory could not be read or written.
-    #[error("could not {action} {}: {source}", path.display())]
+    #[error("could not {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,

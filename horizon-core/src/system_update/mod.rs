@@ -238,7 +238,7 @@ pub enum SystemUpdateError {
     #[error(transparent)]
     Generations(#[from] GenerationError),
     /// The install records could not be read.
-    #[error("reading the installed containers failed: {0}")]
+    #[error("reading the installed containers failed")]
     Containers(#[source] crate::lifecycle::LifecycleError),
     /// Another horizon-update holds the system lock.
     #[error("another horizon-update is running: {}", match holder {
@@ -251,7 +251,7 @@ pub enum SystemUpdateError {
         lock: std::path::PathBuf,
     },
     /// The lock could not be taken for another reason.
-    #[error("taking the horizon-update lock failed: {0}")]
+    #[error("taking the horizon-update lock failed")]
     Lock(#[source] UpdateError),
     /// There is no earlier generation.
     /// The run was cancelled (what it left half done was reverted or completed first).

@@ -21,6 +21,7 @@ mod hostile_text;
 mod layer_privilege;
 mod lifecycle;
 mod logs;
+mod rough_edges;
 mod run;
 mod service;
 mod shell;

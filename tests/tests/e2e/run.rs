@@ -326,7 +326,7 @@ fn configured_environment(installed: &Installed) -> [(Option<i32>, String, Strin
 async fn a_changed_definition_reaches_commands_only_once_an_update_applies_it() {
     let installed = Installed::new("run-env-drift").await;
     // Wrappers run horizon-exec beside horizon-container: build it first.
-    horizon_e2e::bins::cargo_bin("horizon-cli", "horizon-exec");
+    horizon_e2e::bins::cargo_bin("horizon-exec", "horizon-exec");
     let export = installed
         .session
         .horizon_container()
