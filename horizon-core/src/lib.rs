@@ -9,6 +9,7 @@
 //! types a caller needs are re-exported here; `examples/` holds programs built on them.
 
 #![cfg_attr(not(test), warn(unreachable_pub))]
+#![cfg_attr(not(test), warn(missing_docs))]
 
 pub mod apps;
 pub mod base;

@@ -15,7 +15,7 @@ use crate::{assert_exit, text, unique_name};
 /// Runs example `example` with `args` in `session`, with the exec client on `PATH` as an
 /// installed embedder would have it.
 fn example(session: &Session, example: &str, args: &[&str]) -> Output {
-    let client_dir = cargo_bin("horizon-cli", "horizon-exec")
+    let client_dir = cargo_bin("horizon-exec", "horizon-exec")
         .parent()
         .expect("the client's directory")
         .to_owned();
