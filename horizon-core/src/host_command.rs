@@ -65,7 +65,9 @@ impl fmt::Display for HostCommand {
 pub struct CommandOutput {
     /// The exit code; `None` when a signal ended it.
     pub code: Option<i32>,
+    /// Everything it wrote to stdout (lossily decoded).
     pub stdout: String,
+    /// Everything it wrote to stderr (lossily decoded).
     pub stderr: String,
 }
 
@@ -74,15 +76,18 @@ pub struct CommandOutput {
 #[non_exhaustive]
 pub enum HostCommandError {
     /// The program could not be started.
-    #[error("could not run {command}: {source}")]
+    #[error("could not run {command}")]
     Spawn {
+        /// The command line, as a user would type it.
         command: String,
+        /// Why it could not be started (not found, not executable…).
         #[source]
         source: std::io::Error,
     },
     /// It ran and exited with a failure.
     #[error("{command} failed ({}): {}", exit_text(*code), stderr.trim())]
     Failed {
+        /// The command line, as a user would type it.
         command: String,
         /// The exit code; `None` when a signal ended it.
         code: Option<i32>,
@@ -91,7 +96,12 @@ pub enum HostCommandError {
     },
     /// It succeeded but printed something this horizon cannot read.
     #[error("could not read the output of {command}: {message}")]
-    BadOutput { command: String, message: String },
+    BadOutput {
+        /// The command line, as a user would type it.
+        command: String,
+        /// What in its output could not be read.
+        message: String,
+    },
 }
 
 fn exit_text(code: Option<i32>) -> String {
@@ -310,8 +320,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            error
-                .to_string()
+            crate::update::error_chain(&error)
                 .starts_with("could not run /nonexistent/horizon-tool: No such file"),
             "{error}"
         );

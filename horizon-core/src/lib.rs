@@ -9,6 +9,7 @@
 //! types a caller needs are re-exported here; `examples/` holds programs built on them.
 
 #![cfg_attr(not(test), warn(unreachable_pub))]
+#![cfg_attr(not(test), warn(missing_docs))]
 
 pub mod apps;
 pub mod base;
@@ -45,9 +46,9 @@ pub use update::{
 pub use usecase::{
     Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
-    InstallReport, Installed, ListReport, Observer, Overrides, RefusedExport, RemoveOutcome,
-    RollbackOptions, RollbackReport, Settings, StartReport, StatusReport, Unobserved,
-    UpdateOptions, UpdateSelection, UpdatesReport,
+    InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
+    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
+    StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

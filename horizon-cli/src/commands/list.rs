@@ -1,16 +1,19 @@
 //! `horizon-container list`: every known definition (name, purpose, layer, installed state, image)
 //! and every refused definition file with its errors. The installed state comes from ONE list
 //! call for all managed containers (found by label); when no Podman service answers, the
-//! definitions are still listed, with state `unknown` and a note on stderr.
+//! definitions are still listed, with state `unknown` and a note on stderr. An installed container
+//! whose definition is gone or refused is listed too, marked so: nothing installed is hidden.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use horizon_cli_support::exit::Failure;
-use horizon_core::definition::{Catalog, Diagnostic, InvalidFile, Layer};
+use horizon_core::definition::{Diagnostic, InvalidFile, Layer};
 use horizon_core::lifecycle::{InstalledState, InstalledStates};
 use horizon_core::printable::escape;
+use horizon_core::usecase::DefinitionLookup;
+use horizon_core::{InstalledWithoutDefinition, ListReport as Listed};
 use serde::Serialize;
 
 use super::{BINARY, Session, print_report};
@@ -26,6 +29,46 @@ const UNKNOWN_STATE: &str = "unknown";
 struct ListReport {
     definitions: Vec<ListEntry>,
     invalid: Vec<InvalidEntry>,
+    /// Left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    installed_without_definition: Vec<UndefinedEntry>,
+}
+
+/// An installed container without a usable definition in `--json` output.
+#[derive(Debug, Serialize)]
+struct UndefinedEntry {
+    name: String,
+    /// `running` or `stopped`.
+    state: &'static str,
+    generation: Option<u64>,
+    /// `missing` (no file) or `invalid` (its file is refused).
+    definition: &'static str,
+    /// The refused file, for `invalid`.
+    definition_file: Option<PathBuf>,
+    /// The image its container runs.
+    image: String,
+}
+
+impl From<&InstalledWithoutDefinition> for UndefinedEntry {
+    fn from(installed: &InstalledWithoutDefinition) -> Self {
+        let (definition, definition_file) = definition_words(&installed.definition);
+        UndefinedEntry {
+            name: installed.name.clone(),
+            state: state_word(installed.summary.state),
+            generation: installed.summary.generation,
+            definition,
+            definition_file,
+            image: installed.image.clone(),
+        }
+    }
+}
+
+/// The JSON word of a missing definition, and the refused file.
+fn definition_words(lookup: &DefinitionLookup) -> (&'static str, Option<PathBuf>) {
+    match lookup {
+        DefinitionLookup::Invalid(path) => ("invalid", Some(path.clone())),
+        _ => ("missing", None),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -91,7 +134,6 @@ impl From<&InvalidFile> for InvalidEntry {
 
 pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
     let listed = session.horizon.list(session.call()).await?;
-    let (catalog, states) = (listed.catalog, listed.states.as_ref());
     if let Some(error) = &listed.states_unknown {
         // A lost note is not worth failing the list for.
         let _ = writeln!(
@@ -99,9 +141,7 @@ pub async fn run(session: &Session) -> Result<ExitCode, Failure> {
             "{BINARY}: note: installed state unknown: {error}"
         );
     }
-    print_report(session.json, &report(catalog, states), |out| {
-        render(out, catalog, states)
-    })?;
+    print_report(session.json, &report(&listed), |out| render(out, &listed))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -113,12 +153,7 @@ fn state_words(
     let Some(summary) = states.and_then(|states| states.by_definition.get(name)) else {
         return (UNKNOWN_STATE, UNKNOWN_STATE.to_owned(), false, None);
     };
-    let word = match summary.state {
-        InstalledState::Running => "running",
-        InstalledState::Stopped => "stopped",
-        InstalledState::NotInstalled => "not-installed",
-        _ => UNKNOWN_STATE,
-    };
+    let word = state_word(summary.state);
     let mut text = summary.state.as_str().to_owned();
     if summary.drifted {
         text.push_str(" (drifted)");
@@ -126,7 +161,18 @@ fn state_words(
     (word, text, summary.drifted, summary.generation)
 }
 
-fn report(catalog: &Catalog, states: Option<&InstalledStates>) -> ListReport {
+/// The JSON word of a state.
+fn state_word(state: InstalledState) -> &'static str {
+    match state {
+        InstalledState::Running => "running",
+        InstalledState::Stopped => "stopped",
+        InstalledState::NotInstalled => "not-installed",
+        _ => UNKNOWN_STATE,
+    }
+}
+
+fn report(listed: &Listed<'_>) -> ListReport {
+    let (catalog, states) = (listed.catalog, listed.states.as_ref());
     ListReport {
         definitions: catalog
             .definitions
@@ -148,16 +194,18 @@ fn report(catalog: &Catalog, states: Option<&InstalledStates>) -> ListReport {
             })
             .collect(),
         invalid: catalog.invalid.iter().map(Into::into).collect(),
+        installed_without_definition: listed
+            .installed_without_definition
+            .iter()
+            .map(Into::into)
+            .collect(),
     }
 }
 
 /// The table, then the refused files.
-fn render(
-    out: &mut impl Write,
-    catalog: &Catalog,
-    states: Option<&InstalledStates>,
-) -> std::io::Result<()> {
-    let rows: Vec<[String; 5]> = catalog
+fn render(out: &mut impl Write, listed: &Listed<'_>) -> std::io::Result<()> {
+    let (catalog, states) = (listed.catalog, listed.states.as_ref());
+    let mut rows: Vec<[String; 5]> = catalog
         .definitions
         .iter()
         .map(|resolved| {
@@ -174,6 +222,19 @@ fn render(
             ]
         })
         .collect();
+    rows.extend(listed.installed_without_definition.iter().map(|installed| {
+        let why = match installed.definition {
+            DefinitionLookup::Invalid(_) => "definition invalid",
+            _ => "definition missing",
+        };
+        [
+            installed.name.clone(),
+            NO_PURPOSE.to_owned(),
+            NO_PURPOSE.to_owned(),
+            format!("{} ({why})", installed.summary.state.as_str()),
+            installed.image.clone(),
+        ]
+    }));
     write_table(out, ["NAME", "PURPOSE", "LAYER", "STATE", "IMAGE"], &rows)?;
     render_invalid(out, &catalog.invalid)
 }
@@ -266,7 +327,13 @@ mod tests {
             },
         );
         let mut out = Vec::new();
-        render(&mut out, &catalog, Some(&states)).unwrap();
+        let listed = Listed {
+            catalog: &catalog,
+            states: Some(states),
+            states_unknown: None,
+            installed_without_definition: Vec::new(),
+        };
+        render(&mut out, &listed).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!(

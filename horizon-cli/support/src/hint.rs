@@ -56,7 +56,10 @@ pub fn render(hint: &Hint) -> String {
         Hint::ListInstalled => "`horizon-container list` shows what is installed".to_owned(),
         Hint::StartService => NO_SERVICE.to_owned(),
         Hint::InstallPodman => PODMAN_MISSING.to_owned(),
-        Hint::WaitForLock => "wait for it to finish, or pass --wait to queue behind it".to_owned(),
+        Hint::WaitForLock { can_queue: true } => {
+            "wait for it to finish, or pass --wait to queue behind it".to_owned()
+        }
+        Hint::WaitForLock { .. } => "wait for it to finish, then run the command again".to_owned(),
         Hint::UpdateAgain => {
             "the running container is untouched; fix the cause and run the update again".to_owned()
         }

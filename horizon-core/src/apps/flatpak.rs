@@ -18,7 +18,9 @@ const REF_KINDS: [&str; 2] = ["app/", "runtime/"];
 /// A Flatpak installation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Installation {
+    /// The system-wide installation (`flatpak --system`).
     System,
+    /// The calling user's own installation (`flatpak --user`).
     User,
 }
 

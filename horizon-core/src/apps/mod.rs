@@ -50,19 +50,33 @@ pub struct AppChange {
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum SourceState {
     /// The source is not on this machine.
-    Skipped { reason: String },
+    Skipped {
+        /// Why it was skipped (e.g. the tool is not installed).
+        reason: String,
+    },
     /// Nothing to update (`installed` apps and runtimes are all current).
-    UpToDate { installed: usize },
+    UpToDate {
+        /// How many apps and runtimes are installed from it.
+        installed: usize,
+    },
     /// Check: these have updates. Update: these were updated.
-    Changes { changes: Vec<AppChange> },
+    Changes {
+        /// Each app or runtime with a new commit or revision.
+        changes: Vec<AppChange>,
+    },
     /// The tool failed; nothing is known about the rest.
-    Failed { error: String },
+    Failed {
+        /// The tool's failure, with its stderr.
+        error: String,
+    },
 }
 
 /// One source's outcome.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SourceReport {
+    /// Which source (a Flatpak installation, or snap).
     pub source: AppSource,
+    /// What was found or done there.
     #[serde(flatten)]
     pub state: SourceState,
 }
@@ -79,7 +93,9 @@ pub struct AppHost {
 /// Whether a run checks or updates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AppAction {
+    /// Only ask each source what would be updated.
     Check,
+    /// Update every source.
     Update,
 }
 

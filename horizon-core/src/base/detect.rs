@@ -25,17 +25,22 @@ pub struct DetectInput {
     pub os: Option<String>,
     /// [`OSTREE_BOOTED_MARKER`] exists.
     pub ostree_booted: bool,
+    /// An `ostree` program is on PATH.
     pub has_ostree: bool,
+    /// An `rpm-ostree` program is on PATH.
     pub has_rpm_ostree: bool,
+    /// A `bootc` program is on PATH.
     pub has_bootc: bool,
 }
 
 /// The backend to use, or why there is none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BaseDetection {
+    /// The backend that manages this system's base.
     Found(AnyBackend),
     /// Not an OSTree system (or its tool is missing): the reason, for the report.
     Absent {
+        /// Why no backend applies, in words for the report.
         reason: String,
     },
 }

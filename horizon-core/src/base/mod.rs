@@ -29,8 +29,11 @@ pub use rpm_ostree::RpmOstree;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
+    /// Plain OSTree, through `ostree admin`.
     Ostree,
+    /// rpm-ostree (Fedora Atomic and kin).
     RpmOstree,
+    /// bootc (an OSTree base shipped as a container image).
     Bootc,
 }
 
@@ -69,9 +72,11 @@ pub struct Deployment {
 /// The base system's deployments, in boot order: the first is the default for the next boot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BaseStatus {
+    /// The tool that reported these deployments.
     pub backend: BackendKind,
     /// The OS name (stateroot), when the tool reports one.
     pub os: Option<String>,
+    /// Every deployment, the default for the next boot first.
     pub deployments: Vec<Deployment>,
 }
 
@@ -97,14 +102,17 @@ impl BaseStatus {
 /// What a check found, without deploying anything.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BaseCheck {
+    /// The tool that checked.
     pub backend: BackendKind,
     /// The default deployment's commit (what the next boot starts today).
     pub current: String,
+    /// The version label of that commit, when it has one.
     pub current_version: Option<String>,
     /// Where updates come from.
     pub origin: Option<String>,
     /// The newest commit (or image digest, for bootc) the origin offers.
     pub latest: String,
+    /// The version label of the newest commit, when it has one.
     pub latest_version: Option<String>,
     /// `latest` differs from what the next boot starts.
     pub update_available: bool,
@@ -116,12 +124,18 @@ pub struct BaseCheck {
 pub enum UpgradeOutcome {
     /// A new deployment was written; it becomes active at the next boot.
     Staged {
+        /// The commit the next boot started before.
         from: String,
+        /// The commit of the new deployment.
         to: String,
+        /// Its version label, when it has one.
         version: Option<String>,
     },
     /// The origin offers nothing newer than the default deployment.
-    UpToDate { checksum: String },
+    UpToDate {
+        /// The default deployment's commit, already the newest.
+        checksum: String,
+    },
 }
 
 /// What a rollback did.
@@ -129,9 +143,17 @@ pub enum UpgradeOutcome {
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum RollbackOutcome {
     /// `to` is now the default for the next boot (it was `from`).
-    MadeDefault { from: String, to: String },
+    MadeDefault {
+        /// The commit that was the default.
+        from: String,
+        /// The commit that is the default now.
+        to: String,
+    },
     /// `checksum` was the default already.
-    AlreadyDefault { checksum: String },
+    AlreadyDefault {
+        /// The commit asked for, already the default.
+        checksum: String,
+    },
 }
 
 /// A base-system operation failed.
@@ -139,36 +161,53 @@ pub enum RollbackOutcome {
 #[non_exhaustive]
 pub enum BaseError {
     /// The tool failed (its stderr is in the source).
-    #[error("{action} failed: {source}")]
+    #[error("{action} failed")]
     Tool {
         /// What horizon was doing, e.g. "checking for a base update".
         action: &'static str,
+        /// How the tool failed (its command line, status and stderr).
         #[source]
         source: HostCommandError,
     },
     /// The system has no deployment at all.
     #[error("{} reports no deployment", backend.name())]
-    NoDeployment { backend: BackendKind },
+    NoDeployment {
+        /// The tool asked.
+        backend: BackendKind,
+    },
     /// The tool's status could not be understood.
     #[error("could not read the {} status: {message}", backend.name())]
     BadStatus {
+        /// The tool asked.
         backend: BackendKind,
+        /// What in its status could not be read.
         message: String,
     },
     /// The default deployment has no remote origin to check or upgrade from.
     #[error("the default deployment's origin {origin:?} names no remote ref to update from")]
-    NoRemote { origin: Option<String> },
+    NoRemote {
+        /// The deployment's origin refspec, when it has one.
+        origin: Option<String>,
+    },
     /// The deployment to return to is not on this system any more.
     #[error("no deployment of commit {checksum} is left on this system (deployments: {present})")]
-    NotDeployed { checksum: String, present: String },
+    NotDeployed {
+        /// The commit asked for.
+        checksum: String,
+        /// The commits that are deployed, comma-separated.
+        present: String,
+    },
     /// The tool cannot make that deployment the default (only the previous one).
     #[error(
         "{} can only make the previous deployment ({previous}) the default, not {checksum}",
         backend.name()
     )]
     UnsupportedRollback {
+        /// The tool that manages the base.
         backend: BackendKind,
+        /// The commit asked for.
         checksum: String,
+        /// The previous deployment's commit, the only one it can return to.
         previous: String,
     },
 }
@@ -214,8 +253,11 @@ pub trait BaseSystem: Send + Sync {
 /// Whichever backend [`detect`] chose.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AnyBackend {
+    /// `ostree admin`.
     Ostree(OstreeAdmin),
+    /// `rpm-ostree`.
     RpmOstree(RpmOstree),
+    /// `bootc`.
     Bootc(Bootc),
 }
 

@@ -37,8 +37,11 @@ pub struct OstreeAdmin {
 /// deployments (`undeploy` counts across OS names).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedDeployment {
+    /// Its position among all deployments, 0 first (what `ostree admin undeploy` takes).
     pub index: usize,
+    /// The OS name (stateroot) it belongs to.
     pub os: String,
+    /// Its commit, version and whether it is booted, pending or pinned.
     pub deployment: Deployment,
 }
 

@@ -255,7 +255,7 @@ mod tests {
         let runner = ScriptedRunner::default().expect("rpm-ostree upgrade --check", 1, "");
         let error = RpmOstree.check(&runner).await.unwrap_err();
         assert_eq!(
-            error.to_string(),
+            crate::update::error_chain(&error),
             "checking for a base update failed: rpm-ostree upgrade --check failed (exit status 1): error from rpm-ostree upgrade --check"
         );
     }

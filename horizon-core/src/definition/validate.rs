@@ -224,8 +224,17 @@ fn token(value: &str, extra: impl Fn(u8) -> bool, rule: &str) -> Result<String, 
     }
 }
 
-/// An environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+/// An environment variable name of a definition's `environment`: `[A-Za-z_][A-Za-z0-9_]*`, and
+/// not the container marker ([`crate::export::CONTAINER_MARKER_VAR`]), which horizon sets in every
+/// managed container so that exported wrappers know where they run.
 pub fn env_name(value: &str) -> Result<String, Problem> {
+    if value == crate::export::CONTAINER_MARKER_VAR {
+        return Err(invalid(
+            value,
+            "is reserved: horizon sets it to the container's definition name in every managed \
+             container",
+        ));
+    }
     let bytes = value.as_bytes();
     let valid = !bytes.is_empty()
         && (bytes[0].is_ascii_alphabetic() || bytes[0] == b'_')
@@ -673,6 +682,11 @@ mod tests {
                 "{bad:?}"
             );
         }
+        assert_eq!(
+            reason(env_name("HORIZONOS_CONTAINER")),
+            "\"HORIZONOS_CONTAINER\" is reserved: horizon sets it to the container's definition \
+             name in every managed container"
+        );
         assert_eq!(env_value("a b=c;$(x)").unwrap(), "a b=c;$(x)");
         assert_eq!(
             reason(env_value("a\nb")),

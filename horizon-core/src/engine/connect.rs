@@ -69,7 +69,10 @@ fn describe_attempts(
         text.push_str(&format!("\n  {attempt}"));
     }
     if let Some(failure) = start_failure {
-        text.push_str(&format!("\nand could not start one: {failure}"));
+        text.push_str(&format!(
+            "\nand could not start one: {}",
+            crate::update::error_chain(failure)
+        ));
     }
     text
 }

@@ -91,7 +91,7 @@ pub enum ServiceStartError {
         path: String,
     },
     /// A directory or file the service needs could not be prepared.
-    #[error("cannot prepare {}: {source}", .path.display())]
+    #[error("cannot prepare {}", .path.display())]
     Prepare {
         /// The path.
         path: PathBuf,
@@ -99,7 +99,7 @@ pub enum ServiceStartError {
         source: std::io::Error,
     },
     /// The program could not be run.
-    #[error("cannot run {}: {source}", .program.display())]
+    #[error("cannot run {}", .program.display())]
     Spawn {
         /// The program.
         program: PathBuf,

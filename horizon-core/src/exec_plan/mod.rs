@@ -96,7 +96,7 @@ pub enum ExecPlanError {
         definition: String,
     },
     /// The command line cannot be passed on.
-    #[error("{source}")]
+    #[error(transparent)]
     Argv {
         /// What is wrong with it.
         #[from]

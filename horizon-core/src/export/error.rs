@@ -163,7 +163,7 @@ pub enum ExportError {
         message: String,
     },
     /// A file operation failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,

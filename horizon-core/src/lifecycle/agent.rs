@@ -105,6 +105,26 @@ pub fn prepare_agent_dir(
     }
 }
 
+/// Removes definition `name`'s agent directory under `runtime_dir` (every instance's socket
+/// directory and the `active` mark) once its containers are gone; nothing when there is none.
+/// What a container planted there (links to anywhere) is removed, never followed.
+pub fn remove_agent_dirs(
+    runtime_dir: &Path,
+    name: &str,
+) -> Result<(), crate::lifecycle::LifecycleError> {
+    let dir = layout::definition_dir(runtime_dir, name);
+    match std::fs::remove_dir_all(&dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(crate::lifecycle::LifecycleError::State {
+                action: "remove the agent directory",
+                path: dir,
+                source: error,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Makes the container with these mounts the one wrappers of its definition reach; nothing for a
 /// container without the agent. Call it for the container named `horizonos-NAME` only, once it
 /// runs (`lifecycle::start` does).

@@ -178,7 +178,7 @@ pub enum LifecycleError {
         reason: String,
     },
     /// The agent's socket directory could not be made ready.
-    #[error("preparing the agent directory {} of {name} failed: {source}", .dir.display())]
+    #[error("preparing the agent directory {} of {name} failed", .dir.display())]
     AgentDir {
         /// The definition.
         name: String,

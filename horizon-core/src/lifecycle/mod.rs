@@ -26,7 +26,7 @@ pub(crate) mod tests;
 
 pub use agent::{
     AGENT_ENV, AGENT_START_TIMEOUT, AgentHost, activate_agent, agent_instance_dir,
-    prepare_agent_dir, wait_for_agent,
+    prepare_agent_dir, remove_agent_dirs, wait_for_agent,
 };
 pub use cleanup::{CleanupFailure, CleanupItem, CleanupKind, CleanupReport, cleanup};
 pub use error::{InstallStep, LifecycleError};

@@ -31,11 +31,14 @@ pub struct ContainerResults<T> {
 /// One container's return to a recorded generation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ContainerRollback {
+    /// The container's definition name.
     pub name: String,
     /// The generation the system generation recorded.
     pub generation: u64,
+    /// What the rollback did, when it succeeded.
     #[serde(flatten)]
     pub outcome: Option<RollbackOutcome>,
+    /// Why it failed (the error and its causes on one line), when it did.
     pub error: Option<String>,
 }
 

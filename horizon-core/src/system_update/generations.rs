@@ -71,6 +71,7 @@ pub struct SystemGeneration {
     pub recorded_unix: u64,
     /// The generation that was in effect when this one was recorded (`None` for the first).
     pub parent: Option<u64>,
+    /// Why it was recorded: the state found before an update run, or an update's result.
     pub cause: GenerationCause,
     /// `None` when the machine has no OSTree base (or it could not be read).
     pub base: Option<BaseRecord>,
@@ -91,16 +92,24 @@ impl SystemGeneration {
 #[non_exhaustive]
 pub enum GenerationError {
     /// A file or directory could not be read or written.
-    #[error("could not {action} {}: {source}", path.display())]
+    #[error("could not {action} {}", path.display())]
     Io {
+        /// What was being done (`read`, `write`, `list`…).
         action: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A file is not a generation this horizon can read.
     #[error("{}: not a valid system generation: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// The system generations kept in one state directory.

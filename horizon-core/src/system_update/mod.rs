@@ -34,13 +34,18 @@ use generations::{
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Layer<T> {
     /// The layer is not on this machine (or not part of this run): why.
-    Skipped { reason: String },
+    Skipped {
+        /// Why it did not run, in words for the report.
+        reason: String,
+    },
     /// It ran; the result.
     Done(T),
     /// It failed: the error, with the tool's own message, and what would fix it (for the binary
     /// to render; not part of the JSON report).
     Failed {
+        /// The error and its causes on one line.
         error: String,
+        /// What would fix it.
         #[serde(skip)]
         hints: Vec<crate::usecase::Hint>,
     },
@@ -83,7 +88,9 @@ pub struct SystemContext<'a, R: Runner, E: Engine> {
 pub enum Progress {
     /// A layer starts.
     Layer {
+        /// Which layer (`base`, `containers`, `apps`).
         layer: &'static str,
+        /// What is done to it (`checking`, `downloading and staging`, `rolling back`…).
         action: &'static str,
     },
 }
@@ -121,8 +128,11 @@ pub fn lock(state_dir: &Path) -> Result<SystemLock, SystemUpdateError> {
 /// `--check`: every layer, nothing changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckReport {
+    /// Whether the base system has an update.
     pub base: Layer<BaseCheck>,
+    /// Whether each installed container has an update.
     pub containers: Layer<ContainerResults<ContainerCheck>>,
+    /// What each app source (Flatpak installations, snap) would update.
     pub apps: Vec<SourceReport>,
 }
 
@@ -168,13 +178,17 @@ pub enum UpdateScope {
 /// `--all` / `--containers`.
 #[derive(Debug, Serialize)]
 pub struct UpdateReport {
+    /// Which layers the run updated.
     pub scope: UpdateScope,
     /// The generation in effect before the run (recorded first if the machine had changed).
     pub previous_generation: Option<u64>,
     /// The generation recorded after the run (`None` when nothing changed).
     pub new_generation: Option<u64>,
+    /// What the base upgrade did.
     pub base: Layer<UpgradeOutcome>,
+    /// What each container's update did.
     pub containers: Layer<ContainerResults<ContainerUpdate>>,
+    /// What each app source updated.
     pub apps: Vec<SourceReport>,
 }
 
@@ -195,19 +209,24 @@ impl UpdateReport {
 pub enum RollbackScope {
     /// Both the base and the containers.
     Both,
+    /// The base system alone.
     Base,
+    /// The containers alone.
     Containers,
 }
 
 /// `--rollback`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RollbackReport {
+    /// Which side was restored.
     pub scope: RollbackScope,
     /// The generation that was in effect.
     pub from_generation: u64,
     /// The generation restored (now in effect, when nothing failed).
     pub to_generation: u64,
+    /// What the base rollback did.
     pub base: Layer<RollbackOutcome>,
+    /// What each container's rollback did.
     pub containers: Layer<ContainerResults<ContainerRollback>>,
 }
 
@@ -238,7 +257,7 @@ pub enum SystemUpdateError {
     #[error(transparent)]
     Generations(#[from] GenerationError),
     /// The install records could not be read.
-    #[error("reading the installed containers failed: {0}")]
+    #[error("reading the installed containers failed")]
     Containers(#[source] crate::lifecycle::LifecycleError),
     /// Another horizon-update holds the system lock.
     #[error("another horizon-update is running: {}", match holder {
@@ -248,20 +267,24 @@ pub enum SystemUpdateError {
     Busy {
         /// The holder's pid and when it took the lock (seconds since the Unix epoch).
         holder: Option<(u32, u64)>,
+        /// The system lock file.
         lock: std::path::PathBuf,
     },
     /// The lock could not be taken for another reason.
-    #[error("taking the horizon-update lock failed: {0}")]
+    #[error("taking the horizon-update lock failed")]
     Lock(#[source] UpdateError),
-    /// There is no earlier generation.
     /// The run was cancelled (what it left half done was reverted or completed first).
     #[error(transparent)]
     Interrupted(Box<crate::usecase::Error>),
+    /// There is no earlier generation.
     #[error("nothing to roll back to: {}", match current {
         Some(current) => format!("generation {current} has no earlier generation recorded before it"),
         None => "no system generation is recorded yet (horizon-update --all records one)".to_owned(),
     })]
-    NothingToRollBack { current: Option<u64> },
+    NothingToRollBack {
+        /// The generation in effect, when one is recorded.
+        current: Option<u64>,
+    },
 }
 
 /// `--check`: the base (a new commit on its origin, found without deploying) and every

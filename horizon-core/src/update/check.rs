@@ -174,3 +174,105 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod error_chain_tests {
+    use std::io;
+    use std::path::PathBuf;
+
+    use super::error_chain;
+    use crate::base::BaseError;
+    use crate::engine::ServiceStartError;
+    use crate::exec_plan::{ArgvError, ExecPlanError};
+    use crate::export::ExportError;
+    use crate::host_command::HostCommandError;
+    use crate::lifecycle::LifecycleError;
+    use crate::system_update::SystemUpdateError;
+    use crate::system_update::generations::GenerationError;
+
+    fn read_only() -> io::Error {
+        io::Error::from_raw_os_error(30)
+    }
+
+    /// One rule for every error with a cause: its own message says what failed, the chain adds
+    /// why, so the cause is shown once.
+    #[test]
+    fn every_error_with_a_cause_says_it_once() {
+        let cause = "Read-only file system (os error 30)";
+        let path = PathBuf::from("/x/y");
+        let spawn = || HostCommandError::Spawn {
+            command: "ostree admin status".into(),
+            source: read_only(),
+        };
+        let agent_dir = || LifecycleError::AgentDir {
+            name: "dev".into(),
+            dir: path.clone(),
+            source: read_only(),
+        };
+        let cases: Vec<(Box<dyn std::error::Error>, String)> = vec![
+            (
+                Box::new(ServiceStartError::Prepare {
+                    path: path.clone(),
+                    source: read_only(),
+                }),
+                format!("cannot prepare /x/y: {cause}"),
+            ),
+            (
+                Box::new(ServiceStartError::Spawn {
+                    program: path.clone(),
+                    source: read_only(),
+                }),
+                format!("cannot run /x/y: {cause}"),
+            ),
+            (
+                Box::new(ExportError::Io {
+                    action: "write",
+                    path: path.clone(),
+                    source: read_only(),
+                }),
+                format!("cannot write /x/y: {cause}"),
+            ),
+            (
+                Box::new(ExecPlanError::Argv {
+                    source: ArgvError::Empty,
+                }),
+                "no command given".into(),
+            ),
+            (
+                Box::new(GenerationError::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source: read_only(),
+                }),
+                format!("could not read /x/y: {cause}"),
+            ),
+            (
+                Box::new(spawn()),
+                format!("could not run ostree admin status: {cause}"),
+            ),
+            (
+                Box::new(BaseError::Tool {
+                    action: "checking for a base update",
+                    source: spawn(),
+                }),
+                format!(
+                    "checking for a base update failed: could not run ostree admin status: {cause}"
+                ),
+            ),
+            (
+                Box::new(agent_dir()),
+                format!("preparing the agent directory /x/y of dev failed: {cause}"),
+            ),
+            (
+                Box::new(SystemUpdateError::Containers(agent_dir())),
+                format!(
+                    "reading the installed containers failed: preparing the agent directory /x/y \
+                     of dev failed: {cause}"
+                ),
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(error_chain(error.as_ref()), expected);
+        }
+    }
+}

@@ -102,6 +102,8 @@ pub enum UpdateError {
         holder: Option<LockHolder>,
         /// The lock file.
         lock: PathBuf,
+        /// The operation could have waited for the holder (it takes a wait option).
+        can_wait: bool,
     },
     /// A lifecycle operation failed (not installed, Podman errors, records).
     #[error(transparent)]

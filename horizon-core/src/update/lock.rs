@@ -37,6 +37,20 @@ pub enum LockWait {
     FailIfBusy,
     /// Block until the holder releases it.
     Wait,
+    /// Fail at once, for an operation that offers no way to wait (`install`, `remove`): the
+    /// [`UpdateError::Busy`] says so, so nobody is told to wait with an option that is not there.
+    Unavailable,
+}
+
+impl LockWait {
+    /// [`LockWait::Wait`] when the caller asked to wait, else [`LockWait::FailIfBusy`].
+    pub fn when(wait: bool) -> LockWait {
+        if wait {
+            LockWait::Wait
+        } else {
+            LockWait::FailIfBusy
+        }
+    }
 }
 
 /// The lock of one container, held until dropped.
@@ -83,11 +97,12 @@ impl ContainerLock {
                 .map_err(io("open the lock file"))?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) if wait == LockWait::FailIfBusy => {
+            Err(TryLockError::WouldBlock) if wait != LockWait::Wait => {
                 return Err(UpdateError::Busy {
                     name: name.to_owned(),
                     holder: read_holder(&mut file),
                     lock: path,
+                    can_wait: wait == LockWait::FailIfBusy,
                 });
             }
             Err(TryLockError::WouldBlock) => file.lock().map_err(io("wait for the lock"))?,
@@ -170,7 +185,10 @@ mod tests {
         assert!(!ContainerLock::is_free(dir.path(), "tools"));
         let error = ContainerLock::acquire(dir.path(), "tools", "rollback", LockWait::FailIfBusy)
             .unwrap_err();
-        let UpdateError::Busy { name, holder, lock } = &error else {
+        let UpdateError::Busy {
+            name, holder, lock, ..
+        } = &error
+        else {
             panic!("not busy: {error}");
         };
         assert_eq!(name, "tools");

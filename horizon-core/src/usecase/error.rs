@@ -204,8 +204,12 @@ pub enum Hint {
     StartService,
     /// Install Podman.
     InstallPodman,
-    /// Wait for the lock's holder, or queue behind it.
-    WaitForLock,
+    /// Wait for the lock's holder to finish; `can_queue` when the call also takes a wait option
+    /// that queues behind it.
+    WaitForLock {
+        /// The call has a wait option.
+        can_queue: bool,
+    },
     /// Fix the cause and update again: the running container is untouched.
     UpdateAgain,
     /// Force the export: `moves_aside` when a file that is not horizon's is moved to its backup.
@@ -322,7 +326,9 @@ impl Error {
             Error::Lifecycle(LifecycleError::BadCreateSpec { name, .. }) => {
                 vec![Hint::Reinstall { name: name.clone() }]
             }
-            Error::Update(UpdateError::Busy { .. }) => vec![Hint::WaitForLock],
+            Error::Update(UpdateError::Busy { can_wait, .. }) => vec![Hint::WaitForLock {
+                can_queue: *can_wait,
+            }],
             Error::Lifecycle(LifecycleError::UnreadableRecord(record))
             | Error::Update(UpdateError::Lifecycle(LifecycleError::UnreadableRecord(record)))
             | Error::System(SystemUpdateError::Containers(LifecycleError::UnreadableRecord(
@@ -354,7 +360,9 @@ impl Error {
             Error::System(SystemUpdateError::NothingToRollBack { .. }) => {
                 vec![Hint::SystemHistory]
             }
-            Error::System(SystemUpdateError::Busy { .. }) => vec![Hint::WaitForLock],
+            Error::System(SystemUpdateError::Busy { .. }) => {
+                vec![Hint::WaitForLock { can_queue: false }]
+            }
             _ => Vec::new(),
         }
     }

@@ -121,7 +121,8 @@ impl<E: Engine> Horizon<E> {
             .await?)
     }
 
-    fn lookup(&self, name: &str) -> DefinitionLookup {
+    /// What the definitions say of `name`: valid, refused (its file), or missing.
+    pub(super) fn lookup(&self, name: &str) -> DefinitionLookup {
         if self.catalog().get(name).is_some() {
             return DefinitionLookup::Valid;
         }

@@ -19,7 +19,7 @@ impl<E: Engine> Horizon<E> {
         call: Call<'_>,
         name: &str,
         operation: &'static str,
-        wait: bool,
+        wait: LockWait,
     ) -> Result<ContainerLock, Error> {
         let engine = self.engine(call).await?;
         let lock = take_lock(&self.settings.update_stores(), name, operation, wait).await?;
@@ -105,13 +105,8 @@ pub(crate) async fn take_lock(
     stores: &UpdateStores,
     name: &str,
     operation: &'static str,
-    wait: bool,
+    mode: LockWait,
 ) -> Result<ContainerLock, Error> {
-    let mode = if wait {
-        LockWait::Wait
-    } else {
-        LockWait::FailIfBusy
-    };
     let state_dir = stores.state_dir.clone();
     let owned = name.to_owned();
     let acquired = tokio::task::spawn_blocking(move || {

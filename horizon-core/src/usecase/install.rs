@@ -77,7 +77,9 @@ impl<E: Engine> Horizon<E> {
         };
         let installed = self
             .until_cancelled(call, operation, &[name], async {
-                let lock = self.lock_for_write(call, name, "install", false).await?;
+                let lock = self
+                    .lock_for_write(call, name, "install", crate::update::LockWait::Unavailable)
+                    .await?;
                 let engine = self.engine(call).await?;
                 let state = self.state_store();
                 let stores = self.settings.update_stores();

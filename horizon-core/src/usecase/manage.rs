@@ -4,15 +4,15 @@
 //! container's lock and takes its exports and generation history with it; cleanup removes the
 //! exports whose container is gone too.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Call, Error, Horizon};
+use super::{Call, DefinitionLookup, Error, Horizon};
 use crate::definition::Catalog;
 use crate::engine::{ContainerDetails, Engine, ExecStreams};
 use crate::export::{ExportEntry, Ledger, UnexportOutcome};
 use crate::lifecycle::{
     self, CleanupKind, CleanupReport, ContainerStatus, InstalledStates, LifecycleError,
-    RemoveOptions, RemoveReport, StartOutcome, StopOutcome,
+    RemoveOptions, RemoveReport, StartOutcome, StateSummary, StopOutcome,
 };
 use crate::update::ContainerLock;
 
@@ -25,6 +25,22 @@ pub struct ListReport<'a> {
     pub states: Option<InstalledStates>,
     /// Why the states are unknown.
     pub states_unknown: Option<Error>,
+    /// Installed containers whose definition is gone or refused, by name (empty when the states
+    /// are unknown): listed, so that nothing installed is hidden.
+    pub installed_without_definition: Vec<InstalledWithoutDefinition>,
+}
+
+/// An installed container that no usable definition owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalledWithoutDefinition {
+    /// The definition name its container is labelled with.
+    pub name: String,
+    /// Its active container's state and generation (drift is meaningless without a definition).
+    pub summary: StateSummary,
+    /// The image its active container runs (its generation image).
+    pub image: String,
+    /// Why no definition owns it: its file is missing, or refused (`Invalid`, with the file).
+    pub definition: DefinitionLookup,
 }
 
 /// The status of one container, and its exports.
@@ -89,11 +105,44 @@ impl<E: Engine> Horizon<E> {
             Err(error) if error.kind() == super::ErrorKind::NoService => (None, Some(error)),
             Err(error) => return Err(error),
         };
+        let installed_without_definition = states
+            .as_ref()
+            .map(|states| self.installed_without_definition(states))
+            .unwrap_or_default();
         Ok(ListReport {
             catalog,
             states,
             states_unknown,
+            installed_without_definition,
         })
+    }
+
+    /// The installed definitions among `states`' orphans, one entry per name (its active
+    /// container), with why no definition owns it.
+    fn installed_without_definition(
+        &self,
+        states: &InstalledStates,
+    ) -> Vec<InstalledWithoutDefinition> {
+        let mut by_name: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for container in &states.orphans {
+            if let Some(name) = container.labels.get(crate::labels::DEFINITION) {
+                by_name.entry(name.as_str()).or_default().push(container);
+            }
+        }
+        by_name
+            .into_iter()
+            .filter_map(|(name, containers)| {
+                let active = lifecycle::active_container(name, containers)?;
+                let mut summary = lifecycle::summarize(Some(active), "");
+                summary.drifted = false;
+                Some(InstalledWithoutDefinition {
+                    name: name.to_owned(),
+                    summary,
+                    image: active.image.clone(),
+                    definition: self.lookup(name),
+                })
+            })
+            .collect()
     }
 
     /// The status of definition `name`'s container.
@@ -165,9 +214,12 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         options: RemoveOptions,
     ) -> Result<RemoveOutcome, Error> {
-        let _lock = self.lock_for_write(call, name, "remove", false).await?;
+        let _lock = self
+            .lock_for_write(call, name, "remove", crate::update::LockWait::Unavailable)
+            .await?;
         let engine = self.engine(call).await?;
         let removed = lifecycle::remove(engine, name, &self.state_store(), options).await?;
+        lifecycle::remove_agent_dirs(&self.settings.paths.runtime_dir, name)?;
         // The records of its kept generations went with their containers. Before the wrappers:
         // an unreadable export ledger then leaves only them (the error names the ledger).
         self.settings.update_stores().history.remove_all(name)?;

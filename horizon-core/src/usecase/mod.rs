@@ -38,7 +38,10 @@ pub use exec::{
 pub use exports::{DeclaredExports, ExportsReport, RefusedExport};
 pub use host::{DoctorOutcome, InfoReport};
 pub use install::{InstallOptions, InstallReport, Installed};
-pub use manage::{CleanupOutcome, ListReport, RemoveOutcome, StartReport, StatusReport};
+pub use manage::{
+    CleanupOutcome, InstalledWithoutDefinition, ListReport, RemoveOutcome, StartReport,
+    StatusReport,
+};
 pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
 pub use settings::{
     EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceStart,

@@ -93,7 +93,13 @@ impl<E: Engine> Horizon<E> {
         let engine = self.engine(call).await?;
         let stores = self.settings.update_stores();
         // Not `lock_for_write`: finishing the journal is what may be impossible here.
-        let lock = take_lock(&stores, name, "repair", false).await?;
+        let lock = take_lock(
+            &stores,
+            name,
+            "repair",
+            crate::update::LockWait::Unavailable,
+        )
+        .await?;
         let journal_set_aside = match stores.journals.read(name) {
             Ok(_) => {
                 crate::update::recover(engine, &lock, &stores).await?;

@@ -13,7 +13,7 @@ use super::exports::DeclaredExports;
 use super::{Call, Error, Event, Horizon};
 use crate::engine::Engine;
 use crate::update::{
-    self, CheckRequest, ContainerCheck, RegistryClient, RollbackOutcome, RollbackTarget,
+    self, CheckRequest, ContainerCheck, LockWait, RegistryClient, RollbackOutcome, RollbackTarget,
     UpdateOutcome, UpdateProgress, UpdateRequest,
 };
 
@@ -216,7 +216,7 @@ impl<E: Engine> Horizon<E> {
         let resolved = self.resolve_to_build(name, "updated")?;
         let operation = options.lock_operation.unwrap_or("update");
         let lock = self
-            .lock_for_write(call, name, operation, options.wait)
+            .lock_for_write(call, name, operation, LockWait::when(options.wait))
             .await?;
         let stores = self.settings.update_stores();
         let registry = self.registry(options.registry_timeout);
@@ -248,7 +248,7 @@ impl<E: Engine> Horizon<E> {
                     call,
                     name,
                     options.lock_operation.unwrap_or("rollback"),
-                    options.wait,
+                    LockWait::when(options.wait),
                 )
                 .await?;
             let stores = self.settings.update_stores();

@@ -8,6 +8,7 @@
 mod agent;
 mod base_ostree;
 mod cli_info;
+mod client_death;
 mod corrupt_state;
 mod docs;
 mod doctor;
@@ -24,6 +25,7 @@ mod lifecycle;
 mod logs;
 mod mount_escape;
 mod recorded_digest;
+mod rough_edges;
 mod run;
 mod service;
 mod shell;

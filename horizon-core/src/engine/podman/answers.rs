@@ -297,6 +297,17 @@ pub(super) struct ExecInspect {
     pid: Field<i64>,
 }
 
+/// Where an exec session is, from [`ExecInspect::progress`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ExecProgress {
+    /// Its process has not been started yet (Podman reports no pid).
+    NotStarted,
+    /// Its process runs with this host pid.
+    Running(u32),
+    /// Its process has ended.
+    Ended,
+}
+
 impl ExecInspect {
     /// The exit code once the session ended, `None` while it runs.
     pub(super) fn exit_code(self, operation: &'static str) -> Result<Option<i64>, EngineError> {
@@ -305,6 +316,18 @@ impl ExecInspect {
             return Ok(None);
         }
         self.exit_code.required(&at, "ExitCode").map(Some)
+    }
+
+    /// Where the session is: not started yet (no pid), running as a host pid, or ended.
+    pub(super) fn progress(self, operation: &'static str) -> Result<ExecProgress, EngineError> {
+        let at = Place::answer(operation);
+        let running = self.running.required(&at, "Running")?;
+        let pid = self.pid.required(&at, "Pid")?;
+        Ok(match (running, u32::try_from(pid)) {
+            (_, Ok(0) | Err(_)) => ExecProgress::NotStarted,
+            (true, Ok(pid)) => ExecProgress::Running(pid),
+            (false, Ok(_)) => ExecProgress::Ended,
+        })
     }
 
     /// The host pid of the session's process, if it has one.

@@ -2,7 +2,7 @@
 //! hijacked connection, and driven until its output ends — stdout and stderr read down (demultiplexed
 //! unless a TTY was asked for) and written to the caller as they arrive, byte for byte, stdin
 //! written up, the terminal size and signals forwarded — and its exit code is read when the stream
-//! ends.
+//! ends. A lifeline (`lifeline`) ends the process should this client die while it runs.
 
 use std::time::Duration;
 
@@ -12,8 +12,9 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 
-use super::answers::ExecInspect;
+use super::answers::{ExecInspect, ExecProgress};
 use super::frames::{Frame, FrameDecoder};
+use super::lifeline::Lifeline;
 use super::raw::RawClient;
 use crate::engine::{EngineError, ExecRequest, ExecStreams, TerminalSize};
 
@@ -23,6 +24,8 @@ const OPERATION: &str = "exec";
 const INSPECT_EXEC: &str = "inspect exec";
 /// How long to wait for Podman to record an exec's exit code after its stream closed.
 const EXIT_CODE_WAIT: Duration = Duration::from_secs(10);
+/// How often to ask whether a started session's process has its pid yet.
+const PID_POLL: Duration = Duration::from_millis(5);
 /// Read buffer for the output stream.
 const READ_BUFFER: usize = 32 * 1024;
 
@@ -72,6 +75,12 @@ pub(super) async fn attached_exec(
     } = streams;
     let exec_id = create_session(raw, container, request, stdin.is_some()).await?;
     let initial_size = resize.as_ref().map(|receiver| *receiver.borrow());
+    // Spawned before the start, so the guard is ready the moment the process is.
+    let mut lifeline = if raw.is_local() {
+        Lifeline::spawn()
+    } else {
+        None
+    };
     let connection = start_session(raw, &exec_id, request.tty, initial_size).await?;
     let (reader, writer) = tokio::io::split(connection);
     let output = copy_output(raw, reader, request.tty, stdout, stderr);
@@ -81,8 +90,49 @@ pub(super) async fn attached_exec(
         resize,
         signals,
     };
-    session.drive(output, pump_stdin(stdin, writer)).await?;
+    // Armed while the output flows, not before: a session that fails to start is removed by
+    // Podman soon after its stream ends, and its exit code must be read by then.
+    let arm = async {
+        if let Some(lifeline) = lifeline.as_mut() {
+            arm_lifeline(raw, &exec_id, lifeline).await;
+        }
+    };
+    session
+        .drive(output, pump_stdin(stdin, writer), arm)
+        .await?;
+    // The output ends when the process does. On every earlier way out (an error above) the
+    // lifeline is dropped unreleased, and the process, which nobody follows any more, is killed.
+    if let Some(lifeline) = lifeline {
+        lifeline.release().await;
+    }
     exit_code(raw, &exec_id).await
+}
+
+/// Tells `lifeline` the session's host pid as soon as Podman reports it. A session that ended
+/// already needs no guard; one Podman cannot tell about runs unguarded (logged): the guard never
+/// fails the command.
+async fn arm_lifeline(raw: &RawClient, exec_id: &str, lifeline: &mut Lifeline) {
+    let deadline = tokio::time::Instant::now() + EXIT_CODE_WAIT;
+    loop {
+        let progress = inspect_exec(raw, exec_id)
+            .await
+            .and_then(|answer| answer.progress(INSPECT_EXEC));
+        match progress {
+            Ok(ExecProgress::Running(pid)) => return lifeline.arm(pid).await,
+            Ok(ExecProgress::Ended) => return,
+            Ok(ExecProgress::NotStarted) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(PID_POLL).await;
+            }
+            Ok(ExecProgress::NotStarted) => {
+                tracing::debug!("the exec session reports no pid; it runs unguarded");
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cannot read the exec session's pid; it runs unguarded");
+                return;
+            }
+        }
+    }
 }
 
 /// Creates the exec session and returns its id.
@@ -174,7 +224,12 @@ async fn copy_output(
         while let Some(frame) = decoder.next_frame_of(OPERATION)? {
             match frame {
                 Frame::Stdout(bytes) => write_through(&mut *stdout, &bytes).await?,
-                Frame::Stderr(bytes) => write_through(&mut *stderr, &bytes).await?,
+                Frame::Stderr(bytes) => {
+                    let bytes = without_attach_noise(&bytes);
+                    if !bytes.is_empty() {
+                        write_through(&mut *stderr, &bytes).await?;
+                    }
+                }
                 Frame::Error(bytes) => podman_error.extend_from_slice(&bytes),
             }
         }
@@ -191,6 +246,30 @@ async fn copy_output(
         });
     }
     Ok(())
+}
+
+/// Podman's report of its own attach connection, which it writes on the exec's stderr after the
+/// runtime's message when the program could not be started (126, 127): not the program's output.
+const ATTACH_NOISE_PREFIX: &[u8] = b"Error: read unixpacket ";
+const ATTACH_NOISE_SUFFIX: &[u8] = b"/attach: read: connection reset by peer";
+
+/// `bytes` without the lines that are Podman's attach noise ([`ATTACH_NOISE_PREFIX`]).
+fn without_attach_noise(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let is_noise = |line: &[u8]| {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        line.starts_with(ATTACH_NOISE_PREFIX) && line.ends_with(ATTACH_NOISE_SUFFIX)
+    };
+    if !bytes.split_inclusive(|byte| *byte == b'\n').any(is_noise) {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    std::borrow::Cow::Owned(
+        bytes
+            .split_inclusive(|byte| *byte == b'\n')
+            .filter(|line| !is_noise(line))
+            .flatten()
+            .copied()
+            .collect(),
+    )
 }
 
 /// Copies the caller's stdin up to the process, then half-closes the connection so the process
@@ -215,18 +294,23 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Runs until `output` ends, meanwhile feeding stdin and forwarding size changes and signals.
+    /// Runs until `output` ends, meanwhile feeding stdin, arming the lifeline and forwarding size
+    /// changes and signals.
     async fn drive(
         mut self,
         output: impl Future<Output = Result<(), EngineError>>,
         stdin: impl Future<Output = std::io::Result<()>>,
+        arm: impl Future<Output = ()>,
     ) -> Result<(), EngineError> {
         tokio::pin!(output);
         tokio::pin!(stdin);
+        tokio::pin!(arm);
         let mut stdin_open = true;
+        let mut arming = true;
         loop {
             tokio::select! {
                 result = &mut output => return result,
+                () = &mut arm, if arming => arming = false,
                 result = &mut stdin, if stdin_open => {
                     stdin_open = false;
                     if let Err(error) = result {
@@ -321,4 +405,29 @@ async fn inspect_exec(raw: &RawClient, exec_id: &str) -> Result<ExecInspect, Eng
         None,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podmans_attach_noise_is_dropped_and_nothing_else() {
+        let runtime =
+            b"Error: runc: exec failed: exec: \"x\": executable file not found in $PATH\n";
+        let noise =
+            b"Error: read unixpacket @->/proc/self/fd/17/attach: read: connection reset by peer\n";
+        let mut both = runtime.to_vec();
+        both.extend_from_slice(noise);
+        assert_eq!(&*without_attach_noise(&both), &runtime[..]);
+        assert_eq!(&*without_attach_noise(noise), b"");
+        assert_eq!(&*without_attach_noise(&noise[..noise.len() - 1]), b"");
+        for kept in [
+            &runtime[..],
+            b"Error: read unixpacket elsewhere\n",
+            b"partial line",
+        ] {
+            assert_eq!(&*without_attach_noise(kept), kept);
+        }
+    }
 }

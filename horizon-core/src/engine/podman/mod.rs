@@ -7,12 +7,12 @@
 //! and its children are the only ones that name `podman_api`; its errors are converted here.
 //!
 //! One file per job: `system` (ping, version, info), `images`, `pull`, `create`, `containers`,
-//! `prune`, `exec` and `logs` (with `frames`, the stream demultiplexer), `answers` (Podman's
-//! answers as typed values, every field horizon reads required unless Podman omits it) with
-//! `fields` (reading them field by field), `crate_calls` (calls through podman-api and its error
-//! mapping), `raw` (the raw HTTP client), `query` (encoded query strings and label filters),
-//! `races` (Podman's transient failures, tried again) and `create_lock` (one keep-id create at a
-//! time).
+//! `prune`, `exec` (with `lifeline`, which ends an exec'd process whose client died) and `logs`
+//! (with `frames`, the stream demultiplexer), `answers` (Podman's answers as typed values, every
+//! field horizon reads required unless Podman omits it) with `fields` (reading them field by
+//! field), `crate_calls` (calls through podman-api and its error mapping), `raw` (the raw HTTP
+//! client), `query` (encoded query strings and label filters), `races` (Podman's transient
+//! failures, tried again) and `create_lock` (one keep-id create at a time).
 
 mod answers;
 mod containers;
@@ -23,6 +23,7 @@ mod exec;
 mod fields;
 mod frames;
 mod images;
+mod lifeline;
 mod logs;
 mod prune;
 mod pull;

@@ -90,6 +90,12 @@ impl RawClient {
         }
     }
 
+    /// True when the service runs on this machine (a unix socket), so the pids it reports are
+    /// this machine's.
+    pub(crate) fn is_local(&self) -> bool {
+        matches!(self.transport, Transport::Unix { .. })
+    }
+
     pub(crate) fn endpoint_text(&self) -> String {
         match &self.transport {
             Transport::Unix { socket, .. } => format!("unix://{}", socket.display()),
