@@ -83,7 +83,7 @@ pub async fn check(runner: &impl Runner, installation: Installation) -> SourceSt
         Ok::<_, HostCommandError>(state_from(pending(&before, offered), before.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
-        error: error.to_string(),
+        error: crate::update::error_chain(&error),
     })
 }
 
@@ -100,7 +100,7 @@ pub async fn update(runner: &impl Runner, installation: Installation) -> SourceS
         Ok::<_, HostCommandError>(state_from(changes(&before, &after), after.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
-        error: error.to_string(),
+        error: crate::update::error_chain(&error),
     })
 }
 

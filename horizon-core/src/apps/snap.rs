@@ -43,7 +43,7 @@ pub async fn check(runner: &impl Runner) -> SourceState {
         Ok::<_, HostCommandError>(state_from(pending(&before, offered), before.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
-        error: error.to_string(),
+        error: crate::update::error_chain(&error),
     })
 }
 
@@ -56,7 +56,7 @@ pub async fn update(runner: &impl Runner) -> SourceState {
         Ok::<_, HostCommandError>(state_from(changes(&before, &after), after.len()))
     };
     result.await.unwrap_or_else(|error| SourceState::Failed {
-        error: error.to_string(),
+        error: crate::update::error_chain(&error),
     })
 }
 

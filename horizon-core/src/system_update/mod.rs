@@ -57,11 +57,11 @@ impl<T> Layer<T> {
         matches!(self, Layer::Failed { .. })
     }
 
-    fn from_result<E: std::fmt::Display>(result: Result<T, E>) -> Self {
+    fn from_result<E: std::error::Error>(result: Result<T, E>) -> Self {
         match result {
             Ok(value) => Layer::Done(value),
             Err(error) => Layer::Failed {
-                error: error.to_string(),
+                error: crate::update::error_chain(&error),
                 hints: Vec::new(),
             },
         }

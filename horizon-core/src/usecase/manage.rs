@@ -117,8 +117,9 @@ impl<E: Engine> Horizon<E> {
         })
     }
 
-    /// The installed definitions among `states`' orphans, one entry per name (its active
-    /// container), with why no definition owns it.
+    /// The installed definitions among `states`' orphans — those with an install record here
+    /// (a service shared by several state directories holds others' containers too) — one entry
+    /// per name (its active container), with why no definition owns it.
     fn installed_without_definition(
         &self,
         states: &InstalledStates,
@@ -129,8 +130,12 @@ impl<E: Engine> Horizon<E> {
                 by_name.entry(name.as_str()).or_default().push(container);
             }
         }
+        let store = self.state_store();
+        // A record that exists counts, readable or not: it says the container is installed here.
+        let recorded = |name: &str| std::fs::symlink_metadata(store.path(name)).is_ok();
         by_name
             .into_iter()
+            .filter(|(name, _)| recorded(name))
             .filter_map(|(name, containers)| {
                 let active = lifecycle::active_container(name, containers)?;
                 let mut summary = lifecycle::summarize(Some(active), "");

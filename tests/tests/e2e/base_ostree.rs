@@ -99,8 +99,7 @@ fn a_remote_that_is_down_or_serves_a_corrupted_object_changes_no_deployment() {
     );
     let error = runtime.block_on(backend.upgrade(&runner)).unwrap_err();
     assert!(
-        error
-            .to_string()
+        horizon_core::update::error_chain(&error)
             .starts_with("upgrading the base system failed: ostree admin upgrade"),
         "{error}"
     );
@@ -109,7 +108,7 @@ fn a_remote_that_is_down_or_serves_a_corrupted_object_changes_no_deployment() {
 
     bed.corrupt_version_object(&v2).unwrap();
     let error = runtime.block_on(backend.upgrade(&runner)).unwrap_err();
-    let message = error.to_string();
+    let message = horizon_core::update::error_chain(&error);
     assert!(message.contains("Corrupted file object"), "{message}");
     let deployments = bed.deployments().unwrap();
     assert_eq!(deployments.len(), 1);
