@@ -1121,8 +1121,8 @@ async fn inspect_answering(answer: Value) -> Result<ContainerDetails, EngineErro
 
 #[tokio::test]
 async fn a_missing_field_of_a_container_inspection_is_named_never_defaulted() {
-    // Each of them used to read as a default: a missing Privileged as "not privileged", a
-    // missing RW as "writable", a missing state as "", a missing time as "".
+    // Read as a default, each would mislead: a missing Privileged as "not privileged", a missing
+    // RW as "writable", a missing state or time as empty.
     let cases = [
         ("/HostConfig/Privileged", "HostConfig.Privileged"),
         ("/HostConfig/SecurityOpt", "HostConfig.SecurityOpt"),
