@@ -187,6 +187,15 @@ impl Session {
         self.command(cargo_bin("horizon-cli", "horizon-container"))
     }
 
+    /// Runs `horizon-container ARGS` in this session, without stdin, and returns its output.
+    pub fn horizon(&self, args: &[&str]) -> std::process::Output {
+        self.horizon_container()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run horizon-container")
+    }
+
     /// Writes a user definition file `NAME.json` (owned by the session's user).
     pub fn write_user_definition(&self, name: &str, json: &str) -> PathBuf {
         let path = self.definitions_dir().join(format!("{name}.json"));

@@ -20,15 +20,6 @@ const SECRET: &str = "victim-secret\n";
 /// What the real source holds.
 const INSIDE: &str = "inside-the-home\n";
 
-fn horizon(session: &Session, args: &[&str]) -> Output {
-    session
-        .horizon_container()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn podman(session: &Session, args: &[&str]) -> Output {
     session
         .service
@@ -137,22 +128,22 @@ fn start_is_refused_after_a_swap(session: &Session, name: &str, persistent: bool
         &definition(name, &bed.busybox_image(), &source, persistent),
     );
     let container = format!("horizonos-{name}");
-    assert_exit(&horizon(session, &["install", name]), 0);
-    let read = horizon(session, &["run", name, "cat", "/x/f"]);
+    assert_exit(&session.horizon(&["install", name]), 0);
+    let read = session.horizon(&["run", name, "cat", "/x/f"]);
     assert_exit(&read, 0);
     assert_eq!(text(&read.stdout), INSIDE);
     assert_eq!(
         mount_sources(session, &container),
         source.display().to_string()
     );
-    assert_exit(&horizon(session, &["stop", name]), 0);
+    assert_exit(&session.horizon(&["stop", name]), 0);
 
     let undo = swap(session, &source, &victim, how);
     let resolved = match how {
         Swap::Source => victim.0.clone(),
         Swap::Parent => victim.0.join("data"),
     };
-    let start = horizon(session, &["start", name]);
+    let start = session.horizon(&["start", name]);
     let context = format!("{name} ({how:?}, persistent {persistent}): {start:?}");
     assert_exit(&start, 1);
     let stderr = text(&start.stderr);
@@ -167,18 +158,18 @@ fn start_is_refused_after_a_swap(session: &Session, name: &str, persistent: bool
     );
     assert!(!text(&start.stdout).contains(SECRET), "{context}");
     assert_eq!(running(session, &container), "false", "{context}");
-    let read = horizon(session, &["run", name, "cat", "/x/f"]);
+    let read = session.horizon(&["run", name, "cat", "/x/f"]);
     assert!(!text(&read.stdout).contains(SECRET), "{context}: {read:?}");
     assert_ne!(read.status.code(), Some(0), "{context}: {read:?}");
     assert_eq!(running(session, &container), "false", "{context}");
 
     undo();
-    let start = horizon(session, &["start", name]);
+    let start = session.horizon(&["start", name]);
     assert_exit(&start, 0);
-    let read = horizon(session, &["run", name, "cat", "/x/f"]);
+    let read = session.horizon(&["run", name, "cat", "/x/f"]);
     assert_exit(&read, 0);
     assert_eq!(text(&read.stdout), INSIDE);
-    assert_exit(&horizon(session, &["remove", name]), 0);
+    assert_exit(&session.horizon(&["remove", name]), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,16 +214,13 @@ async fn install_update_and_rollback_never_mount_a_swapped_source() {
 
     // Install with the source already swapped: the definition is refused when read.
     let undo = swap(&session, &source, &victim, Swap::Source);
-    let install = horizon(&session, &["install", &name]);
+    let install = session.horizon(&["install", &name]);
     assert_exit(&install, 2);
     assert!(
         text(&install.stderr).contains(&format!("the definition `{name}` in")),
         "{install:?}"
     );
-    let validate = horizon(
-        &session,
-        &["definition", "validate", &file.display().to_string()],
-    );
+    let validate = session.horizon(&["definition", "validate", &file.display().to_string()]);
     assert!(
         text(&validate.stdout).contains("resolves to")
             || text(&validate.stderr).contains("resolves to"),
@@ -245,41 +233,41 @@ async fn install_update_and_rollback_never_mount_a_swapped_source() {
         Some(1)
     );
     undo();
-    assert_exit(&horizon(&session, &["install", &name]), 0);
+    assert_exit(&session.horizon(&["install", &name]), 0);
 
     // An update reads the definition again: refused there, before anything is built; generation
     // 1 goes on running, untouched. (A swap after that read is caught at the create, which goes
     // through the same checked path as a recreation.)
     bed.push_busybox_variant(&name, "latest", &[("etc/version", b"2\n")]);
     let undo = swap(&session, &source, &victim, Swap::Source);
-    let update = horizon(&session, &["update", &name]);
+    let update = session.horizon(&["update", &name]);
     assert_exit(&update, 2);
     assert!(
         text(&update.stderr).contains(&format!("the definition `{name}` in")),
         "{update:?}"
     );
-    let version = horizon(&session, &["run", &name, "cat", "/etc/version", "/x/f"]);
+    let version = session.horizon(&["run", &name, "cat", "/etc/version", "/x/f"]);
     assert!(!text(&version.stdout).contains(SECRET), "{version:?}");
     undo();
-    let version = horizon(&session, &["run", &name, "cat", "/etc/version", "/x/f"]);
+    let version = session.horizon(&["run", &name, "cat", "/etc/version", "/x/f"]);
     assert_exit(&version, 0);
     assert_eq!(text(&version.stdout), format!("1\n{INSIDE}"));
-    let update = horizon(&session, &["update", &name]);
+    let update = session.horizon(&["update", &name]);
     assert_exit(&update, 0);
-    let version = horizon(&session, &["run", &name, "cat", "/etc/version", "/x/f"]);
+    let version = session.horizon(&["run", &name, "cat", "/etc/version", "/x/f"]);
     assert_eq!(text(&version.stdout), format!("2\n{INSIDE}"));
 
     // A rollback to generation 1 (its kept container is started again) is refused too.
     let undo = swap(&session, &source, &victim, Swap::Source);
-    let rollback = horizon(&session, &["rollback", &name]);
+    let rollback = session.horizon(&["rollback", &name]);
     assert_ne!(rollback.status.code(), Some(0), "{rollback:?}");
     assert!(text(&rollback.stderr).contains(&refused), "{rollback:?}");
-    let read = horizon(&session, &["run", &name, "cat", "/x/f"]);
+    let read = session.horizon(&["run", &name, "cat", "/x/f"]);
     assert!(!text(&read.stdout).contains(SECRET), "{read:?}");
     assert_eq!(running(&session, &container), "false");
     undo();
-    let read = horizon(&session, &["run", &name, "cat", "/etc/version", "/x/f"]);
+    let read = session.horizon(&["run", &name, "cat", "/etc/version", "/x/f"]);
     assert_exit(&read, 0);
     assert!(text(&read.stdout).ends_with(INSIDE), "{read:?}");
-    assert_exit(&horizon(&session, &["remove", &name]), 0);
+    assert_exit(&session.horizon(&["remove", &name]), 0);
 }

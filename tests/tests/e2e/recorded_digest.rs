@@ -4,22 +4,13 @@
 //! one): `update --check` right after the install says up to date, and `update` (of one, or
 //! `--all`) builds nothing. A user session with busybox containers.
 
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use horizon_e2e::TestBed;
 use horizon_e2e::session::Session;
 use serde_json::{Value, json};
 
 use crate::{assert_exit, text, unique_name};
-
-fn horizon(session: &Session, args: &[&str]) -> Output {
-    session
-        .horizon_container()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 /// The registry's manifest digest of `reference`, as skopeo reports it.
 fn registry_digest(reference: &str) -> String {
@@ -102,7 +93,7 @@ fn an_image_already_stored_under_another_name_records_the_digest_of_the_referenc
     for (name, image, _) in containers {
         let definition = json!({"name": name, "image": image, "persistent": true});
         session.write_user_definition(name, &definition.to_string());
-        assert_exit(&horizon(&session, &["install", name]), 0);
+        assert_exit(&session.horizon(&["install", name]), 0);
     }
     assert_eq!(
         record(&session, &first)["image_id"],
@@ -123,14 +114,14 @@ fn an_image_already_stored_under_another_name_records_the_digest_of_the_referenc
 
     // --check of each: up to date, with the registry's digest.
     for (name, _, digest) in containers {
-        let output = horizon(&session, &["update", "--check", name]);
+        let output = session.horizon(&["update", "--check", name]);
         assert_exit(&output, 0);
         assert_eq!(
             text(&output.stdout),
             format!("{name}: up to date (generation 1, {})\n", &digest[7..19])
         );
     }
-    let output = horizon(&session, &["update", "--check", "--json"]);
+    let output = session.horizon(&["update", "--check", "--json"]);
     assert_exit(&output, 0);
     let checked: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(checked["updates_available"], false, "{checked}");
@@ -154,7 +145,7 @@ fn an_image_already_stored_under_another_name_records_the_digest_of_the_referenc
     }
 
     // update of one, then of all: nothing to build.
-    let output = horizon(&session, &["update", &second]);
+    let output = session.horizon(&["update", &second]);
     assert_exit(&output, 0);
     assert_eq!(
         text(&output.stdout),
@@ -163,7 +154,7 @@ fn an_image_already_stored_under_another_name_records_the_digest_of_the_referenc
             &second_digest[7..19]
         )
     );
-    let output = horizon(&session, &["update", "--all", "--json"]);
+    let output = session.horizon(&["update", "--all", "--json"]);
     assert_exit(&output, 0);
     let updated: Value = serde_json::from_slice(&output.stdout).unwrap();
     let outcomes: Vec<(&str, &str)> = updated["containers"]
@@ -189,6 +180,6 @@ fn an_image_already_stored_under_another_name_records_the_digest_of_the_referenc
         assert_eq!(record(&session, name)["image_digest"], json!(digest));
     }
     for (name, _, _) in containers {
-        assert_exit(&horizon(&session, &["remove", name]), 0);
+        assert_exit(&session.horizon(&["remove", name]), 0);
     }
 }

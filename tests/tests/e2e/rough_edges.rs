@@ -17,16 +17,6 @@ use serde_json::{Value, json};
 use crate::run::{Installed, outcome};
 use crate::{assert_exit, text};
 
-/// `horizon-container ARGS` in `session`, without stdin.
-fn horizon(session: &Session, args: &[&str]) -> std::process::Output {
-    session
-        .horizon_container()
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 /// Writes a busybox definition `name` (with `extra` fields) and installs it.
 fn install(session: &Session, name: &str, extra: Value) {
     let mut definition = json!({"name": name, "image": TestBed::shared().busybox_image()});
@@ -34,7 +24,7 @@ fn install(session: &Session, name: &str, extra: Value) {
         definition[key] = value.clone();
     }
     session.write_user_definition(name, &definition.to_string());
-    assert_exit(&horizon(session, &["install", name]), 0);
+    assert_exit(&session.horizon(&["install", name]), 0);
 }
 
 #[tokio::test]
@@ -112,7 +102,7 @@ async fn remove_takes_the_agent_runtime_directory_and_follows_no_link_in_it() {
     planted("file-link", &precious);
     planted("dir-link", precious.parent().unwrap());
 
-    assert_exit(&horizon(session, &["remove", &installed.name]), 0);
+    assert_exit(&session.horizon(&["remove", &installed.name]), 0);
     assert!(
         !agent_dir.exists() && std::fs::symlink_metadata(&agent_dir).is_err(),
         "{} is left",
@@ -132,7 +122,7 @@ async fn list_shows_installed_containers_whose_definition_is_gone_or_invalid() {
     let invalid_file =
         session.write_user_definition(invalid, &json!({"name": invalid, "imgae": "x"}).to_string());
 
-    let list = horizon(&session, &["list"]);
+    let list = session.horizon(&["list"]);
     assert_exit(&list, 0);
     let stdout = text(&list.stdout);
     let row = |name: &str| {
@@ -156,7 +146,7 @@ async fn list_shows_installed_containers_whose_definition_is_gone_or_invalid() {
         "{stdout}"
     );
 
-    let json = horizon(&session, &["list", "--json"]);
+    let json = session.horizon(&["list", "--json"]);
     assert_exit(&json, 0);
     let report: Value = serde_json::from_slice(&json.stdout).unwrap();
     let entries = report["installed_without_definition"].as_array().unwrap();
@@ -179,7 +169,7 @@ async fn list_shows_installed_containers_whose_definition_is_gone_or_invalid() {
                "image": format!("localhost/horizonos/{invalid}:1")})
     );
     for name in [gone, invalid] {
-        assert_exit(&horizon(&session, &["remove", name]), 0);
+        assert_exit(&session.horizon(&["remove", name]), 0);
     }
 }
 
@@ -194,10 +184,7 @@ async fn a_definition_cannot_set_the_container_marker_variable() {
                 "environment": {"HORIZONOS_CONTAINER": "someone-else"}})
         .to_string(),
     );
-    let validate = horizon(
-        &session,
-        &["definition", "validate", path.to_str().unwrap()],
-    );
+    let validate = session.horizon(&["definition", "validate", path.to_str().unwrap()]);
     assert_exit(&validate, 2);
     let said = format!("{}{}", text(&validate.stdout), text(&validate.stderr));
     assert!(
@@ -208,7 +195,7 @@ async fn a_definition_cannot_set_the_container_marker_variable() {
             ),
         "{said}"
     );
-    let install = horizon(&session, &["install", name]);
+    let install = session.horizon(&["install", name]);
     assert_exit(&install, 2);
     assert!(
         !text(&install.stderr).contains("installed"),
@@ -260,7 +247,7 @@ async fn busy_install_and_remove_offer_no_wait_they_do_not_have() {
     install(&session, name, json!({}));
     let mut holder = hold_lock(&session, name);
     for args in [&["install", name, "--reinstall"][..], &["remove", name]] {
-        let output = horizon(&session, args);
+        let output = session.horizon(args);
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(5), "{args:?}: {stderr}");
         assert!(
@@ -271,7 +258,7 @@ async fn busy_install_and_remove_offer_no_wait_they_do_not_have() {
         );
     }
     // `update` has --wait, and says so.
-    let update = horizon(&session, &["update", name]);
+    let update = session.horizon(&["update", name]);
     assert_eq!(update.status.code(), Some(5), "{}", text(&update.stderr));
     assert!(
         text(&update.stderr)
@@ -281,5 +268,5 @@ async fn busy_install_and_remove_offer_no_wait_they_do_not_have() {
     );
     holder.kill().unwrap();
     holder.wait().unwrap();
-    assert_exit(&horizon(&session, &["remove", name]), 0);
+    assert_exit(&session.horizon(&["remove", name]), 0);
 }
