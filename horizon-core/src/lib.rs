@@ -14,6 +14,7 @@
 pub mod apps;
 pub mod base;
 pub mod definition;
+pub mod devconfig;
 pub mod doctor;
 mod endpoint;
 pub mod engine;
@@ -43,9 +44,10 @@ pub use update::{
     ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
     UpdateStep,
 };
+pub use exec_plan::{ExecOptions, Invocation, TerminalChoice};
 pub use usecase::{
-    Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
-    Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
+    AgentRun, Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
+    Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
     InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
     RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
     StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,

@@ -1,28 +1,201 @@
-//! `horizon-dev`: the development-container helper (`horizon-dev shell`, `horizon-dev gcc
-//! --version`, `horizon-dev setup rust` in the spec). Its commands land with the horizon-dev issue;
-//! until then it has the documentation commands every horizon binary has: shell completions and
-//! man pages generated from its command line.
+//! `horizon-dev`: the development-container helper (spec, "Development Workflow"): `horizon-dev
+//! shell`, `horizon-dev gcc --version`, `horizon-dev setup rust`. A shim like the other binaries:
+//! it parses, picks the development container (`--container`, `HORIZON_DEV_CONTAINER`, the
+//! `container` key of `~/.config/horizonos/dev.json`, else the built-in `development`), and maps
+//! each command onto horizon-core. Commands run as `horizon-container run` runs them, through the
+//! same code (`horizon_cli_support::exec`): the agent first, before any other thread exists, the
+//! libpod API otherwise. A development container that is not installed is offered for install.
 
+mod offer;
+
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use horizon_cli_support::docs;
+use horizon_cli_support::exec::{self, ExecArgs};
+use horizon_cli_support::exit::Failure;
+use horizon_cli_support::session::{GlobalArgs, Session};
+use horizon_core::{Horizon, Invocation};
 
-/// Work inside the HorizonOS development container: open a shell, run a tool, set up a toolchain.
+/// This binary's name, before every line it writes on stderr.
+const BINARY: &str = "horizon-dev";
+
+/// The end of `--help`.
+const EXAMPLES: &str = "Examples:
+  horizon-dev shell
+  horizon-dev gcc --version
+  horizon-dev -e RUST_LOG=debug -w /tmp cargo run
+  horizon-dev setup rust
+  horizon-dev --container rusty -- setup.py build";
+
+/// Work inside the HorizonOS development container: open a shell, run a tool, set up a
+/// toolchain.
+///
+/// `horizon-dev CMD ARGS...` runs CMD in the development container from the current directory,
+/// with its arguments, streams, terminal, exit status and signals passed through as
+/// `horizon-container run` passes them. A command named like one of horizon-dev's own
+/// (`shell`, `setup`, `help`…) follows `--`: `horizon-dev -- setup.py build`.
+///
+/// The development container is, first found: --container, HORIZON_DEV_CONTAINER, the
+/// "container" key of $XDG_CONFIG_HOME/horizonos/dev.json (e.g. {"container": "rusty"}), else
+/// the built-in definition `development`.
 #[derive(Debug, Parser)]
-#[command(name = "horizon-dev", version, arg_required_else_help = true)]
+#[command(
+    name = "horizon-dev",
+    after_help = EXAMPLES,
+    version,
+    arg_required_else_help = true,
+    subcommand_value_name = "COMMAND",
+    override_usage = "horizon-dev [OPTIONS] shell\n       horizon-dev [OPTIONS] CMD [ARGS]...\n       horizon-dev [OPTIONS] -- CMD [ARGS]...\n       horizon-dev completions|manpage …"
+)]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(flatten)]
+    dev: DevArgs,
+    #[command(flatten)]
+    exec: ExecArgs,
     #[command(subcommand)]
-    command: docs::DocsCommand,
+    command: Option<DevCommand>,
+    /// After `--`: a command and its arguments, even one named like horizon-dev's own commands.
+    #[arg(last = true, value_name = "CMD")]
+    after_dashes: Vec<OsString>,
+}
+
+/// Options of every horizon-dev command.
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// The development container (a definition's name) instead of the configured one.
+    #[arg(long, global = true, value_name = "NAME", env = "HORIZON_DEV_CONTAINER")]
+    container: Option<String>,
+    /// When the development container is not installed, install it without asking.
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum DevCommand {
+    /// Open an interactive login shell in the development container, in the current directory.
+    ///
+    /// The container user's login shell with a real terminal (raw mode, window size, job
+    /// control), through the container's agent when it has one. When the container is not
+    /// installed, offers to install it (asked on a terminal; --yes installs without asking).
+    ///
+    /// Example: horizon-dev shell
+    Shell(ShellArgs),
+    #[command(flatten)]
+    Docs(docs::DocsCommand),
+    /// Any other word is a command to run in the development container.
+    #[command(external_subcommand)]
+    Command(Vec<OsString>),
+}
+
+/// `shell`'s arguments.
+#[derive(Debug, Args)]
+struct ShellArgs {
+    #[command(flatten)]
+    exec: ExecArgs,
+}
+
+/// What to run, once parsed.
+struct ExecRequest {
+    invocation: Invocation,
+    args: ExecArgs,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let written = docs::run(Cli::command(), &cli.command, &mut std::io::stdout().lock());
+    horizon_cli_support::logging::init_tracing(env!("CARGO_CRATE_NAME"));
+    let request = match cli.command {
+        Some(DevCommand::Docs(command)) => return print_docs(&command),
+        Some(DevCommand::Shell(shell)) => ExecRequest {
+            invocation: Invocation::LoginShell,
+            args: merge(cli.exec, shell.exec),
+        },
+        Some(DevCommand::Command(argv)) => ExecRequest {
+            invocation: Invocation::Command(argv),
+            args: cli.exec,
+        },
+        None => ExecRequest {
+            invocation: Invocation::Command(cli.after_dashes),
+            args: cli.exec,
+        },
+    };
+    match exec_in_dev_container(&cli.global, &cli.dev, request) {
+        Ok(code) => code,
+        Err(failure) => failure.report(BINARY),
+    }
+}
+
+/// `completions` and `manpage`.
+fn print_docs(command: &docs::DocsCommand) -> ExitCode {
+    let written = docs::run(Cli::command(), command, &mut std::io::stdout().lock());
     // A closed pipe (`horizon-dev manpage | head`) is not a failure.
     match horizon_cli_support::output::finish_output(written) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report("horizon-dev"),
+        Err(failure) => failure.report(BINARY),
     }
+}
+
+/// Options given before `shell` and after it count alike (`horizon-dev -T shell`,
+/// `horizon-dev shell -T`).
+fn merge(before: ExecArgs, after: ExecArgs) -> ExecArgs {
+    ExecArgs {
+        env: before.env.into_iter().chain(after.env).collect(),
+        workdir: after.workdir.or(before.workdir),
+        tty: before.tty || after.tty,
+        no_tty: before.no_tty || after.no_tty,
+        user: after.user.or(before.user),
+    }
+}
+
+/// Runs the request in the development container: through its agent when it has one (before
+/// the runtime starts), else on the API path, offering to install the container first when it
+/// is not installed.
+fn exec_in_dev_container(
+    global: &GlobalArgs,
+    dev: &DevArgs,
+    request: ExecRequest,
+) -> Result<ExitCode, Failure> {
+    let options = request.args.options()?;
+    if let Invocation::Command(argv) = &request.invocation
+        && argv.is_empty()
+    {
+        return Err(Failure::new(
+            horizon_cli_support::exit::EXEC_FAILURE,
+            anyhow::anyhow!("no command given after --"),
+        )
+        .with_hint("horizon-dev -- COMMAND [ARGS...]"));
+    }
+    let horizon = Horizon::new(horizon_cli_support::session::settings(global));
+    let container = horizon
+        .dev_container(dev.container.as_deref())
+        .map_err(|error| exec::as_exec_failure(error.into()))?;
+    if let Some(code) =
+        exec::through_agent(&horizon, BINARY, &container.name, &request.invocation, &options)
+    {
+        return Ok(code);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::other(error.into()))?;
+    let session = Session::new(BINARY, global);
+    runtime.block_on(async {
+        let first = exec::execute(
+            &session,
+            &container.name,
+            request.invocation.clone(),
+            options.clone(),
+        )
+        .await;
+        match first {
+            Err(failure) if offer::is_not_installed(&failure) => {
+                offer::install(&session, &container, dev.yes, failure).await?;
+                exec::execute(&session, &container.name, request.invocation, options).await
+            }
+            other => other,
+        }
+    })
 }

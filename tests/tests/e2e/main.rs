@@ -14,6 +14,7 @@ mod docs;
 mod doctor;
 mod embedding;
 mod engine;
+mod exec_options;
 mod export;
 mod export_transparency;
 mod horizon_update;
