@@ -413,7 +413,8 @@ mod tests {
     #[test]
     fn options_go_before_the_name_and_every_word_after_it_is_the_commands() {
         let os = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
-        let (name, command, exec) = run_words(&["-e", "A=1", "-T", "dev", "env", "-e", "--version"]);
+        let (name, command, exec) =
+            run_words(&["-e", "A=1", "-T", "dev", "env", "-e", "--version"]);
         assert_eq!(name, Some(OsString::from("dev")));
         assert_eq!(command, os(&["env", "-e", "--version"]));
         assert_eq!((exec.env, exec.no_tty), (os(&["A=1"]), true));

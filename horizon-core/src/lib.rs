@@ -36,6 +36,7 @@ pub use definition::{
 };
 pub use endpoint::{Candidate, DiscoveryInput, Endpoint, EndpointError, EndpointOrigin};
 pub use engine::{Engine, EngineError};
+pub use exec_plan::{ExecOptions, Invocation, TerminalChoice};
 pub use lifecycle::{
     ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
 };
@@ -44,13 +45,12 @@ pub use update::{
     ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
     UpdateStep,
 };
-pub use exec_plan::{ExecOptions, Invocation, TerminalChoice};
 pub use usecase::{
-    AgentRun, Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
-    Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
-    InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
-    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
-    StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    AgentRun, Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate,
+    DeclaredExports, Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon,
+    InfoReport, InstallOptions, InstallReport, Installed, InstalledWithoutDefinition, ListReport,
+    Observer, Overrides, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
+    StartReport, StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

@@ -58,16 +58,18 @@ struct Cli {
     exec: ExecArgs,
     #[command(subcommand)]
     command: Option<DevCommand>,
-    /// After `--`: a command and its arguments, even one named like horizon-dev's own commands.
-    #[arg(last = true, value_name = "CMD")]
-    after_dashes: Vec<OsString>,
 }
 
 /// Options of every horizon-dev command.
 #[derive(Debug, Args)]
 struct DevArgs {
     /// The development container (a definition's name) instead of the configured one.
-    #[arg(long, global = true, value_name = "NAME", env = "HORIZON_DEV_CONTAINER")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "HORIZON_DEV_CONTAINER"
+    )]
     container: Option<String>,
     /// When the development container is not installed, install it without asking.
     #[arg(short = 'y', long, global = true)]
@@ -118,7 +120,7 @@ fn main() -> ExitCode {
             args: cli.exec,
         },
         None => ExecRequest {
-            invocation: Invocation::Command(cli.after_dashes),
+            invocation: Invocation::Command(Vec::new()),
             args: cli.exec,
         },
     };
@@ -164,17 +166,21 @@ fn exec_in_dev_container(
     {
         return Err(Failure::new(
             horizon_cli_support::exit::EXEC_FAILURE,
-            anyhow::anyhow!("no command given after --"),
+            anyhow::anyhow!("no command given"),
         )
-        .with_hint("horizon-dev -- COMMAND [ARGS...]"));
+        .with_hint("horizon-dev COMMAND [ARGS...], or horizon-dev shell"));
     }
     let horizon = Horizon::new(horizon_cli_support::session::settings(global));
     let container = horizon
         .dev_container(dev.container.as_deref())
         .map_err(|error| exec::as_exec_failure(error.into()))?;
-    if let Some(code) =
-        exec::through_agent(&horizon, BINARY, &container.name, &request.invocation, &options)
-    {
+    if let Some(code) = exec::through_agent(
+        &horizon,
+        BINARY,
+        &container.name,
+        &request.invocation,
+        &options,
+    ) {
         return Ok(code);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -198,4 +204,36 @@ fn exec_in_dev_container(
             other => other,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `horizon-dev ARGS...` parses to: the command's words, or `None` for `shell`.
+    fn parsed(args: &[&str]) -> Option<Vec<OsString>> {
+        let cli = Cli::try_parse_from(std::iter::once("horizon-dev").chain(args.iter().copied()))
+            .unwrap();
+        match cli.command {
+            Some(DevCommand::Command(argv)) => Some(argv),
+            Some(DevCommand::Shell(_)) => None,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_word_from_the_command_on_is_the_commands_and_dashes_reach_verbs_names() {
+        let os = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            parsed(&["gcc", "--version", "-e", "x"]),
+            Some(os(&["gcc", "--version", "-e", "x"]))
+        );
+        assert_eq!(
+            parsed(&["-e", "A=1", "--container", "c", "cargo", "run"]),
+            Some(os(&["cargo", "run"]))
+        );
+        assert_eq!(parsed(&["--", "setup", "x"]), Some(os(&["setup", "x"])));
+        assert_eq!(parsed(&["--", "shell"]), Some(os(&["shell"])));
+        assert_eq!(parsed(&["shell"]), None);
+    }
 }

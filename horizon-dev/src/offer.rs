@@ -45,7 +45,13 @@ pub async fn install(
             "or let horizon-dev install it first: `horizon-dev --container {name} --yes …`"
         )));
     }
-    eprintln!("{}: installing the development container {name}", super::BINARY);
+    if let Err(error) = writeln!(
+        std::io::stderr().lock(),
+        "{}: installing the development container {name}",
+        super::BINARY
+    ) {
+        tracing::debug!(%error, "cannot write to stderr");
+    }
     let cancel = cancel_on_signals()?;
     let report = session
         .horizon

@@ -21,7 +21,10 @@ use crate::cli::{GlobalArgs, RunArgs};
 /// `run` through the container's agent; `None` when the API path should take over (nothing
 /// ran, or the arguments are bad: [`run`] says why). Synchronous, before the runtime starts.
 pub fn through_agent(global: &GlobalArgs, args: &RunArgs) -> Option<ExitCode> {
-    let (name, options) = (definition_name(args.name()).ok()?, args.exec.options().ok()?);
+    let (name, options) = (
+        definition_name(args.name()).ok()?,
+        args.exec.options().ok()?,
+    );
     let command = args.command();
     if command.is_empty() {
         return None;

@@ -29,7 +29,10 @@ pub async fn run(session: &Session, args: ShellArgs) -> Result<ExitCode, Failure
 /// `shell` through the container's agent; `None` when there is no agent to ask (nothing ran:
 /// the API path takes over). Synchronous, and called before the async runtime starts.
 pub fn through_agent(global: &GlobalArgs, args: &ShellArgs) -> Option<ExitCode> {
-    let (name, options) = (definition_name(args.name.clone()).ok()?, args.exec.options().ok()?);
+    let (name, options) = (
+        definition_name(args.name.clone()).ok()?,
+        args.exec.options().ok()?,
+    );
     let horizon = Horizon::new(super::settings(global));
     exec::through_agent(&horizon, BINARY, &name, &Invocation::LoginShell, &options)
 }

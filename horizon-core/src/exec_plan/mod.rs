@@ -265,7 +265,9 @@ pub fn plan(
         .as_deref()
         .map(explicit_working_dir)
         .transpose()?;
-    let working_dir = match explicit_dir.or_else(|| shared_working_dir(&caller.working_dirs, &container.mounts)) {
+    let working_dir = match explicit_dir
+        .or_else(|| shared_working_dir(&caller.working_dirs, &container.mounts))
+    {
         Some(dir) => Some(dir),
         None => {
             let home = user.map(|user| user.home_dir().to_owned());
@@ -332,9 +334,9 @@ fn explicit_variable(
     if name_text.is_empty() || name_text.contains(['=', '\0']) {
         return Err(invalid("a name must be non-empty, without '=' or NUL"));
     }
-    let value = value
-        .to_str()
-        .ok_or_else(|| invalid("its value is not valid UTF-8, which the libpod API cannot carry"))?;
+    let value = value.to_str().ok_or_else(|| {
+        invalid("its value is not valid UTF-8, which the libpod API cannot carry")
+    })?;
     if value.contains('\0') {
         return Err(invalid("its value contains NUL"));
     }

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 
 use horizon_agent_client::Outcome;
 
-use super::{Call, Error, Horizon};
-use crate::engine::{Engine, ExecStreams};
 use super::ExecPath;
+use super::{Call, Error, Horizon};
 use crate::devconfig::{DevContainer, choose_dev_container};
-use crate::exec_plan::{
-    self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation,
-};
+use crate::engine::{Engine, ExecStreams};
+use crate::exec_plan::{self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation};
 
 pub use horizon_agent_client::{ClientError, RefusalKind, render_working_dir_note};
 

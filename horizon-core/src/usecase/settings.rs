@@ -167,7 +167,9 @@ impl Settings {
         let export_client = exec_client(std::env::current_exe().ok(), &search_path);
         let dev_config = crate::devconfig::dev_config_path(
             std::env::var_os("HOME").map(PathBuf::from).as_deref(),
-            std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).as_deref(),
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .as_deref(),
         );
         Settings {
             paths,

@@ -103,7 +103,10 @@ impl Installed {
     /// This container with `run` forced onto `path` (one of [`EXEC_PATHS`]).
     pub fn via(&self, path: &'static str) -> Via<'_> {
         // Shown with a failing test's output: which path failed.
-        eprintln!("exec path: {path}");
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("exec path: {path}");
+        }
         Via {
             session: &self.session,
             name: &self.name,

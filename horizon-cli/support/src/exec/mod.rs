@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use clap::Args;
 use horizon_core::exec_plan::PlanNote;
-use horizon_core::usecase::{render_working_dir_note, this_process_caller};
 use horizon_core::usecase::ClientError;
+use horizon_core::usecase::{render_working_dir_note, this_process_caller};
 use horizon_core::{AgentRun, ExecOptions, Horizon, Invocation, TerminalChoice};
 
 use crate::exit::{self, Failure};
@@ -82,14 +82,19 @@ fn explicit_variable(
     let (name, value) = match bytes.iter().position(|&byte| byte == b'=') {
         Some(eq) => (
             OsString::from(std::ffi::OsStr::from_bytes(&bytes[..eq])),
-            Some(OsString::from(std::ffi::OsStr::from_bytes(&bytes[eq + 1..]))),
+            Some(OsString::from(std::ffi::OsStr::from_bytes(
+                &bytes[eq + 1..],
+            ))),
         ),
         None => (entry.clone(), None),
     };
     if name.is_empty() {
         return Err(Failure::new(
             exit::EXEC_FAILURE,
-            anyhow!("-e {}: no variable name before '='", entry.to_string_lossy()),
+            anyhow!(
+                "-e {}: no variable name before '='",
+                entry.to_string_lossy()
+            ),
         )
         .with_hint("-e NAME=VALUE"));
     }
@@ -113,13 +118,18 @@ pub fn through_agent(
         AgentRun::Ended(outcome) => Some(ExitCode::from(outcome.shell_status())),
         // A missing or unexecutable program is the command's failure, told as a shell tells it
         // (`git: command not found`), not horizon's.
-        AgentRun::Failed(ClientError::Refused { kind, message }) if kind.shell_status().is_some() => {
-            eprintln!("{}", horizon_core::printable::escape_lines(&message));
+        AgentRun::Failed(ClientError::Refused { kind, message })
+            if kind.shell_status().is_some() =>
+        {
+            let escaped = horizon_core::printable::escape_lines(&message);
+            if let Err(error) = writeln!(std::io::stderr().lock(), "{escaped}") {
+                tracing::debug!(%error, "cannot write to stderr");
+            }
             kind.shell_status().map(ExitCode::from)
         }
-        AgentRun::Failed(error) => Some(
-            Failure::new(error.exit_status(), anyhow!(error)).report(binary),
-        ),
+        AgentRun::Failed(error) => {
+            Some(Failure::new(error.exit_status(), anyhow!(error)).report(binary))
+        }
         _ => None,
     }
 }
@@ -179,7 +189,6 @@ pub fn render_notes(
     Ok(())
 }
 
-
 /// The process's exit status as this process's own (125 if Podman reports something no process
 /// can exit with).
 fn exit_status(status: i64) -> Result<ExitCode, Failure> {
@@ -190,7 +199,6 @@ fn exit_status(status: i64) -> Result<ExitCode, Failure> {
         )
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -233,7 +241,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn explicit_variables_take_a_value_or_this_process_value() {
         let lookup = |name: &OsString| (name == "SET").then(|| OsString::from("from here"));
@@ -253,6 +260,9 @@ mod tests {
         assert_eq!(parse("UNSET").unwrap(), None);
         let failure = parse("=value").unwrap_err();
         assert_eq!(failure.status, exit::EXEC_FAILURE);
-        assert_eq!(failure.error.to_string(), "-e =value: no variable name before '='");
+        assert_eq!(
+            failure.error.to_string(),
+            "-e =value: no variable name before '='"
+        );
     }
 }
