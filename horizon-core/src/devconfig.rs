@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(
             error.to_string(),
             format!(
-                "{}:2:14: unknown field `contianer`, expected `container`",
+                "{}:2:13: unknown field `contianer`, expected `container`",
                 path.display()
             )
         );

@@ -49,8 +49,11 @@ async fn an_error_names_its_cause_once() {
         "{stderr}"
     );
 
-    // A command line that cannot be passed on is refused with its reason, once.
-    let output = installed.run([OsString::from("-x"), OsString::from_vec(vec![0xff])]);
+    // A command line the API path cannot pass on is refused with its reason, once (the agent
+    // passes any argv as it is, so that path is forced).
+    let output = installed
+        .via("api")
+        .run([OsString::from("-x"), OsString::from_vec(vec![0xff])]);
     assert_eq!(
         outcome(&output),
         (
