@@ -25,7 +25,7 @@ pub fn open_pty(settings: &TerminalSettings) -> io::Result<(OwnedFd, OwnedFd)> {
 
 #[cfg(test)]
 mod tests {
-    use horizon_agent_protocol::terminal::read_settings;
+    use horizon_agent_protocol::terminal::{default_settings, read_settings};
     use horizon_agent_protocol::wire::{SPECIAL_CODES, STREAM_STDIN, STREAM_STDOUT};
     use rustix::termios::{OptionalActions, SpecialCodeIndex, Winsize};
 
@@ -64,6 +64,28 @@ mod tests {
         assert_eq!(
             read_settings(&slave, STREAM_STDIN | STREAM_STDOUT).unwrap(),
             settings
+        );
+    }
+
+    /// The settings a client without a terminal asks for (`-t`) are those of a pty nobody has
+    /// set up: the program sees what it would under `podman exec -t`.
+    #[test]
+    fn default_settings_are_a_new_ptys() {
+        let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+        let master = rustix::pty::openpt(flags).unwrap();
+        rustix::pty::grantpt(&master).unwrap();
+        rustix::pty::unlockpt(&master).unwrap();
+        let slave = rustix::pty::ioctl_tiocgptpeer(&master, flags).unwrap();
+        let size = Winsize {
+            ws_row: 30,
+            ws_col: 100,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        rustix::termios::tcsetwinsize(&master, size).unwrap();
+        assert_eq!(
+            read_settings(&slave, STREAM_STDIN).unwrap(),
+            default_settings(STREAM_STDIN, 30, 100)
         );
     }
 }
