@@ -36,7 +36,7 @@ fn client(session: &Session, name: &str) -> Command {
     command
 }
 
-fn output(command: &mut Command) -> Output {
+pub(crate) fn output(command: &mut Command) -> Output {
     command.stdin(Stdio::null()).output().unwrap()
 }
 
@@ -49,7 +49,7 @@ fn socket(session: &Session, name: &str) -> PathBuf {
 }
 
 /// `podman exec` as the container's default user.
-fn podman_exec(session: &Session, container: &str, argv: &[&str]) -> Output {
+pub(crate) fn podman_exec(session: &Session, container: &str, argv: &[&str]) -> Output {
     output(
         session
             .service
@@ -648,6 +648,8 @@ async fn malformed_requests_are_refused_and_the_agent_goes_on() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     };
     let frame = encode_client_message(&ClientMessage::Request(request.clone()));
     refused(answer(&socket, &frame, &[]), RefusalKind::Malformed);
@@ -782,6 +784,8 @@ async fn roots_own_user_container_is_not_open_to_other_users() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     };
     let frame = encode_client_message(&ClientMessage::Request(request));
     match answer_as_uid(&instance.join(SOCKET_NAME), NOBODY, &frame) {
@@ -816,6 +820,8 @@ async fn roots_own_user_container_is_not_open_to_other_users() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     }));
     match answer_as_uid(&shared.join(SOCKET_NAME), NOBODY, &frame) {
         Some(AgentMessage::Started { .. }) => {}
