@@ -700,9 +700,9 @@ mod tests {
         (client, answering)
     }
 
-    fn run_refused(argv: &[OsString], kind: RefusalKind) -> Result<Outcome, ClientError> {
-        let (stream, agent) = refusing_agent(kind);
-        let invocation = Invocation {
+    /// `argv` in "tools", with no option.
+    fn plain(argv: &[OsString]) -> Invocation<'_> {
+        Invocation {
             definition: "tools",
             argv,
             working_dirs: &[],
@@ -710,26 +710,139 @@ mod tests {
             explicit_environment: &[],
             exact_working_dir: None,
             terminal: TerminalChoice::Auto,
-        };
-        let result = run(&stream, &invocation, &mut |_| {});
+        }
+    }
+
+    /// `invocation` run against an agent that refuses it with `kind`.
+    fn run_refused(kind: RefusalKind, invocation: &Invocation<'_>) -> Result<Outcome, ClientError> {
+        let (stream, agent) = refusing_agent(kind);
+        let result = run(&stream, invocation, &mut |_| {});
         agent.join().unwrap();
         result
     }
 
     #[test]
     fn an_agent_too_old_for_the_request_sends_the_client_to_the_api_path() {
-        // The login shell is an extension: its refusal means "no agent for this" (nothing ran).
-        assert!(matches!(
-            run_refused(&[], RefusalKind::Malformed),
-            Err(ClientError::NoAgent { reason }) if reason.contains("predates")
-        ));
-        // A plain request refused stays a refusal: the API path would refuse it too.
-        assert!(matches!(
-            run_refused(&["true".into()], RefusalKind::Malformed),
-            Err(ClientError::Refused {
-                kind: RefusalKind::Malformed,
-                ..
+        let argv = ["true".into()];
+        let explicit = [("LD_PRELOAD".into(), "/opt/x.so".into())];
+        let extensions = [
+            // The login shell.
+            Invocation {
+                argv: &[],
+                ..plain(&argv)
+            },
+            Invocation {
+                explicit_environment: &explicit,
+                ..plain(&argv)
+            },
+            Invocation {
+                exact_working_dir: Some(Path::new("/srv")),
+                ..plain(&argv)
+            },
+        ];
+        // Each is an extension: its refusal means "no agent for this" (nothing ran).
+        for invocation in &extensions {
+            assert!(matches!(
+                run_refused(RefusalKind::Malformed, invocation),
+                Err(ClientError::NoAgent { reason }) if reason.contains("predates")
+            ));
+        }
+        // A plain request refused stays a refusal: the API path would refuse it too (and so does
+        // `-T` without a terminal, which asks the agent for nothing new).
+        for terminal in [TerminalChoice::Auto, TerminalChoice::Never] {
+            let invocation = Invocation {
+                terminal,
+                ..plain(&argv)
+            };
+            assert!(matches!(
+                run_refused(RefusalKind::Malformed, &invocation),
+                Err(ClientError::Refused {
+                    kind: RefusalKind::Malformed,
+                    ..
+                })
+            ));
+        }
+    }
+
+    /// An exact directory that is not one in the container: a failure of the call (125), saying
+    /// which directory in which container.
+    #[test]
+    fn a_missing_exact_directory_is_named_with_the_container() {
+        let argv = ["true".into()];
+        let invocation = Invocation {
+            exact_working_dir: Some(Path::new("/x")),
+            ..plain(&argv)
+        };
+        let result = run_refused(RefusalKind::NoWorkingDir, &invocation);
+        let Err(error) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(
+            error.to_string(),
+            "no directory /x in the container horizonos-tools"
+        );
+        assert_eq!(error.exit_status(), crate::EXEC_FAILURE);
+    }
+
+    /// Options that cannot be sent are refused before the agent is asked.
+    #[test]
+    fn options_that_cannot_be_sent_are_invalid() {
+        let argv = ["true".into()];
+        let invalid = |invocation: Invocation<'_>| {
+            let streams = Streams::of(&invocation).unwrap();
+            match request(&invocation, &streams) {
+                Err(ClientError::Invalid { reason }) => reason,
+                other => panic!("{other:?}"),
+            }
+        };
+        let explicit = |variables: &[(OsString, OsString)]| {
+            invalid(Invocation {
+                explicit_environment: variables,
+                ..plain(&argv)
             })
-        ));
+        };
+        let not_a_name = |name: &str| {
+            format!(
+                "{name:?} is not a variable name (it must not be empty nor contain '=' or a NUL byte)"
+            )
+        };
+        assert_eq!(explicit(&[(OsString::new(), "x".into())]), not_a_name(""));
+        assert_eq!(explicit(&[("A=B".into(), "x".into())]), not_a_name("A=B"));
+        assert_eq!(
+            explicit(&[("A".into(), "x\0y".into())]),
+            "the value of A contains a NUL byte"
+        );
+        assert_eq!(
+            explicit(&vec![("A".into(), "x".into()); MAX_ENV + 1]),
+            "257 variables set explicitly, more than the limit 256"
+        );
+        assert_eq!(
+            invalid(Invocation {
+                exact_working_dir: Some(Path::new("srv")),
+                ..plain(&argv)
+            }),
+            "the working directory srv is not an absolute path (a directory in the container, \
+             such as /tmp)"
+        );
+    }
+
+    /// A terminal for a caller without one is as large as LINES and COLUMNS say, else 24×80.
+    #[test]
+    fn a_forced_terminal_is_sized_from_lines_and_columns() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(OsString, OsString)> {
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).into(), (*value).into()))
+                .collect()
+        };
+        assert_eq!(default_size(&[]), (24, 80));
+        assert_eq!(
+            default_size(&env(&[("LINES", "50"), ("COLUMNS", "132")])),
+            (50, 132)
+        );
+        assert_eq!(
+            default_size(&env(&[("LINES", "0"), ("COLUMNS", "wide")])),
+            (24, 80)
+        );
     }
 }
