@@ -323,25 +323,9 @@ async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled
 /// anything runs — take the API path and work.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_path() {
-    let bed = TestBed::shared();
-    let session = bed.user_session("agent-old");
     let name = "agent-old";
     let alias = "agent-old-sh";
-    session.write_user_definition(
-        name,
-        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
-            .to_string(),
-    );
-    let old_agent = static_agent_before_terminals();
-    assert_exit(
-        &output(
-            session
-                .horizon_container()
-                .env("HORIZON_AGENT", &old_agent)
-                .args(["install", name]),
-        ),
-        0,
-    );
+    let session = installed_with_an_old_agent(name);
     assert_exit(
         &output(
             session
@@ -386,6 +370,30 @@ async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_p
         &output(session.horizon_container().args(["remove", name])),
         0,
     );
+}
+
+/// A session of its own (named `name`) with a persistent busybox container of definition `name`
+/// installed with the `before-terminals` test build of the agent, which refuses every request
+/// flag as an agent from before them did.
+pub(crate) fn installed_with_an_old_agent(name: &str) -> Session {
+    let bed = TestBed::shared();
+    let session = bed.user_session(name);
+    session.write_user_definition(
+        name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
+            .to_string(),
+    );
+    let old_agent = static_agent_before_terminals();
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .env("HORIZON_AGENT", &old_agent)
+                .args(["install", name]),
+        ),
+        0,
+    );
+    session
 }
 
 /// Runs `command_line` on a terminal: `script` is a script(1) command (with the session's user and

@@ -10,14 +10,13 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use horizon_e2e::TestBed;
-use horizon_e2e::bins::{cargo_bin, static_agent_before_terminals};
+use horizon_e2e::bins::cargo_bin;
 
 use std::process::Command;
 
 use horizon_e2e::session::Session;
 
-use super::agent::{output, podman_exec};
+use super::agent::{installed_with_an_old_agent, output, podman_exec};
 use super::run::Installed;
 use super::shell::Tmux;
 use crate::{assert_exit, text};
@@ -184,24 +183,8 @@ async fn a_terminal_is_given_with_t_and_withheld_with_capital_t() {
 /// needs no option still runs through that agent.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_from_before_the_options_leaves_them_to_the_api_path() {
-    let bed = TestBed::shared();
-    let session = bed.user_session("agent-opts-old");
     let name = "agent-opts-old";
-    session.write_user_definition(
-        name,
-        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
-            .to_string(),
-    );
-    let old_agent = static_agent_before_terminals();
-    assert_exit(
-        &output(
-            session
-                .horizon_container()
-                .env("HORIZON_AGENT", &old_agent)
-                .args(["install", name]),
-        ),
-        0,
-    );
+    let session = installed_with_an_old_agent(name);
     let marker = "/tmp/agent-opts-old-ran";
     for options in [
         &["-e", "A=b"][..],
