@@ -2,10 +2,11 @@
 //! runs as, or, when it runs as root (a rootful system container), any user, whose program it then
 //! runs AS THAT USER (their uid, primary group and the supplementary groups the container's
 //! `/etc/group` gives them) — never as root for someone else. Here it translates the caller's
-//! directory through the container's bind mounts, builds the environment (the container's, the
-//! caller's allowlisted variables, the definition's winning), and forks and execs the program in a
-//! process group of its own — or, when the caller asked for a terminal, on a pseudo-terminal made
-//! like the caller's, under the session keeper ([`crate::session`]).
+//! directory through the container's bind mounts (or takes the exact directory the caller named,
+//! `-w`), builds the environment (the container's, the caller's allowlisted variables, the
+//! definition's winning, then the caller's explicit `-e` variables over all of them), and forks and
+//! execs the program in a process group of its own — or, when the caller asked for a terminal, on
+//! a pseudo-terminal, under the session keeper ([`crate::session`]).
 //!
 //! Without a terminal the program runs in a process group of its own in the agent's session
 //! (which has no controlling terminal): a Ctrl-Z the client forwards stops it, because its group
@@ -110,7 +111,7 @@ pub fn start(
 ) -> Result<Started, Refusal> {
     let identity = identity(peer_uid, peer_gid, config)
         .map_err(|message| Refusal::new(RefusalKind::Permission, message))?;
-    let (working_dir, message) = working_dir(request, &identity, config);
+    let (working_dir, message) = working_dir(request, &identity, config)?;
     let env = environment(request, &identity, config);
     let argv = program_argv(request, &identity, &env)?;
     let pty = open_terminal(request, &identity)?;
@@ -176,13 +177,29 @@ fn identity(peer_uid: u32, peer_gid: u32, config: &AgentConfig) -> Result<Identi
     })
 }
 
-/// Where the program runs and the `Started` message that says so: the caller's directory
-/// translated through the container's mounts when it is shared, else the user's home (or `/`).
+/// Where the program runs and the `Started` message that says so: the exact directory the caller
+/// named when it did (refused when it is not a directory in the container: the caller asked for
+/// that one, so no other will do), else the caller's directory translated through the container's
+/// mounts when it is shared, else the user's home (or `/`).
 fn working_dir(
     request: &Request,
     identity: &Identity,
     config: &AgentConfig,
-) -> (PathBuf, AgentMessage) {
+) -> Result<(PathBuf, AgentMessage), Refusal> {
+    if let Some(dir) = &request.exact_working_dir {
+        let dir = PathBuf::from(OsStr::from_bytes(dir));
+        if !dir.is_dir() {
+            return Err(Refusal::new(
+                RefusalKind::NoWorkingDir,
+                format!("no directory {} in the container", dir.display()),
+            ));
+        }
+        let started = AgentMessage::Started {
+            working_dir_shared: true,
+            running_in: Vec::new(),
+        };
+        return Ok((dir, started));
+    }
     let candidates: Vec<PathBuf> = request
         .working_dirs
         .iter()
@@ -195,7 +212,7 @@ fn working_dir(
             working_dir_shared: true,
             running_in: Vec::new(),
         };
-        return (dir, started);
+        return Ok((dir, started));
     }
     let home = identity.home.clone().filter(|home| home.is_dir());
     let running_in = home
@@ -206,11 +223,12 @@ fn working_dir(
         working_dir_shared: false,
         running_in,
     };
-    (home.unwrap_or_else(|| PathBuf::from("/")), started)
+    Ok((home.unwrap_or_else(|| PathBuf::from("/")), started))
 }
 
 /// The program's environment: the container's, `HOME` of the user it runs as, then the
-/// caller's variables except those the definition sets (the definition wins, as on the API path).
+/// caller's variables except those the definition sets (the definition wins, as on the API path),
+/// then the caller's explicit variables over everything (as `podman exec -e`).
 fn environment(
     request: &Request,
     identity: &Identity,
@@ -239,6 +257,21 @@ fn environment(
             .any(|defined| defined.as_bytes() == name);
         if !fixed {
             set(OsStr::from_bytes(name), OsStr::from_bytes(value));
+        }
+    }
+    // Any name, `LD_PRELOAD` and `PATH` included, and over the definition's: the caller chose
+    // them for their own program, which runs as the caller (when the agent is root it switches
+    // to the caller's uid, groups and home first; see `identity`), so they grant nothing the
+    // caller could not do by running `env NAME=VALUE program` in the container themselves. The
+    // implicit forwarding keeps its allowlist: that protects a container from the host's
+    // variables nobody chose to send.
+    for entry in &request.explicit_environment {
+        // The parser guarantees a '=' after a non-empty name.
+        if let Some(eq) = entry.iter().position(|&byte| byte == b'=') {
+            set(
+                OsStr::from_bytes(&entry[..eq]),
+                OsStr::from_bytes(&entry[eq + 1..]),
+            );
         }
     }
     env
@@ -442,5 +475,115 @@ pub fn spawn_refusal(program: &OsStr, error: &io::Error) -> Refusal {
             format!("{name}: permission denied"),
         ),
         _ => Refusal::new(RefusalKind::Failed, format!("{name}: cannot run: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use horizon_agent_protocol::layout::ServeOptions;
+
+    use super::*;
+
+    fn config(definition_env: &[&str]) -> AgentConfig {
+        AgentConfig {
+            options: ServeOptions {
+                definition_env: definition_env.iter().map(|name| (*name).into()).collect(),
+                ..ServeOptions::default()
+            },
+            environment: vec![
+                ("PATH".into(), "/usr/bin".into()),
+                ("HOME".into(), "/home/me".into()),
+                ("FROM_DEFINITION".into(), "definition".into()),
+            ],
+            uid: 1000,
+        }
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            switch: None,
+            home: Some(PathBuf::from("/home/me")),
+            login_shell: None,
+        }
+    }
+
+    fn request() -> Request {
+        Request {
+            streams: 0,
+            argv: vec![b"env".to_vec()],
+            login_shell: false,
+            working_dirs: Vec::new(),
+            environment: Vec::new(),
+            terminal: None,
+            explicit_environment: Vec::new(),
+            exact_working_dir: None,
+        }
+    }
+
+    fn value<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a [u8]> {
+        env.iter()
+            .find(|(existing, _)| existing == name)
+            .map(|(_, value)| value.as_bytes())
+    }
+
+    /// Explicit variables win over the container's, the definition's and the forwarded ones, any
+    /// name allowed, values byte for byte; the forwarded ones still lose to the definition.
+    #[test]
+    fn explicit_variables_are_applied_last() {
+        let request = Request {
+            environment: vec![b"LC_TIME=caller".to_vec(), b"LC_PAPER=caller".to_vec()],
+            explicit_environment: vec![
+                b"FROM_DEFINITION=explicit".to_vec(),
+                b"LC_PAPER=explicit".to_vec(),
+                b"PATH=/opt/bin".to_vec(),
+                b"LD_PRELOAD=/opt/x.so".to_vec(),
+                b"MSG=a b\nc=d \xff".to_vec(),
+            ],
+            ..request()
+        };
+        let config = config(&["FROM_DEFINITION", "LC_TIME"]);
+        let env = environment(&request, &identity(), &config);
+        let expected: [(&str, Option<&[u8]>); 7] = [
+            ("FROM_DEFINITION", Some(b"explicit")),
+            ("LC_PAPER", Some(b"explicit")),
+            ("PATH", Some(b"/opt/bin")),
+            ("LD_PRELOAD", Some(b"/opt/x.so")),
+            ("MSG", Some(b"a b\nc=d \xff")),
+            ("HOME", Some(b"/home/me")),
+            // Fixed by the definition, which the container's environment has not set here.
+            ("LC_TIME", None),
+        ];
+        for (name, wanted) in expected {
+            assert_eq!(value(&env, name), wanted, "{name}");
+        }
+        assert_eq!(env.len(), 6, "{env:?}");
+    }
+
+    /// An exact directory is used as it is, shared (no note); one that is not a directory in the
+    /// container is refused, never replaced by another.
+    #[test]
+    fn an_exact_working_dir_is_used_as_is_or_refused() {
+        let config = config(&[]);
+        let exact = |dir: &str| {
+            let request = Request {
+                exact_working_dir: Some(dir.as_bytes().to_vec()),
+                ..request()
+            };
+            working_dir(&request, &identity(), &config)
+        };
+        let shared = AgentMessage::Started {
+            working_dir_shared: true,
+            running_in: Vec::new(),
+        };
+        assert_eq!(exact("/tmp"), Ok((PathBuf::from("/tmp"), shared)));
+        for missing in ["/nonexistent-horizon-dir", "/proc/self/status"] {
+            assert_eq!(
+                exact(missing),
+                Err(Refusal::new(
+                    RefusalKind::NoWorkingDir,
+                    format!("no directory {missing} in the container")
+                ))
+            );
+        }
     }
 }

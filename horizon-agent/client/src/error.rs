@@ -28,12 +28,20 @@ pub enum ClientError {
         reason: String,
     },
     /// The agent refused the request (nothing ran): a missing program (127), one not executable
-    /// (126), a caller it does not serve, a malformed request.
+    /// (126), an exact working directory that is not one in the container
+    /// ([`RefusalKind::NoWorkingDir`]), a caller it does not serve, a malformed request.
     Refused {
         /// Why.
         kind: RefusalKind,
         /// The agent's message.
         message: String,
+    },
+    /// The invocation's options cannot be sent (an explicit variable without a valid name, a
+    /// working directory that is not absolute, beyond the protocol's limits). Nothing ran; the
+    /// API path would refuse them too.
+    Invalid {
+        /// What is wrong, for a person.
+        reason: String,
     },
     /// The connection failed while the program may have been running.
     Io {
@@ -65,6 +73,7 @@ impl fmt::Display for ClientError {
                 path.display()
             ),
             ClientError::Refused { message, .. } => write!(f, "{message}"),
+            ClientError::Invalid { reason } => write!(f, "{reason}"),
             ClientError::Io { what, error } => write!(f, "{what}: {error}"),
         }
     }
@@ -86,6 +95,13 @@ mod tests {
             (refused(RefusalKind::NotFound), 127),
             (refused(RefusalKind::NotExecutable), 126),
             (refused(RefusalKind::Permission), EXEC_FAILURE),
+            (refused(RefusalKind::NoWorkingDir), EXEC_FAILURE),
+            (
+                ClientError::Invalid {
+                    reason: String::new(),
+                },
+                EXEC_FAILURE,
+            ),
             (
                 ClientError::NoAgent {
                     reason: String::new(),

@@ -5,9 +5,10 @@
 //! request with this process's stdin, stdout and stderr, forwards signals, relays the program's
 //! terminal, follows its job-control stops, and returns how it ended ([`run`]).
 //!
-//! The API is flat: [`connect`] or [`connect_first`], then [`run`] (or [`run_as_this_process`]),
-//! then [`Outcome`] or [`ClientError`]; a client that should end as the program ended calls
-//! [`die_by_signal`].
+//! The API is flat: [`connect`] or [`connect_first`], then [`run`] with an [`Invocation`] (or
+//! [`run_as_this_process`], or [`run_as_this_process_with`] and the caller's [`ExecOptions`]:
+//! `-e`, `-w`, `-t`/`-T` as [`TerminalChoice`]), then [`Outcome`] or [`ClientError`]; a client that
+//! should end as the program ended calls [`die_by_signal`].
 
 mod connect;
 mod error;
@@ -22,6 +23,9 @@ pub use connect::{
 pub use error::{ClientError, EXEC_FAILURE};
 pub use horizon_agent_protocol::sys::die_by_signal;
 pub use horizon_agent_protocol::wire::RefusalKind;
-pub use run::{Invocation, Outcome, run, run_as_this_process};
+pub use run::{
+    ExecOptions, Invocation, Outcome, TerminalChoice, run, run_as_this_process,
+    run_as_this_process_with,
+};
 pub use terminal::caller_terminal;
 pub use working_dir::{WorkingDirNote, caller_working_dirs, render_working_dir_note};

@@ -31,3 +31,10 @@ pub fn is_forwarded(name: &str) -> bool {
             .iter()
             .any(|prefix| name.len() > prefix.len() && name.starts_with(prefix))
 }
+
+/// True when `name` can name a variable the caller sets explicitly (`-e NAME=VALUE`, any name, as
+/// `podman exec -e`): not empty, without `=` (which ends the name in `NAME=VALUE`) or NUL (which
+/// ends a C string).
+pub fn is_valid_explicit_name(name: &[u8]) -> bool {
+    !name.is_empty() && !name.contains(&b'=') && !name.contains(&0)
+}

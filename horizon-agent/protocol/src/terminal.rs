@@ -1,7 +1,8 @@
 //! Terminal settings as the wire carries them ([`TerminalSettings`]): read from a terminal (the
 //! client reads the caller's) and applied to one (the agent sets up the pseudo-terminal it makes
 //! for the program), so the program starts with the caller's line discipline, special characters
-//! and window size — a shell or an editor reads them once, at start.
+//! and window size — a shell or an editor reads them once, at start. A caller that is not on a
+//! terminal but asks for one (`-t`) gets a new terminal's defaults ([`default_settings`]).
 
 use std::io;
 use std::os::fd::AsFd;
@@ -33,6 +34,43 @@ const SPECIAL_CODE_ORDER: [SpecialCodeIndex; SPECIAL_CODES] = [
     SpecialCodeIndex::VLNEXT,
     SpecialCodeIndex::VEOL2,
 ];
+
+/// The speed a new Linux terminal has (`B38400`).
+const DEFAULT_SPEED: u32 = 38400;
+/// The special characters a new Linux terminal has (the kernel's `INIT_C_CC`, what `stty sane`
+/// sets), in the order of [`SPECIAL_CODE_ORDER`]: ^C ^\ DEL ^U ^D, VTIME 0, VMIN 1, VSWTC 0,
+/// ^Q ^S ^Z, VEOL 0, ^R ^O ^W ^V, VEOL2 0.
+const DEFAULT_SPECIAL_CODES: [u8; SPECIAL_CODES] =
+    [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0];
+
+/// The settings a new pseudo-terminal's slave starts with on Linux (the kernel's
+/// `tty_std_termios` with the pty's control modes: cooked mode, echo, signals, CR-to-NL on input,
+/// NL-to-CRNL on output), `rows`×`columns`, for the program's `streams`: what `podman exec -t`
+/// gives a program whatever the caller's descriptors are.
+pub fn default_settings(streams: u8, rows: u16, columns: u16) -> TerminalSettings {
+    TerminalSettings {
+        streams,
+        modes: [
+            (InputModes::ICRNL | InputModes::IXON).bits(),
+            (OutputModes::OPOST | OutputModes::ONLCR).bits(),
+            // The speed is in the control modes too (`CBAUD`), as a terminal reports them.
+            (ControlModes::CS8 | ControlModes::CREAD).bits() | libc::B38400,
+            (LocalModes::ISIG
+                | LocalModes::ICANON
+                | LocalModes::ECHO
+                | LocalModes::ECHOE
+                | LocalModes::ECHOK
+                | LocalModes::ECHOCTL
+                | LocalModes::ECHOKE
+                | LocalModes::IEXTEN)
+                .bits(),
+        ],
+        line_discipline: 0,
+        special_codes: DEFAULT_SPECIAL_CODES,
+        speeds: [DEFAULT_SPEED, DEFAULT_SPEED],
+        size: [rows, columns, 0, 0],
+    }
+}
 
 /// The settings and size of the terminal `fd`, for the program's `streams`.
 pub fn read_settings(fd: impl AsFd, streams: u8) -> io::Result<TerminalSettings> {

@@ -6,15 +6,22 @@
 //! request asked for one: [`TerminalSettings`]), then [`AgentMessage::Stopped`] any number of times, then one
 //! [`AgentMessage::Exited`] or [`AgentMessage::Signaled`] — or a single [`AgentMessage::Refused`].
 //!
+//! A request is its base fields, then one field per flag that has one, in the order of the flag
+//! bits: the terminal settings ([`FLAG_TERMINAL`]), the explicit environment
+//! ([`FLAG_EXPLICIT_ENVIRONMENT`]), the exact working directory ([`FLAG_EXACT_WORKING_DIR`]). A
+//! request without a flag is byte for byte what an agent that predates the flag reads, and an
+//! agent that predates a flag refuses it as a reserved bit — nothing runs, so the client can
+//! take the API path instead.
+//!
 //! Parsing is strict and bounded: every length is checked against the bytes present and against
 //! the limits below before anything is allocated, unknown kinds and versions, reserved bits,
-//! trailing bytes, NUL bytes in strings that become C strings, relative working directories and
-//! environment variables outside the allowlist are all errors. A malformed request is answered
+//! trailing bytes, NUL bytes in strings that become C strings, relative working directories,
+//! forwarded variables outside the allowlist and explicit ones without a name are all errors. A malformed request is answered
 //! with `Refused`, never with a crash (the parser is fuzzed: `scripts/fuzz-agent`).
 
 use std::fmt;
 
-use crate::environment::is_forwarded;
+use crate::environment::{is_forwarded, is_valid_explicit_name};
 
 /// The protocol version this build speaks (a request carries it; any other is refused).
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -31,8 +38,9 @@ pub const MAX_ARG_LEN: usize = 32 * 4096 - 1;
 pub const MAX_WORKING_DIRS: usize = 4;
 /// The longest path (`PATH_MAX` without its NUL).
 pub const MAX_PATH_LEN: usize = 4095;
-/// The most environment entries a request may carry (the allowlist is far shorter, but `LC_*`
-/// is open-ended).
+/// The most environment entries a request may carry in each of its lists, the forwarded and the
+/// explicit one (the allowlist is far shorter, but `LC_*` is open-ended; 256 `-e` options are
+/// more than anyone types).
 pub const MAX_ENV: usize = 256;
 /// The longest message in a refusal.
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -61,12 +69,18 @@ pub const FLAG_TERMINAL: u8 = 1;
 /// container instead of a program (`argv` is then empty): the agent picks it from the
 /// container's user database ([`crate::users::interactive_shell`]).
 pub const FLAG_LOGIN_SHELL: u8 = 2;
+/// The bit of the request's flags that says an explicit environment follows
+/// ([`Request::explicit_environment`]: `-e NAME=VALUE`).
+pub const FLAG_EXPLICIT_ENVIRONMENT: u8 = 4;
+/// The bit of the request's flags that says an exact working directory follows
+/// ([`Request::exact_working_dir`]: `-w DIR`).
+pub const FLAG_EXACT_WORKING_DIR: u8 = 8;
 /// The flags this parser accepts (the `before-terminals` test build accepts none, standing for an
-/// agent older than terminals and login shells).
+/// agent older than terminals, login shells and the exec options).
 const FLAGS_ALL: u8 = if cfg!(feature = "before-terminals") {
     0
 } else {
-    FLAG_TERMINAL | FLAG_LOGIN_SHELL
+    FLAG_TERMINAL | FLAG_LOGIN_SHELL | FLAG_EXPLICIT_ENVIRONMENT | FLAG_EXACT_WORKING_DIR
 };
 /// The special characters a terminal request carries, in Linux's `c_cc` order of the named ones:
 /// VINTR VQUIT VERASE VKILL VEOF VTIME VMIN VSWTC VSTART VSTOP VSUSP VEOL VREPRINT VDISCARD
@@ -104,13 +118,21 @@ pub struct Request {
     /// Run the caller's interactive login shell ([`FLAG_LOGIN_SHELL`]).
     pub login_shell: bool,
     /// The caller's working directory on the host, most preferred first; the agent translates
-    /// it through the container's bind mounts.
+    /// it through the container's bind mounts. Empty with [`Request::exact_working_dir`].
     pub working_dirs: Vec<Vec<u8>>,
     /// `NAME=VALUE` entries of the caller's environment (only allowlisted names).
     pub environment: Vec<Vec<u8>>,
     /// Run the program on a pseudo-terminal set up like the caller's terminal (`None`: the
     /// caller's descriptors as they are).
     pub terminal: Option<TerminalSettings>,
+    /// `NAME=VALUE` entries the caller set deliberately (`-e`): any name, applied last, over the
+    /// container's, the definition's and the forwarded variables ([`FLAG_EXPLICIT_ENVIRONMENT`]
+    /// when not empty).
+    pub explicit_environment: Vec<Vec<u8>>,
+    /// The directory in the container to run in (`-w`), absolute, used as it is: no translation,
+    /// no fallback; the request is refused when it is not a directory there
+    /// ([`FLAG_EXACT_WORKING_DIR`]).
+    pub exact_working_dir: Option<Vec<u8>>,
 }
 
 /// The caller's terminal, for the pseudo-terminal the agent makes: the program's streams named in
@@ -167,6 +189,9 @@ pub enum RefusalKind {
     NotExecutable,
     /// Anything else that kept the program from starting.
     Failed,
+    /// The exact working directory ([`Request::exact_working_dir`]) is not a directory in the
+    /// container.
+    NoWorkingDir,
 }
 
 impl RefusalKind {
@@ -178,6 +203,7 @@ impl RefusalKind {
             RefusalKind::NotFound => 4,
             RefusalKind::NotExecutable => 5,
             RefusalKind::Failed => 6,
+            RefusalKind::NoWorkingDir => 7,
         }
     }
 
@@ -189,6 +215,7 @@ impl RefusalKind {
             4 => RefusalKind::NotFound,
             5 => RefusalKind::NotExecutable,
             6 => RefusalKind::Failed,
+            7 => RefusalKind::NoWorkingDir,
             _ => return None,
         })
     }
@@ -416,6 +443,53 @@ fn check_environment(entries: &[Vec<u8>]) -> Result<(), ProtocolError> {
     Ok(())
 }
 
+/// Checks the explicit environment entries: `NAME=VALUE` with any name
+/// ([`is_valid_explicit_name`]), at least one (the flag says some follow).
+fn check_explicit_environment(entries: &[Vec<u8>]) -> Result<(), ProtocolError> {
+    const FIELD: &str = "explicit_environment";
+    if entries.is_empty() {
+        return Err(ProtocolError::Invalid {
+            field: FIELD,
+            reason: "the flag without an entry",
+        });
+    }
+    no_nul(FIELD, entries)?;
+    for entry in entries {
+        let Some(eq) = entry.iter().position(|&byte| byte == b'=') else {
+            return Err(ProtocolError::Invalid {
+                field: FIELD,
+                reason: "an entry without '='",
+            });
+        };
+        if !is_valid_explicit_name(&entry[..eq]) {
+            return Err(ProtocolError::Invalid {
+                field: FIELD,
+                reason: "an entry without a name",
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the exact working directory: absolute, no NUL, and instead of the caller's
+/// directories (`working_dirs`), not beside them.
+fn check_exact_working_dir(dir: &[u8], working_dirs: &[Vec<u8>]) -> Result<(), ProtocolError> {
+    const FIELD: &str = "exact_working_dir";
+    let reason = if dir.contains(&0) {
+        "contains a NUL byte"
+    } else if dir.first() != Some(&b'/') {
+        "not an absolute path"
+    } else if !working_dirs.is_empty() {
+        "given with the caller's working directories"
+    } else {
+        return Ok(());
+    };
+    Err(ProtocolError::Invalid {
+        field: FIELD,
+        reason,
+    })
+}
+
 /// Parses one client payload (without its length prefix).
 pub fn parse_client_message(payload: &[u8]) -> Result<ClientMessage, ProtocolError> {
     let mut reader = Reader { bytes: payload };
@@ -477,6 +551,20 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
     } else {
         None
     };
+    let explicit_environment = if flags & FLAG_EXPLICIT_ENVIRONMENT != 0 {
+        let entries = reader.list("explicit_environment", MAX_ENV, MAX_ARG_LEN)?;
+        check_explicit_environment(&entries)?;
+        entries
+    } else {
+        Vec::new()
+    };
+    let exact_working_dir = if flags & FLAG_EXACT_WORKING_DIR != 0 {
+        let dir = reader.bytes("exact_working_dir", MAX_PATH_LEN)?;
+        check_exact_working_dir(dir, &working_dirs)?;
+        Some(dir.to_vec())
+    } else {
+        None
+    };
     Ok(Request {
         streams,
         argv,
@@ -484,6 +572,8 @@ fn parse_request_body(reader: &mut Reader<'_>) -> Result<Request, ProtocolError>
         working_dirs,
         environment,
         terminal,
+        explicit_environment,
+        exact_working_dir,
     })
 }
 
@@ -653,6 +743,12 @@ pub fn encode_client_message(message: &ClientMessage) -> Vec<u8> {
             if request.login_shell {
                 flags |= FLAG_LOGIN_SHELL;
             }
+            if !request.explicit_environment.is_empty() {
+                flags |= FLAG_EXPLICIT_ENVIRONMENT;
+            }
+            if request.exact_working_dir.is_some() {
+                flags |= FLAG_EXACT_WORKING_DIR;
+            }
             writer.u8(flags);
             writer.list(&request.argv);
             writer.list(&request.working_dirs);
@@ -664,6 +760,12 @@ pub fn encode_client_message(message: &ClientMessage) -> Vec<u8> {
                 writer.bytes.extend_from_slice(&terminal.special_codes);
                 terminal.speeds.iter().for_each(|speed| writer.u32(*speed));
                 terminal.size.iter().for_each(|value| writer.u16(*value));
+            }
+            if !request.explicit_environment.is_empty() {
+                writer.list(&request.explicit_environment);
+            }
+            if let Some(dir) = &request.exact_working_dir {
+                writer.bytes(dir);
             }
         }
         ClientMessage::Signal(signal) => {
@@ -750,6 +852,24 @@ mod tests {
             working_dirs: vec![b"/home/me/src".to_vec()],
             environment: vec![b"LANG=C.UTF-8".to_vec(), b"LC_ALL=".to_vec()],
             terminal: None,
+            explicit_environment: Vec::new(),
+            exact_working_dir: None,
+        }
+    }
+
+    /// A request with every exec option: explicit variables (any name, values with spaces,
+    /// newlines, '=' and bytes that are not UTF-8) and an exact working directory.
+    fn options_request() -> Request {
+        Request {
+            working_dirs: Vec::new(),
+            explicit_environment: vec![
+                b"LD_PRELOAD=/opt/x.so".to_vec(),
+                b"PATH=/opt/bin:/usr/bin".to_vec(),
+                b"MSG=a b\nc=d \xff".to_vec(),
+                b"EMPTY=".to_vec(),
+            ],
+            exact_working_dir: Some(b"/srv/dir with space".to_vec()),
+            ..request()
         }
     }
 
@@ -783,6 +903,22 @@ mod tests {
                 argv: Vec::new(),
                 login_shell: true,
                 ..terminal_request()
+            }),
+            ClientMessage::Request(options_request()),
+            ClientMessage::Request(Request {
+                exact_working_dir: None,
+                ..options_request()
+            }),
+            ClientMessage::Request(Request {
+                explicit_environment: Vec::new(),
+                ..options_request()
+            }),
+            ClientMessage::Request(Request {
+                argv: Vec::new(),
+                login_shell: true,
+                terminal: terminal_request().terminal,
+                streams: STREAM_STDERR,
+                ..options_request()
             }),
             ClientMessage::Signal(2),
         ];
@@ -828,7 +964,14 @@ mod tests {
                 },
             ),
             (
-                vec![1, 1, 0, 0, 4],
+                vec![1, 1, 0, 0, 16],
+                ProtocolError::Invalid {
+                    field: "flags",
+                    reason: "reserved bits set",
+                },
+            ),
+            (
+                vec![1, 1, 0, 0, 0x80 | FLAG_EXPLICIT_ENVIRONMENT],
                 ProtocolError::Invalid {
                     field: "flags",
                     reason: "reserved bits set",
@@ -933,6 +1076,119 @@ mod tests {
                 field: "window size"
             })
         ));
+    }
+
+    /// The payload of `request`.
+    fn request_payload(request: Request) -> Vec<u8> {
+        payload(&encode_client_message(&ClientMessage::Request(request))).to_vec()
+    }
+
+    /// Each malformed exec option is refused with its field named.
+    #[test]
+    fn exec_options_are_checked() {
+        let with = |change: &dyn Fn(&mut Request)| {
+            let mut request = options_request();
+            change(&mut request);
+            request_payload(request)
+        };
+        let invalid = |field, reason| ProtocolError::Invalid { field, reason };
+        let env = "explicit_environment";
+        let dir = "exact_working_dir";
+        // The explicit-environment flag with an empty list (the encoder never writes it).
+        let mut flag_only = request_payload(request());
+        flag_only[4] |= FLAG_EXPLICIT_ENVIRONMENT;
+        flag_only.extend_from_slice(&0u32.to_le_bytes());
+        // The exact-directory flag with the directory cut short.
+        let cut = with(&|_| {});
+        let cut = cut[..cut.len() - 1].to_vec();
+        let cases = [
+            (
+                with(&|r| r.explicit_environment[1] = b"NOVALUE".to_vec()),
+                invalid(env, "an entry without '='"),
+            ),
+            (
+                with(&|r| r.explicit_environment[1] = b"=value".to_vec()),
+                invalid(env, "an entry without a name"),
+            ),
+            (
+                with(&|r| r.explicit_environment[1] = b"A=b\0c".to_vec()),
+                invalid(env, "contains a NUL byte"),
+            ),
+            (flag_only, invalid(env, "the flag without an entry")),
+            (
+                with(&|r| r.explicit_environment = vec![b"A=b".to_vec(); MAX_ENV + 1]),
+                ProtocolError::TooLarge {
+                    field: env,
+                    value: MAX_ENV + 1,
+                    limit: MAX_ENV,
+                },
+            ),
+            (
+                with(&|r| r.explicit_environment = vec![vec![b'A'; MAX_ARG_LEN + 1]]),
+                ProtocolError::TooLarge {
+                    field: env,
+                    value: MAX_ARG_LEN + 1,
+                    limit: MAX_ARG_LEN,
+                },
+            ),
+            (
+                with(&|r| r.exact_working_dir = Some(b"srv".to_vec())),
+                invalid(dir, "not an absolute path"),
+            ),
+            (
+                with(&|r| r.exact_working_dir = Some(Vec::new())),
+                invalid(dir, "not an absolute path"),
+            ),
+            (
+                with(&|r| r.exact_working_dir = Some(b"/s\0rv".to_vec())),
+                invalid(dir, "contains a NUL byte"),
+            ),
+            (
+                with(&|r| r.working_dirs = vec![b"/home/me".to_vec()]),
+                invalid(dir, "given with the caller's working directories"),
+            ),
+            (
+                with(&|r| r.exact_working_dir = Some(vec![b'/'; MAX_PATH_LEN + 1])),
+                ProtocolError::TooLarge {
+                    field: dir,
+                    value: MAX_PATH_LEN + 1,
+                    limit: MAX_PATH_LEN,
+                },
+            ),
+            (cut, ProtocolError::Truncated { field: dir }),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(parse_client_message(&bytes), Err(expected));
+        }
+        // Any name is allowed explicitly, even one the allowlist never forwards.
+        let parsed = parse_client_message(&with(&|_| {}));
+        assert_eq!(parsed, Ok(ClientMessage::Request(options_request())));
+    }
+
+    /// A request without the new options is what an agent from before them reads: the same bytes
+    /// as before the options existed (no flag, no field).
+    #[test]
+    fn a_request_without_options_is_unchanged_on_the_wire() {
+        let bytes = request_payload(request());
+        assert_eq!(&bytes[..5], &[KIND_REQUEST, 1, 0, STREAM_ALL, 0]);
+        let bare = request_payload(Request {
+            environment: Vec::new(),
+            working_dirs: Vec::new(),
+            argv: vec![b"true".to_vec()],
+            ..request()
+        });
+        assert_eq!(
+            bare,
+            [
+                &[KIND_REQUEST, 1, 0, STREAM_ALL, 0][..],
+                &1u32.to_le_bytes(),
+                &4u32.to_le_bytes(),
+                b"true",
+                &0u32.to_le_bytes(),
+                &0u32.to_le_bytes(),
+            ]
+            .concat()
+        );
     }
 
     #[test]

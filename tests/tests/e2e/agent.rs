@@ -36,7 +36,7 @@ fn client(session: &Session, name: &str) -> Command {
     command
 }
 
-fn output(command: &mut Command) -> Output {
+pub(crate) fn output(command: &mut Command) -> Output {
     command.stdin(Stdio::null()).output().unwrap()
 }
 
@@ -49,7 +49,7 @@ fn socket(session: &Session, name: &str) -> PathBuf {
 }
 
 /// `podman exec` as the container's default user.
-fn podman_exec(session: &Session, container: &str, argv: &[&str]) -> Output {
+pub(crate) fn podman_exec(session: &Session, container: &str, argv: &[&str]) -> Output {
     output(
         session
             .service
@@ -323,25 +323,9 @@ async fn a_container_made_without_the_agent_takes_the_api_path_until_reinstalled
 /// anything runs — take the API path and work.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_path() {
-    let bed = TestBed::shared();
-    let session = bed.user_session("agent-old");
     let name = "agent-old";
     let alias = "agent-old-sh";
-    session.write_user_definition(
-        name,
-        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
-            .to_string(),
-    );
-    let old_agent = static_agent_before_terminals();
-    assert_exit(
-        &output(
-            session
-                .horizon_container()
-                .env("HORIZON_AGENT", &old_agent)
-                .args(["install", name]),
-        ),
-        0,
-    );
+    let session = installed_with_an_old_agent(name);
     assert_exit(
         &output(
             session
@@ -386,6 +370,30 @@ async fn an_agent_from_before_terminals_leaves_terminals_and_shells_to_the_api_p
         &output(session.horizon_container().args(["remove", name])),
         0,
     );
+}
+
+/// A session of its own (named `name`) with a persistent busybox container of definition `name`
+/// installed with the `before-terminals` test build of the agent, which refuses every request
+/// flag as an agent from before them did.
+pub(crate) fn installed_with_an_old_agent(name: &str) -> Session {
+    let bed = TestBed::shared();
+    let session = bed.user_session(name);
+    session.write_user_definition(
+        name,
+        &serde_json::json!({"name": name, "image": bed.busybox_image(), "persistent": true})
+            .to_string(),
+    );
+    let old_agent = static_agent_before_terminals();
+    assert_exit(
+        &output(
+            session
+                .horizon_container()
+                .env("HORIZON_AGENT", &old_agent)
+                .args(["install", name]),
+        ),
+        0,
+    );
+    session
 }
 
 /// Runs `command_line` on a terminal: `script` is a script(1) command (with the session's user and
@@ -648,6 +656,8 @@ async fn malformed_requests_are_refused_and_the_agent_goes_on() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     };
     let frame = encode_client_message(&ClientMessage::Request(request.clone()));
     refused(answer(&socket, &frame, &[]), RefusalKind::Malformed);
@@ -782,6 +792,8 @@ async fn roots_own_user_container_is_not_open_to_other_users() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     };
     let frame = encode_client_message(&ClientMessage::Request(request));
     match answer_as_uid(&instance.join(SOCKET_NAME), NOBODY, &frame) {
@@ -816,6 +828,8 @@ async fn roots_own_user_container_is_not_open_to_other_users() {
         working_dirs: vec![],
         environment: vec![],
         terminal: None,
+        explicit_environment: vec![],
+        exact_working_dir: None,
     }));
     match answer_as_uid(&shared.join(SOCKET_NAME), NOBODY, &frame) {
         Some(AgentMessage::Started { .. }) => {}

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agent;
+mod agent_options;
 mod base_ostree;
 mod cli_info;
 mod client_death;
