@@ -179,6 +179,14 @@ pub enum ExecPlanError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// The `-w` directory is not a directory in the container.
+    #[error("no directory {dir} in the container {container}")]
+    NoWorkingDir {
+        /// The directory, as given.
+        dir: String,
+        /// The container.
+        container: String,
+    },
     /// `shell` found nothing to run.
     #[error("{container} has no shell: no login shell in its /etc/passwd, no bash and no sh")]
     NoShell {
@@ -372,12 +380,44 @@ pub async fn prepare<E: Engine>(
             },
             source => ExecPlanError::Lifecycle { source },
         })?;
+    if let Some(dir) = &caller.options.working_dir {
+        check_working_dir(engine, &container.name, &explicit_working_dir(dir)?, caller).await?;
+    }
     let user = if needs_user_facts(invocation, caller, &container) {
         probe_user(engine, &container.name, caller.options.user.as_deref()).await?
     } else {
         None
     };
     plan(invocation, caller, &container, user.as_ref())
+}
+
+/// Refuses a `-w` directory that is not a directory in `container`, before anything runs (the
+/// runtime would report it as the command's status 127, which a missing program also has). A
+/// container without `/bin/sh` is not checked: the runtime's own failure is all there is then.
+async fn check_working_dir<E: Engine>(
+    engine: &E,
+    container: &str,
+    dir: &str,
+    caller: &Caller,
+) -> Result<(), ExecPlanError> {
+    let request = ExecRequest {
+        argv: vec![
+            argv::CONTAINER_SHELL.to_owned(),
+            "-c".to_owned(),
+            "test -d \"$1\" && cd \"$1\"".to_owned(),
+            PROBE_NAME.to_owned(),
+            dir.to_owned(),
+        ],
+        user: caller.options.user.clone(),
+        ..ExecRequest::default()
+    };
+    match engine.exec(container, &request).await?.exit_code {
+        code if code == 0 || NO_PROGRAM_STATUSES.contains(&code) => Ok(()),
+        _ => Err(ExecPlanError::NoWorkingDir {
+            dir: dir.to_owned(),
+            container: container.to_owned(),
+        }),
+    }
 }
 
 /// Runs [`probe::USER_PROBE`] in `container` as `user` (`None`: its default user); `None` when

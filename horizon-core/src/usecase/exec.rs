@@ -14,7 +14,9 @@ use super::ExecPath;
 use super::{Call, Error, Horizon};
 use crate::devconfig::{DevContainer, choose_dev_container};
 use crate::engine::{Engine, ExecStreams};
-use crate::exec_plan::{self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation};
+use crate::exec_plan::{
+    self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation, TerminalChoice,
+};
 
 pub use horizon_agent_client::{ClientError, RefusalKind, render_working_dir_note};
 
@@ -166,19 +168,24 @@ impl<E: Engine> Horizon<E> {
     }
 }
 
-/// Runs through the agent's client with `options`.
+/// Runs through the agent's client with `options` (a client or agent that cannot take one of
+/// them answers [`ClientError::NoAgent`], and the API path takes over).
 fn agent_run(
     stream: &std::os::unix::net::UnixStream,
     name: &str,
     argv: &[OsString],
     options: &ExecOptions,
 ) -> Result<Outcome, ClientError> {
-    if !options.is_default() {
-        return Err(ClientError::NoAgent {
-            reason: "the agent's client does not take exec options yet".to_owned(),
-        });
-    }
-    horizon_agent_client::run_as_this_process(stream, name, argv)
+    let agent_options = horizon_agent_client::ExecOptions {
+        explicit_environment: options.environment.clone(),
+        working_dir: options.working_dir.clone(),
+        terminal: match options.terminal {
+            TerminalChoice::Auto => horizon_agent_client::TerminalChoice::Auto,
+            TerminalChoice::Always => horizon_agent_client::TerminalChoice::Always,
+            TerminalChoice::Never => horizon_agent_client::TerminalChoice::Never,
+        },
+    };
+    horizon_agent_client::run_as_this_process_with(stream, name, argv, &agent_options)
 }
 
 /// This process's side of an exec: its directory (logical `$PWD` first), its environment,
