@@ -48,9 +48,11 @@ pub use usecase::{
     Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
     InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
-    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
-    StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    ListedToolchain, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
+    SetupOptions, SetupReport, StartReport, StatusReport, ToolchainChange, ToolchainList,
+    Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
+pub use toolchain::{Family, Recipe, Toolchain, ToolchainError};
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

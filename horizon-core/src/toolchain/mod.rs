@@ -17,10 +17,11 @@ mod edit;
 mod recipes;
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::definition::Definition;
+use crate::definition::{Definition, DefinitionError};
 use crate::lifecycle::PackageManager;
 
 pub use edit::{EditError, edit_user_layer};
@@ -342,6 +343,54 @@ pub enum ToolchainError {
     /// The user layer could not be changed.
     #[error(transparent)]
     Edit(#[from] EditError),
+    /// The user file is invalid now: it is not edited.
+    #[error(
+        "{} is invalid, so it was not changed (fix it first):\n  {}",
+        .path.display(),
+        diagnostics(.error)
+    )]
+    InvalidUserFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it is invalid.
+        error: DefinitionError,
+    },
+    /// The user file with the toolchain's entries would be refused (a lower layer's privilege
+    /// forbids changing what code runs, say): nothing was written.
+    #[error(
+        "{} would be refused with this change, so nothing was changed:\n  {}",
+        .path.display(),
+        diagnostics(.error)
+    )]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why the changed file would be refused.
+        error: DefinitionError,
+    },
+    /// The user file is not UTF-8 text.
+    #[error("{}: not UTF-8 text, so it was not changed", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The user file could not be read.
+    #[error("{}: {source}", .path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn diagnostics(error: &DefinitionError) -> String {
+    error
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n  ")
 }
 
 #[cfg(test)]

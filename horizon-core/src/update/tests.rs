@@ -55,6 +55,7 @@ async fn run_update_with(
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         agent: None,
         rebuild,
+        definition_change: None,
     };
     update(engine, &lock, request, &|_| {}).await
 }
@@ -423,6 +424,7 @@ async fn a_reader_recovers_only_a_transaction_nobody_holds() {
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         pulled_image: None,
         steps: vec![JournalStep::Begun],
+        definition_change: None,
     };
     stores.journals.write(&journal).unwrap();
 

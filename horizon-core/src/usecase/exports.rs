@@ -150,6 +150,28 @@ impl<E: Engine> Horizon<E> {
         done
     }
 
+    /// Brings `container`'s declared exports from `before` to `after` (its `export_binaries`
+    /// before and after a change of its definition): the binaries `after` declares are exported,
+    /// the wrappers of those only `before` declared are removed.
+    pub(crate) fn follow_declared(
+        &self,
+        container: &str,
+        before: &[String],
+        after: &[String],
+    ) -> Result<(DeclaredExports, Vec<UnexportOutcome>), Error> {
+        let gone: BTreeSet<String> = before
+            .iter()
+            .filter(|binary| !after.contains(binary))
+            .cloned()
+            .collect();
+        let removed = if gone.is_empty() {
+            Vec::new()
+        } else {
+            export::remove_declared_exports(&self.settings.export_setup(), container, &gone)?
+        };
+        Ok((self.export_declared(container, after), removed))
+    }
+
     /// Removes the wrappers of `container`.
     pub(crate) fn remove_exports_of(&self, container: &str) -> Result<Vec<UnexportOutcome>, Error> {
         Ok(export::remove_container_exports(

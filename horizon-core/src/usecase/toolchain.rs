@@ -1,0 +1,325 @@
+//! The toolchain use cases of `horizon-dev setup`: set one up, remove one, list them. A setup or
+//! removal is a change of the container's user-layer definition (`packages`, `export_binaries`,
+//! `verify`; see `crate::toolchain`) built as the container's next generation by the update
+//! transaction, under the container's lock after its journal was recovered, like every update.
+//! The new file is handed to the transaction, which writes it only when the new generation is
+//! verified and swapped in: a setup whose probe fails leaves the file byte for byte as it was,
+//! and the same container and generation running. A rollback past the setup puts the file back
+//! (the transaction keeps the file as it was with the generation that ran before).
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::exports::DeclaredExports;
+use super::{Call, Error, Horizon, UpdateOptions};
+use crate::definition::{self, Layer, ResolvedDefinition};
+use crate::engine::{Engine, ExecRequest};
+use crate::export::UnexportOutcome;
+use crate::lifecycle;
+use crate::toolchain::{
+    Family, OS_RELEASE_PATHS, Recipe, Toolchain, ToolchainError, ToolchainLists, edit_user_layer,
+    recipe,
+};
+use crate::update::{DefinitionChange, LockWait, UpdateOutcome};
+
+/// How to set up or remove a toolchain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SetupOptions {
+    /// Queue behind another horizon process holding the container's lock instead of failing.
+    pub wait: bool,
+    /// Previous generations to keep (`None`: the settings' default).
+    pub keep_previous: Option<usize>,
+}
+
+/// What a setup or removal changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ToolchainChange {
+    /// The toolchain is installed: a new generation has it.
+    Installed,
+    /// It was installed already: nothing was done.
+    AlreadyInstalled,
+    /// It is removed: a new generation is without it.
+    Removed,
+    /// The definition had none of its entries (beyond what lower layers list): nothing was done.
+    NotInstalled,
+}
+
+/// The report of [`Horizon::setup_toolchain`] and [`Horizon::remove_toolchain`].
+#[derive(Debug, Serialize)]
+pub struct SetupReport {
+    /// The container's definition.
+    pub container: String,
+    /// What the toolchain is on this container's family.
+    pub recipe: Recipe,
+    /// What was done.
+    pub change: ToolchainChange,
+    /// The user-layer file that records it.
+    pub definition: PathBuf,
+    /// The update that built the new generation (none when nothing was done).
+    pub update: Option<UpdateOutcome>,
+    /// The definition's exports after the change (none when nothing was done).
+    pub exports: Option<DeclaredExports>,
+    /// The wrappers removed with the binaries the definition no longer declares.
+    pub unexported: Vec<UnexportOutcome>,
+}
+
+/// The report of [`Horizon::toolchains`].
+#[derive(Debug, Serialize)]
+pub struct ToolchainList {
+    /// The container's definition.
+    pub container: String,
+    /// Its image's family.
+    pub family: Family,
+    /// Every toolchain, in [`Toolchain::ALL`] order.
+    pub toolchains: Vec<ListedToolchain>,
+}
+
+/// One toolchain of a [`ToolchainList`].
+#[derive(Debug, Serialize)]
+pub struct ListedToolchain {
+    /// What it installs, exports and probes on the family.
+    #[serde(flatten)]
+    pub recipe: Recipe,
+    /// The merged definition has all of it.
+    pub installed: bool,
+}
+
+/// Add or take away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Add,
+    Remove,
+}
+
+impl<E: Engine> Horizon<E> {
+    /// Sets up `toolchain` in `container`: its packages, exports and probe added to the user
+    /// layer of the definition, built and verified as the next generation, then exported.
+    pub async fn setup_toolchain(
+        &self,
+        call: Call<'_>,
+        container: &str,
+        toolchain: &str,
+        options: &SetupOptions,
+    ) -> Result<SetupReport, Error> {
+        self.change_toolchain(call, container, toolchain, options, Direction::Add)
+            .await
+    }
+
+    /// Removes `toolchain` from `container`: the entries it added to the user layer (never what a
+    /// lower layer lists) taken out, built as the next generation, its wrappers removed.
+    pub async fn remove_toolchain(
+        &self,
+        call: Call<'_>,
+        container: &str,
+        toolchain: &str,
+        options: &SetupOptions,
+    ) -> Result<SetupReport, Error> {
+        self.change_toolchain(call, container, toolchain, options, Direction::Remove)
+            .await
+    }
+
+    /// Every toolchain, what it installs on `container`'s family, and which are installed (read
+    /// from the merged definition).
+    pub async fn toolchains(&self, call: Call<'_>, container: &str) -> Result<ToolchainList, Error> {
+        let resolved = self.resolve(container)?;
+        self.require_installed(container)?;
+        self.recover_before_reading(call, container).await?;
+        let family = self.family_of(call, container).await?;
+        let toolchains = Toolchain::ALL
+            .into_iter()
+            .map(|toolchain| {
+                let recipe = recipe(toolchain, family);
+                ListedToolchain {
+                    installed: recipe.is_installed_in(&resolved.definition),
+                    recipe,
+                }
+            })
+            .collect();
+        Ok(ToolchainList {
+            container: container.to_owned(),
+            family,
+            toolchains,
+        })
+    }
+
+    async fn change_toolchain(
+        &self,
+        call: Call<'_>,
+        container: &str,
+        toolchain: &str,
+        options: &SetupOptions,
+        direction: Direction,
+    ) -> Result<SetupReport, Error> {
+        let toolchain = Toolchain::from_name(toolchain)?;
+        // A refused file that customises the definition is not built over, nor edited.
+        self.resolve_to_build(container, "changed")?;
+        let path = self
+            .settings
+            .sources
+            .dir(Layer::User)
+            .ok_or(ToolchainError::NoUserDirectory)?
+            .join(format!("{container}.json"));
+        self.require_installed(container)?;
+        self.engine(call).await?;
+        self.warn_unusable_agent(call);
+        let operation = match direction {
+            Direction::Add => "setup",
+            Direction::Remove => "toolchain removal",
+        };
+        self.until_cancelled(call, operation, &[container], async {
+            let lock = self
+                .lock_for_write(call, container, "setup", LockWait::when(options.wait))
+                .await?;
+            let family = self.family_of(call, container).await?;
+            let recipe = recipe(toolchain, family);
+            // The definition as it is now, under the lock (the catalog was read before it).
+            let before = read_user_file(&path)?;
+            let current = self.current_definition(container, &path, before.as_deref())?;
+            let now = ToolchainLists::of(&current.definition);
+            let (change, lists) = match direction {
+                Direction::Add if recipe.is_installed_in(&current.definition) => {
+                    (ToolchainChange::AlreadyInstalled, None)
+                }
+                Direction::Add => (ToolchainChange::Installed, Some(recipe.added_to(&now))),
+                Direction::Remove => {
+                    let lower = definition::below(&self.settings.sources, Layer::User, container)
+                        .map(|lower| ToolchainLists::of(&lower.definition))
+                        .unwrap_or_default();
+                    let lists = recipe.removed_from(&now, &lower);
+                    if lists == now {
+                        (ToolchainChange::NotInstalled, None)
+                    } else {
+                        (ToolchainChange::Removed, Some(lists))
+                    }
+                }
+            };
+            let mut report = SetupReport {
+                container: container.to_owned(),
+                recipe,
+                change,
+                definition: path.clone(),
+                update: None,
+                exports: None,
+                unexported: Vec::new(),
+            };
+            let Some(lists) = lists else {
+                return Ok(report);
+            };
+            let after = edit_user_layer(
+                before.as_deref().map(str::as_bytes),
+                &path,
+                container,
+                &lists,
+            )
+            .map_err(ToolchainError::from)?;
+            let next = definition::check_bytes(&self.settings.sources, &path, &after, Layer::User)
+                .map_err(|error| ToolchainError::Refused {
+                    path: path.clone(),
+                    error,
+                })?;
+            let definition_change = DefinitionChange {
+                path: path.clone(),
+                before,
+                // The edit writes text.
+                after: Some(String::from_utf8_lossy(&after).into_owned()),
+            };
+            let update_options = UpdateOptions {
+                keep_previous: options.keep_previous,
+                ..UpdateOptions::default()
+            };
+            let outcome = self
+                .update_locked(call, &lock, &next, &update_options, Some(&definition_change))
+                .await?;
+            let (exports, unexported) = self.follow_declared(
+                container,
+                &current.definition.export_binaries,
+                &next.definition.export_binaries,
+            )?;
+            report.update = Some(outcome);
+            report.exports = Some(exports);
+            report.unexported = unexported;
+            Ok(report)
+        })
+        .await
+    }
+
+    /// The merged definition with the user file as `content` says (none: as the lower layers make
+    /// it). A user file that is invalid now is refused, so it is never edited.
+    fn current_definition(
+        &self,
+        container: &str,
+        path: &std::path::Path,
+        content: Option<&str>,
+    ) -> Result<ResolvedDefinition, Error> {
+        let sources = &self.settings.sources;
+        match content {
+            Some(text) => definition::check_bytes(sources, path, text.as_bytes(), Layer::User)
+                .map_err(|error| {
+                    ToolchainError::InvalidUserFile {
+                        path: path.to_owned(),
+                        error,
+                    }
+                    .into()
+                }),
+            None => definition::below(sources, Layer::User, container)
+                .ok_or_else(|| self.resolve(container).err().unwrap_or(Error::NotInstalled {
+                    name: container.to_owned(),
+                })),
+        }
+    }
+
+    /// Refuses a container without an install record.
+    fn require_installed(&self, container: &str) -> Result<(), Error> {
+        match self.state_store().read(container)? {
+            Some(_) => Ok(()),
+            None => Err(Error::NotInstalled {
+                name: container.to_owned(),
+            }),
+        }
+    }
+
+    /// The family of `container`'s image, from its os-release file. Read through an exec in the
+    /// running container (started when stopped, as export's binary check does): its files are
+    /// its generation image's, and reading the image itself would take a container of its own.
+    async fn family_of(&self, call: Call<'_>, container: &str) -> Result<Family, Error> {
+        let engine = self.engine(call).await?;
+        let details = lifecycle::ensure_running(engine, container).await?;
+        for path in OS_RELEASE_PATHS {
+            let request = ExecRequest {
+                argv: vec!["cat".to_owned(), path.to_owned()],
+                ..ExecRequest::default()
+            };
+            let output = engine.exec(&details.name, &request).await?;
+            if output.exit_code == 0 {
+                let text = String::from_utf8_lossy(&output.stdout);
+                return Ok(Family::from_os_release(&text)?);
+            }
+        }
+        Err(ToolchainError::NoOsRelease {
+            container: container.to_owned(),
+        }
+        .into())
+    }
+}
+
+/// The user file's content; `None` when there is none.
+fn read_user_file(path: &std::path::Path) -> Result<Option<String>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(Some(text)),
+            Err(_) => Err(ToolchainError::NotUtf8 {
+                path: path.to_owned(),
+            }
+            .into()),
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ToolchainError::Unreadable {
+            path: path.to_owned(),
+            source,
+        }
+        .into()),
+    }
+}
