@@ -10,6 +10,7 @@ mod base_ostree;
 mod cli_info;
 mod client_death;
 mod corrupt_state;
+mod dev_setup;
 mod docs;
 mod doctor;
 mod embedding;
