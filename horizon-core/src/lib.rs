@@ -40,6 +40,7 @@ pub use lifecycle::{
     ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
 };
 pub use paths::{HorizonPaths, PathInputs};
+pub use toolchain::{Family, Recipe, Toolchain, ToolchainError};
 pub use update::{
     ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
     UpdateStep,
@@ -47,12 +48,11 @@ pub use update::{
 pub use usecase::{
     Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
-    InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
-    ListedToolchain, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
+    InstallReport, Installed, InstalledWithoutDefinition, ListReport, ListedToolchain, Observer,
+    Overrides, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
     SetupOptions, SetupReport, StartReport, StatusReport, ToolchainChange, ToolchainList,
     Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
-pub use toolchain::{Family, Recipe, Toolchain, ToolchainError};
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

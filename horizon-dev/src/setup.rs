@@ -10,11 +10,12 @@ use clap::Args;
 use horizon_cli_support::exit::Failure;
 use horizon_cli_support::notices::{ProgressLayout, StderrObserver};
 use horizon_cli_support::output::print_report;
+use horizon_core::export::ExportError;
 use horizon_core::printable::escape_lines;
 use horizon_core::update::UpdateOutcome;
 use horizon_core::usecase::Overrides;
 use horizon_core::{
-    Call, Horizon, SetupOptions, SetupReport, Settings, ToolchainChange, ToolchainList,
+    Call, Horizon, Settings, SetupOptions, SetupReport, ToolchainChange, ToolchainList,
 };
 
 /// This binary's name, before every line it writes on stderr.
@@ -33,6 +34,9 @@ pub struct SetupArgs {
     /// Remove a toolchain set up before (what lower definition layers list stays).
     #[arg(long, value_name = "TOOLCHAIN", conflicts_with = "toolchain")]
     pub remove: Option<String>,
+    /// Export the toolchain's binaries even where they shadow a host command of the same name.
+    #[arg(long)]
+    pub force_exports: bool,
     /// Queue behind another horizon process working on the container instead of failing.
     #[arg(long)]
     pub wait: bool,
@@ -74,6 +78,7 @@ pub async fn run(session: &Session, container: &str, args: SetupArgs) -> Result<
     let options = SetupOptions {
         wait: args.wait,
         keep_previous: None,
+        force_exports: args.force_exports,
     };
     let report = match (&args.toolchain, &args.remove) {
         (_, Some(toolchain)) => {
@@ -111,13 +116,11 @@ fn render_setup(out: &mut impl Write, report: &SetupReport) -> std::io::Result<(
             "set up {toolchain} in {container} ({}): {packages}",
             recipe.family
         )?,
-        ToolchainChange::AlreadyInstalled => {
-            return writeln!(
-                out,
-                "{toolchain} is already set up in {container} ({}): {packages}",
-                recipe.family
-            );
-        }
+        ToolchainChange::AlreadyInstalled => writeln!(
+            out,
+            "{toolchain} is already set up in {container} ({}): {packages}",
+            recipe.family
+        )?,
         ToolchainChange::Removed => writeln!(out, "removed {toolchain} from {container}")?,
         ToolchainChange::NotInstalled => {
             return writeln!(
@@ -133,8 +136,8 @@ fn render_setup(out: &mut impl Write, report: &SetupReport) -> std::io::Result<(
             "generation {} runs; generation {} is kept (`horizon-container rollback {container}` returns to it)",
             to.generation, from.generation
         )?;
+        writeln!(out, "recorded in {}", report.definition.display())?;
     }
-    writeln!(out, "recorded in {}", report.definition.display())?;
     if let Some(exports) = &report.exports {
         let names: Vec<&str> = exports
             .exported
@@ -156,14 +159,23 @@ fn render_setup(out: &mut impl Write, report: &SetupReport) -> std::io::Result<(
     Ok(())
 }
 
-/// The binaries that could not be exported, one warning each.
+/// The binaries that could not be exported, one warning each, and how to export them anyway.
 fn render_refused(out: &mut impl Write, report: &SetupReport) -> std::io::Result<()> {
+    let mut collided = false;
     for refused in report.exports.iter().flat_map(|exports| &exports.refused) {
         writeln!(
             out,
             "{BINARY}: warning: {} was not exported: {}",
             refused.binary,
             escape_lines(&refused.error.to_string())
+        )?;
+        collided |= matches!(refused.error, ExportError::Collision { .. });
+    }
+    if collided {
+        writeln!(
+            out,
+            "hint: `{BINARY} --container {} setup {} --force-exports` exports them anyway",
+            report.container, report.recipe.toolchain
         )?;
     }
     Ok(())

@@ -516,7 +516,9 @@ pub fn remove_declared_exports(
     binaries: &BTreeSet<String>,
 ) -> Result<Vec<UnexportOutcome>, ExportError> {
     end_exports(setup, |entry| {
-        entry.container == container && entry.name == entry.binary && binaries.contains(&entry.binary)
+        entry.container == container
+            && entry.name == entry.binary
+            && binaries.contains(&entry.binary)
     })
 }
 

@@ -78,7 +78,9 @@ impl Toolchain {
             .find(|toolchain| toolchain.name() == name)
             .ok_or_else(|| ToolchainError::Unknown {
                 name: name.to_owned(),
-                known: Toolchain::ALL.map(|toolchain| toolchain.name().to_owned()).to_vec(),
+                known: Toolchain::ALL
+                    .map(|toolchain| toolchain.name().to_owned())
+                    .to_vec(),
             })
     }
 }
@@ -338,7 +340,9 @@ pub enum ToolchainError {
         container: String,
     },
     /// Definitions of this user cannot be customised: no user definition directory is known.
-    #[error("no user definition directory is known (no home directory): a toolchain is recorded there")]
+    #[error(
+        "no user definition directory is known (no home directory): a toolchain is recorded there"
+    )]
     NoUserDirectory,
     /// The user layer could not be changed.
     #[error(transparent)]

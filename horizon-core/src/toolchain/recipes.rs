@@ -67,7 +67,12 @@ pub fn recipe(toolchain: Toolchain, family: Family) -> Recipe {
         ],
         Toolchain::Java => &[&["java", "-version"], &["javac", "-version"]],
     };
-    let owned = |words: &[&str]| words.iter().map(|&word| word.to_owned()).collect::<Vec<_>>();
+    let owned = |words: &[&str]| {
+        words
+            .iter()
+            .map(|&word| word.to_owned())
+            .collect::<Vec<_>>()
+    };
     Recipe {
         toolchain,
         family,

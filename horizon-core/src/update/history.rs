@@ -66,7 +66,9 @@ impl GenerationHistory {
 
     /// The file of generation `generation`'s definition snapshot.
     pub fn snapshot_path(&self, name: &str, generation: u64) -> PathBuf {
-        self.dir.join(name).join(format!("{generation}.definition.json"))
+        self.dir
+            .join(name)
+            .join(format!("{generation}.definition.json"))
     }
 
     /// Keeps `content` of the user file `path` as generation `generation`'s definition snapshot.

@@ -144,13 +144,13 @@ impl DefinitionChange {
                     source,
                 },
             ),
-            None => crate::fsutil::remove_durably(&self.path).map_err(|source| {
-                UpdateError::State {
+            None => {
+                crate::fsutil::remove_durably(&self.path).map_err(|source| UpdateError::State {
                     action: "remove the user definition",
                     path: self.path.clone(),
                     source,
-                }
-            }),
+                })
+            }
         }
     }
 }

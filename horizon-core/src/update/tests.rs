@@ -487,9 +487,13 @@ async fn a_definition_change_is_written_only_by_a_verified_update_and_undone_by_
         "verify": [["git", "--version"], ["make", "--version"]]
     })
     .to_string();
-    let changed =
-        crate::definition::check_bytes(&sources_of(&fixture), &path, changed_text.as_bytes(), crate::definition::Layer::User)
-            .unwrap();
+    let changed = crate::definition::check_bytes(
+        &sources_of(&fixture),
+        &path,
+        changed_text.as_bytes(),
+        crate::definition::Layer::User,
+    )
+    .unwrap();
     let change = DefinitionChange {
         path: path.clone(),
         before: Some(original.clone()),
@@ -517,7 +521,12 @@ async fn a_definition_change_is_written_only_by_a_verified_update_and_undone_by_
     run_update_changing(&fixture, &engine, &changed, &change)
         .await
         .unwrap();
-    let generation = stores_of(&fixture).records.read("tools").unwrap().unwrap().generation;
+    let generation = stores_of(&fixture)
+        .records
+        .read("tools")
+        .unwrap()
+        .unwrap()
+        .generation;
     assert_consistent(&fixture, &engine, generation, "the change");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), changed_text);
 

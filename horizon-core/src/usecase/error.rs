@@ -277,9 +277,9 @@ impl Error {
             Error::System(SystemUpdateError::NothingToRollBack { .. }) => {
                 ErrorKind::NothingToRollBack
             }
-            Error::Toolchain(ToolchainError::NoOsRelease { .. } | ToolchainError::Unreadable { .. }) => {
-                ErrorKind::Failed
-            }
+            Error::Toolchain(
+                ToolchainError::NoOsRelease { .. } | ToolchainError::Unreadable { .. },
+            ) => ErrorKind::Failed,
             Error::Toolchain(_) => ErrorKind::InvalidInput,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::Partial {

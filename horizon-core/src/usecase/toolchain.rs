@@ -30,6 +30,9 @@ pub struct SetupOptions {
     pub wait: bool,
     /// Previous generations to keep (`None`: the settings' default).
     pub keep_previous: Option<usize>,
+    /// Export the toolchain's binaries even where they would shadow a host command (or take the
+    /// place of a file that is not horizon's, which is moved aside), as `export --force` does.
+    pub force_exports: bool,
 }
 
 /// What a setup or removal changed.
@@ -123,7 +126,11 @@ impl<E: Engine> Horizon<E> {
 
     /// Every toolchain, what it installs on `container`'s family, and which are installed (read
     /// from the merged definition).
-    pub async fn toolchains(&self, call: Call<'_>, container: &str) -> Result<ToolchainList, Error> {
+    pub async fn toolchains(
+        &self,
+        call: Call<'_>,
+        container: &str,
+    ) -> Result<ToolchainList, Error> {
         let resolved = self.resolve(container)?;
         self.require_installed(container)?;
         self.recover_before_reading(call, container).await?;
@@ -205,7 +212,19 @@ impl<E: Engine> Horizon<E> {
                 exports: None,
                 unexported: Vec::new(),
             };
+            let forced: &[String] = if options.force_exports {
+                &report.recipe.export_binaries
+            } else {
+                &[]
+            };
+            let declared = &current.definition.export_binaries;
             let Some(lists) = lists else {
+                if change == ToolchainChange::AlreadyInstalled {
+                    // Exports refused by an earlier setup can be made now (`force_exports`).
+                    let (exports, _) =
+                        self.follow_declared(container, declared, declared, forced)?;
+                    report.exports = Some(exports);
+                }
                 return Ok(report);
             };
             let after = edit_user_layer(
@@ -231,12 +250,24 @@ impl<E: Engine> Horizon<E> {
                 ..UpdateOptions::default()
             };
             let outcome = self
-                .update_locked(call, &lock, &next, &update_options, Some(&definition_change))
+                .update_locked(
+                    call,
+                    &lock,
+                    &next,
+                    &update_options,
+                    Some(&definition_change),
+                )
                 .await?;
+            if let UpdateOutcome::UpToDate { .. } = outcome {
+                // The running generation was built from the changed definition already (the
+                // file had been edited back by hand): only the file is behind.
+                definition_change.apply().map_err(Error::from)?;
+            }
             let (exports, unexported) = self.follow_declared(
                 container,
-                &current.definition.export_binaries,
+                declared,
                 &next.definition.export_binaries,
+                forced,
             )?;
             report.update = Some(outcome);
             report.exports = Some(exports);
@@ -264,10 +295,13 @@ impl<E: Engine> Horizon<E> {
                     }
                     .into()
                 }),
-            None => definition::below(sources, Layer::User, container)
-                .ok_or_else(|| self.resolve(container).err().unwrap_or(Error::NotInstalled {
-                    name: container.to_owned(),
-                })),
+            None => definition::below(sources, Layer::User, container).ok_or_else(|| {
+                self.resolve(container)
+                    .err()
+                    .unwrap_or(Error::NotInstalled {
+                        name: container.to_owned(),
+                    })
+            }),
         }
     }
 

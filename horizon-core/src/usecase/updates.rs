@@ -15,8 +15,8 @@ use crate::definition::{Catalog, ResolvedDefinition};
 use crate::engine::Engine;
 use crate::export::UnexportOutcome;
 use crate::update::{
-    self, CheckRequest, ContainerCheck, ContainerLock, DefinitionChange, LockWait, RegistryClient, RollbackOutcome, RollbackTarget,
-    UpdateOutcome, UpdateProgress, UpdateRequest,
+    self, CheckRequest, ContainerCheck, ContainerLock, DefinitionChange, LockWait, RegistryClient,
+    RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress, UpdateRequest,
 };
 
 /// Which containers to update.
@@ -292,7 +292,7 @@ impl<E: Engine> Horizon<E> {
                 (RollbackOutcome::RolledBack { .. }, Some(before), Some(after))
                     if before != after =>
                 {
-                    let (exports, unexported) = self.follow_declared(name, &before, &after)?;
+                    let (exports, unexported) = self.follow_declared(name, &before, &after, &[])?;
                     (Some(exports), unexported)
                 }
                 _ => (None, Vec::new()),

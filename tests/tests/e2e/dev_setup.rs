@@ -100,8 +100,9 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
     assert_exit(&session.horizon(&["install", &name]), 0);
     assert_eq!(installed_toolchains(&session, &name), Vec::<String>::new());
 
-    // python: generation 2, its python3 exported and working from the host PATH.
-    let python = dev(&session, &name, &["setup", "python"]);
+    // python: generation 2, its python3 exported and working from the host PATH (over the
+    // bed's own /usr/bin/python3, which the export would shadow: hence --force-exports).
+    let python = dev(&session, &name, &["setup", "python", "--force-exports"]);
     assert_exit(&python, 0);
     let stdout = text(&python.stdout);
     assert!(
@@ -125,7 +126,11 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
         .output()
         .expect("python3 from the PATH");
     assert_exit(&on_path, 0);
-    assert_eq!(text(&on_path.stdout), format!("{name}\n"), "it ran in the container");
+    assert_eq!(
+        text(&on_path.stdout),
+        format!("{name}\n"),
+        "it ran in the container"
+    );
     let after_python = user_file(&session, &name);
 
     // rust: generation 3; cargo new and cargo run in the home.
@@ -139,7 +144,11 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
     assert_consistent(&session, &name, 3);
     let edited: Value = serde_json::from_slice(&user_file(&session, &name)).unwrap();
     assert_eq!(
-        (&edited["packages"], &edited["export_binaries"], &edited["mounts"]),
+        (
+            &edited["packages"],
+            &edited["export_binaries"],
+            &edited["mounts"]
+        ),
         (
             &json!(["python3", "python3-pip", "python3-venv", "cargo"]),
             &json!(["python3", "pip3", "cargo", "rustc"]),
@@ -157,7 +166,12 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
     let hello = session.home.join("hello");
     let ran = run_in(&session, &hello, &name, &["cargo", "run"]);
     assert_exit(&ran, 0);
-    assert_eq!(text(&ran.stdout), "Hello, world!\n", "{}", text(&ran.stderr));
+    assert_eq!(
+        text(&ran.stdout),
+        "Hello, world!\n",
+        "{}",
+        text(&ran.stderr)
+    );
     assert!(session.export_dir.join("cargo").is_file());
     assert_eq!(drifted(&session, &name), json!(false));
 
@@ -176,7 +190,7 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
         .as_array()
         .expect("unexported")
         .iter()
-        .map(|outcome| outcome["entry"]["name"].as_str().unwrap_or_default())
+        .map(|outcome| outcome["name"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(unexported, ["cargo", "rustc"], "{report}");
     assert_consistent(&session, &name, 2);
@@ -226,7 +240,11 @@ fn a_setup_whose_probe_fails_changes_nothing() {
         ),
         "{stderr}"
     );
-    assert_eq!(user_file(&session, &name), before, "the user layer is unchanged");
+    assert_eq!(
+        user_file(&session, &name),
+        before,
+        "the user layer is unchanged"
+    );
     assert_consistent(&session, &name, 1);
     assert_eq!(record(&session, &name)["container_id"], container_id);
     assert!(!session.export_dir.join("python3").exists());
