@@ -24,7 +24,7 @@ const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
 /// The user-layer definition file a generation was built from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefinitionSnapshot {
-    /// [`SNAPSHOT_SCHEMA_VERSION`].
+    /// The format version (1).
     pub schema_version: u32,
     /// The file.
     pub path: PathBuf,

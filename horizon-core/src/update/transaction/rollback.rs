@@ -119,7 +119,7 @@ fn restored_definition(
             });
         }
     };
-    Ok((before != snapshot.content).then(|| DefinitionChange {
+    Ok((before != snapshot.content).then_some(DefinitionChange {
         path: snapshot.path,
         before,
         after: snapshot.content,
