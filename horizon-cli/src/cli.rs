@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use horizon_cli_support::exec::ExecArgs;
+pub use horizon_cli_support::session::GlobalArgs;
 
 /// Manage HorizonOS system containers: install them from definitions, run commands in them, export
 /// their binaries to the host, update and roll them back.
@@ -15,41 +17,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every command accepts.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Podman API endpoint: unix:///path/podman.sock, tcp://HOST:PORT or http://HOST:PORT.
-    /// Default: CONTAINER_HOST, then the rootless socket, then /run/podman/podman.sock.
-    #[arg(long, global = true, value_name = "URL")]
-    pub url: Option<String>,
-    /// Print machine-readable JSON (with a "schema_version") instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Directory of system container definitions (default /etc/containers/system).
-    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_SYSTEM_DIR")]
-    pub system_dir: Option<PathBuf>,
-    /// Directory of your own container definitions (default
-    /// $XDG_CONFIG_HOME/horizonos/containers, else ~/.config/horizonos/containers).
-    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_USER_DIR")]
-    pub user_dir: Option<PathBuf>,
-    /// The uid that must own system definition files (default 0, root). For building an OS tree
-    /// or testing as an ordinary user; never needed on a running system.
-    #[arg(long, global = true, value_name = "UID", hide = true)]
-    pub system_owner: Option<u32>,
-    /// Directory of horizon's state: install records, the export ledger (default
-    /// $XDG_STATE_HOME/horizonos, else ~/.local/state/horizonos; /var/lib/horizonos for root).
-    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Directory exported binaries are written to (default $XDG_BIN_HOME, else ~/.local/bin;
-    /// /usr/local/bin for root).
-    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_EXPORT_DIR")]
-    pub export_dir: Option<PathBuf>,
-    /// Directory of runtime files: the agents' sockets (default $XDG_RUNTIME_DIR/horizonos;
-    /// /run/horizonos for root).
-    #[arg(long, global = true, value_name = "DIR", env = "HORIZON_RUNTIME_DIR")]
-    pub runtime_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,11 +227,7 @@ pub enum Command {
     /// HORIZON_EXEC_PATH=api forces the API. Exit status as for `run`.
     ///
     /// Example: horizon-container shell development
-    Shell {
-        /// The container (its definition's name).
-        #[arg(value_name = "NAME")]
-        name: Option<OsString>,
-    },
+    Shell(ShellArgs),
     /// Show a container's output (its main process's stdout and stderr).
     ///
     /// Example: horizon-container logs development --follow --tail 20
@@ -337,24 +300,52 @@ pub struct UpdateArgs {
     pub registry_timeout: u64,
 }
 
-/// `run`'s arguments. Both are optional to clap so that a missing one is reported by `run` itself
-/// with exit status 125, never clap's 2, which could be the command's own status.
+/// `run`'s arguments. NAME and the command are optional to clap so that a missing one is
+/// reported by `run` itself with exit status 125, never clap's 2, which could be the command's
+/// own status.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
     /// Called by an exported binary's client (`horizon-exec`): a container that is not installed
     /// exits 127 ("command not found"), naming the command that installs it.
     #[arg(long, hide = true)]
     pub exported: bool,
-    /// The container (its definition's name).
-    #[arg(value_name = "NAME")]
-    pub name: Option<OsString>,
-    /// The command and its arguments, passed on exactly; `--` before it is optional.
+    /// The container (its definition's name), then the command and its arguments, passed on
+    /// exactly: every word after NAME is the command's, options included (`--` before the
+    /// command is optional).
     #[arg(
-        value_name = "COMMAND",
+        value_name = "NAME COMMAND",
         trailing_var_arg = true,
         allow_hyphen_values = true
     )]
-    pub command: Vec<OsString>,
+    pub words: Vec<OsString>,
+}
+
+impl RunArgs {
+    /// The container's name, the first word.
+    pub fn name(&self) -> Option<OsString> {
+        self.words.first().cloned()
+    }
+
+    /// The command: the words after NAME, without a `--` before them.
+    pub fn command(&self) -> Vec<OsString> {
+        let rest = self.words.get(1..).unwrap_or_default();
+        match rest.split_first() {
+            Some((first, command)) if first == "--" => command.to_vec(),
+            _ => rest.to_vec(),
+        }
+    }
+}
+
+/// `shell`'s arguments.
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// The container (its definition's name).
+    #[arg(value_name = "NAME")]
+    pub name: Option<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -402,4 +393,40 @@ pub enum LayerArg {
     System,
     /// The user directory's rules (no privilege beyond the lower layers).
     User,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `run`'s words as parsed from `args`.
+    fn run_words(args: &[&str]) -> (Option<OsString>, Vec<OsString>, ExecArgs) {
+        let cli = Cli::try_parse_from(["horizon-container", "run"].iter().chain(args)).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        (run.name(), run.command(), run.exec)
+    }
+
+    #[test]
+    fn options_go_before_the_name_and_every_word_after_it_is_the_commands() {
+        let os = |words: &[&str]| words.iter().map(OsString::from).collect::<Vec<_>>();
+        let (name, command, exec) =
+            run_words(&["-e", "A=1", "-T", "dev", "env", "-e", "--version"]);
+        assert_eq!(name, Some(OsString::from("dev")));
+        assert_eq!(command, os(&["env", "-e", "--version"]));
+        assert_eq!((exec.env, exec.no_tty), (os(&["A=1"]), true));
+        // Words after NAME that look like horizon's options are the command's.
+        let (_, command, exec) = run_words(&["dev", "--version"]);
+        assert_eq!((command, exec.env), (os(&["--version"]), Vec::new()));
+        let (_, command, _) = run_words(&["dev", "-w", "/x"]);
+        assert_eq!(command, os(&["-w", "/x"]));
+        // `--` before the command is dropped, once.
+        let (_, command, _) = run_words(&["dev", "--", "--", "x"]);
+        assert_eq!(command, os(&["--", "x"]));
+        let (name, command, _) = run_words(&[]);
+        assert_eq!((name, command), (None, Vec::new()));
+    }
 }

@@ -4,7 +4,6 @@
 
 mod cli;
 mod commands;
-mod terminal;
 
 use std::process::ExitCode;
 
@@ -21,10 +20,14 @@ fn main() -> ExitCode {
     if let Err(error) = horizon_core::update::failpoint::configure_from_env() {
         return exit::Failure::new(exit::INVALID_INPUT, anyhow::anyhow!(error)).report(BINARY);
     }
-    // `shell` through the container's agent runs before any other thread exists (see there).
-    if let cli::Command::Shell { name } = &cli.command
-        && let Some(code) = commands::shell::through_agent(&cli.global, name.as_ref())
-    {
+    // `run` and `shell` through the container's agent run before any other thread exists: the
+    // agent's client blocks the forwarded signals, which must hold for every thread.
+    let through_agent = match &cli.command {
+        cli::Command::Run(args) => commands::run::through_agent(&cli.global, args),
+        cli::Command::Shell(args) => commands::shell::through_agent(&cli.global, args),
+        _ => None,
+    };
+    if let Some(code) = through_agent {
         return code;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -14,6 +14,7 @@
 pub mod apps;
 pub mod base;
 pub mod definition;
+pub mod devconfig;
 pub mod doctor;
 mod endpoint;
 pub mod engine;
@@ -36,6 +37,7 @@ pub use definition::{
 };
 pub use endpoint::{Candidate, DiscoveryInput, Endpoint, EndpointError, EndpointOrigin};
 pub use engine::{Engine, EngineError};
+pub use exec_plan::{ExecOptions, Invocation, TerminalChoice};
 pub use lifecycle::{
     ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
 };
@@ -46,12 +48,12 @@ pub use update::{
     UpdateStep,
 };
 pub use usecase::{
-    Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
-    Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
-    InstallReport, Installed, InstalledWithoutDefinition, ListReport, ListedToolchain, Observer,
-    Overrides, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
-    SetupOptions, SetupReport, StartReport, StatusReport, ToolchainChange, ToolchainList,
-    Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    AgentRun, Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate,
+    DeclaredExports, Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon,
+    InfoReport, InstallOptions, InstallReport, Installed, InstalledWithoutDefinition, ListReport,
+    ListedToolchain, Observer, Overrides, RefusedExport, RemoveOutcome, RollbackOptions,
+    RollbackReport, Settings, SetupOptions, SetupReport, StartReport, StatusReport,
+    ToolchainChange, ToolchainList, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

@@ -16,7 +16,7 @@ use horizon_core::engine::RunState;
 use horizon_core::engine::fake::{EngineCall, FakeEngine};
 use horizon_core::lifecycle::{DesktopHost, InstalledState};
 use horizon_core::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
-use horizon_core::usecase::{InstallOptions, Installed, ServiceStart, Unobserved};
+use horizon_core::usecase::{ExecPath, InstallOptions, Installed, ServiceStart, Unobserved};
 use horizon_core::{Call, Cancel, EngineError, ErrorKind, Horizon, Settings};
 
 /// The image the fake registry has.
@@ -57,7 +57,8 @@ fn settings(dir: &Path) -> Settings {
         export_client: PathBuf::from("/nonexistent/horizon-exec"),
         search_path: Vec::new(),
         keep_previous: DEFAULT_KEEP_PREVIOUS,
-        api_exec_only: false,
+        exec_path: ExecPath::Auto,
+        dev_config: None,
     }
 }
 

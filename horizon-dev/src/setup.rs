@@ -1,25 +1,22 @@
 //! `horizon-dev setup TOOLCHAIN`, `setup --remove TOOLCHAIN`, `setup --list`: one horizon-core
-//! call each (`Horizon::setup_toolchain`, `remove_toolchain`, `toolchains`), its progress on
-//! stderr through the shared observer, its report rendered by the pure functions below or as
-//! `--json` in the shared envelope, its failure mapped by the shared exit table.
+//! call each (`Horizon::setup_toolchain`, `remove_toolchain`, `toolchains`) in the shared
+//! [`Session`], its progress on stderr through the session's observer, its report rendered by the
+//! pure functions below or as `--json` in the shared envelope, its failure mapped by the shared
+//! exit table.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 use horizon_cli_support::exit::Failure;
-use horizon_cli_support::notices::{ProgressLayout, StderrObserver};
 use horizon_cli_support::output::print_report;
+use horizon_cli_support::session::Session;
 use horizon_core::export::ExportError;
 use horizon_core::printable::escape_lines;
 use horizon_core::update::UpdateOutcome;
-use horizon_core::usecase::Overrides;
-use horizon_core::{
-    Call, Horizon, Settings, SetupOptions, SetupReport, ToolchainChange, ToolchainList,
-};
+use horizon_core::{SetupOptions, SetupReport, ToolchainChange, ToolchainList};
 
-/// This binary's name, before every line it writes on stderr.
-pub const BINARY: &str = "horizon-dev";
+use crate::BINARY;
 
 /// `setup`'s arguments.
 #[derive(Debug, Args)]
@@ -40,39 +37,17 @@ pub struct SetupArgs {
     /// Queue behind another horizon process working on the container instead of failing.
     #[arg(long)]
     pub wait: bool,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// What `setup` needs of the process: the library with this process's settings and the observer
-/// that shows progress on stderr.
-pub struct Session {
-    /// The library.
-    pub horizon: Horizon,
-    /// Shows the calls' progress and notices.
-    pub observer: StderrObserver,
-}
-
-impl Session {
-    /// The session of this process (settings from its environment).
-    pub fn from_process() -> Self {
-        Session {
-            horizon: Horizon::new(Settings::from_process(Overrides::default())),
-            observer: StderrObserver::new(BINARY, ProgressLayout::PerContainer),
-        }
-    }
 }
 
 /// Runs `setup` for `container`.
 pub async fn run(session: &Session, container: &str, args: SetupArgs) -> Result<ExitCode, Failure> {
-    let cancel = horizon_cli_support::interrupt::cancel_on_signals()?;
-    let call = Call::new(&cancel, &session.observer);
+    let cancel = horizon_cli_support::session::cancel_on_signals()?;
+    let call = session.call_with(&cancel);
     if args.list {
         let list = session.horizon.toolchains(call, container).await;
         session.observer.finish();
         let list = list?;
-        print_report(args.json, &list, |out| render_list(out, &list))?;
+        print_report(session.json, &list, |out| render_list(out, &list))?;
         return Ok(ExitCode::SUCCESS);
     }
     let options = SetupOptions {
@@ -100,7 +75,7 @@ pub async fn run(session: &Session, container: &str, args: SetupArgs) -> Result<
     let report = report?;
     // A warning that cannot be shown must not fail the setup (the JSON has it).
     let _ = render_refused(&mut std::io::stderr().lock(), &report);
-    print_report(args.json, &report, |out| render_setup(out, &report))?;
+    print_report(session.json, &report, |out| render_setup(out, &report))?;
     Ok(ExitCode::SUCCESS)
 }
 

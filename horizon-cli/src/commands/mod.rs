@@ -12,7 +12,7 @@ mod logs;
 mod remove;
 mod repair;
 mod rollback;
-mod run;
+pub mod run;
 pub mod shell;
 mod start;
 mod status;
@@ -22,72 +22,18 @@ mod update;
 use std::process::ExitCode;
 
 use horizon_cli_support::exit::Failure;
-use horizon_cli_support::notices::{ProgressLayout, StderrObserver};
-use horizon_core::usecase::Overrides;
-use horizon_core::{Call, Cancel, Horizon, Settings};
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command};
 
 pub use horizon_cli_support::output::{finish_output, print_report};
+pub use horizon_cli_support::session::{Session, cancel_on_signals, settings};
 
 /// This binary's name, before every line it writes on stderr.
 pub const BINARY: &str = "horizon-container";
 
-/// One command's horizon: the settings of this process with the global options applied, how to
-/// render, and the observer of its calls.
-pub struct Session {
-    /// The library, with this process's settings.
-    pub horizon: Horizon,
-    /// `--json`.
-    pub json: bool,
-    /// Shows the calls' progress and notices on stderr.
-    pub observer: StderrObserver,
-    never: Cancel,
-}
-
-impl Session {
-    /// The session of these global options.
-    pub fn new(global: &GlobalArgs) -> Self {
-        Session {
-            horizon: Horizon::new(settings(global)),
-            json: global.json,
-            observer: StderrObserver::new(BINARY, ProgressLayout::PerContainer),
-            never: Cancel::never(),
-        }
-    }
-
-    /// A call that is not cancelled (readers, and commands whose signals go elsewhere).
-    pub fn call(&self) -> Call<'_> {
-        Call::new(&self.never, &self.observer)
-    }
-
-    /// A call with `cancel`.
-    pub fn call_with<'a>(&'a self, cancel: &'a Cancel) -> Call<'a> {
-        Call::new(cancel, &self.observer)
-    }
-}
-
-/// This process's settings with the global options applied.
-pub fn settings(global: &GlobalArgs) -> Settings {
-    Settings::from_process(Overrides {
-        url: global.url.clone(),
-        system_dir: global.system_dir.clone(),
-        user_dir: global.user_dir.clone(),
-        system_owner: global.system_owner,
-        state_dir: global.state_dir.clone(),
-        export_dir: global.export_dir.clone(),
-        runtime_dir: global.runtime_dir.clone(),
-    })
-}
-
-/// Ctrl-C and SIGTERM cancel the call that gets this input.
-pub fn cancel_on_signals() -> Result<Cancel, Failure> {
-    Ok(horizon_cli_support::interrupt::cancel_on_signals()?)
-}
-
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    let session = Session::new(&cli.global);
+    let session = Session::new(BINARY, &cli.global);
     let session = &session;
     match cli.command {
         Command::Info => info::run(session).await,
@@ -115,7 +61,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Unexport { name } => export::unexport(session, &name),
         Command::Exports => export::list(session),
         Command::Run(args) => run::run(session, args).await,
-        Command::Shell { name } => shell::run(session, name).await,
+        Command::Shell(args) => shell::run(session, args).await,
         Command::Logs { name, follow, tail } => logs::run(session, &name, follow, tail).await,
         Command::Update(args) => update::run(session, &args).await,
         Command::Rollback { name, to, wait } => rollback::run(session, &name, to, wait).await,

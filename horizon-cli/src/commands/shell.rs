@@ -9,35 +9,30 @@
 //! API path: horizon-core's `exec_plan` picks the same shell and `run`'s terminal handling
 //! (raw mode, window size, signals) and exit statuses apply.
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
-use horizon_cli_support::exit::{self, Failure};
-use horizon_core::exec_plan::Invocation;
-use horizon_core::usecase::AgentRun;
+use horizon_cli_support::exec;
+use horizon_cli_support::exit::Failure;
+use horizon_core::{Horizon, Invocation};
 
-use super::run::{definition_name, execute};
+use super::run::definition_name;
 use super::{BINARY, Session};
-use crate::cli::GlobalArgs;
+use crate::cli::{GlobalArgs, ShellArgs};
 
 /// `shell` on the API path: the login shell, attached to this terminal.
-pub async fn run(session: &Session, name: Option<OsString>) -> Result<ExitCode, Failure> {
-    let name = definition_name(name)?;
-    execute(session, &name, Invocation::LoginShell).await
+pub async fn run(session: &Session, args: ShellArgs) -> Result<ExitCode, Failure> {
+    let name = definition_name(args.name)?;
+    let options = args.exec.options()?;
+    exec::execute(session, &name, Invocation::LoginShell, options).await
 }
 
 /// `shell` through the container's agent; `None` when there is no agent to ask (nothing ran:
 /// the API path takes over). Synchronous, and called before the async runtime starts.
-pub fn through_agent(global: &GlobalArgs, name: Option<&OsString>) -> Option<ExitCode> {
-    let name = definition_name(name.cloned()).ok()?;
-    let horizon = horizon_core::Horizon::new(super::settings(global));
-    match horizon.shell_through_agent(&name) {
-        AgentRun::NoAgent => None,
-        AgentRun::Ended(outcome) => Some(ExitCode::from(outcome.shell_status())),
-        AgentRun::Failed(error) => {
-            Some(Failure::new(exit::EXEC_FAILURE, anyhow!(error)).report(BINARY))
-        }
-        _ => None,
-    }
+pub fn through_agent(global: &GlobalArgs, args: &ShellArgs) -> Option<ExitCode> {
+    let (name, options) = (
+        definition_name(args.name.clone()).ok()?,
+        args.exec.options().ok()?,
+    );
+    let horizon = Horizon::new(super::settings(global));
+    exec::through_agent(&horizon, BINARY, &name, &Invocation::LoginShell, &options)
 }

@@ -7,6 +7,7 @@
 //! closed-pipe handling ([`output`]), and small text helpers ([`text`]).
 
 pub mod docs;
+pub mod exec;
 pub mod exit;
 pub mod hint;
 pub mod interrupt;
@@ -14,4 +15,5 @@ pub mod logging;
 pub mod notices;
 pub mod output;
 pub mod progress;
+pub mod session;
 pub mod text;

@@ -47,6 +47,56 @@ pub enum Invocation {
     LoginShell,
 }
 
+/// Whether the command gets a terminal (`-t`, `-T`, or neither).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TerminalChoice {
+    /// A terminal when the caller is on one (stdin and stdout on one terminal, in its
+    /// foreground), as `ssh` and `podman exec -it` decide.
+    #[default]
+    Auto,
+    /// A terminal even when the caller is not on one (`-t`): stdout and stderr then arrive
+    /// merged, as from a real terminal.
+    Always,
+    /// The caller's streams as they are, even on a terminal (`-T`).
+    Never,
+}
+
+impl TerminalChoice {
+    /// Whether a terminal is allocated, for a caller that is (`on_terminal`) or is not on one.
+    pub fn resolve(self, on_terminal: bool) -> bool {
+        match self {
+            TerminalChoice::Auto => on_terminal,
+            TerminalChoice::Always => true,
+            TerminalChoice::Never => false,
+        }
+    }
+}
+
+/// What the caller sets explicitly, as with `podman exec`'s options: variables, a directory, the
+/// terminal, the user. The defaults are the transparent behaviour (the caller's directory, the
+/// allowlisted environment, a terminal when the caller is on one, the container's user).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOptions {
+    /// `-e NAME=VALUE`: set for the command, over the container's own values and the
+    /// forwarded ones (the command runs as the caller, so any name is allowed).
+    pub environment: Vec<(OsString, OsString)>,
+    /// `-w DIR`: the command's directory, a path in the container used as it is (no
+    /// translation from the host, no fallback): a missing directory is an error.
+    pub working_dir: Option<PathBuf>,
+    /// `-t` / `-T`.
+    pub terminal: TerminalChoice,
+    /// `--user USER`: a user (name, uid or uid:gid) of the container to run as. Only the API
+    /// path can switch users (the agent runs every command as its caller).
+    pub user: Option<String>,
+}
+
+impl ExecOptions {
+    /// True when nothing is set explicitly.
+    pub fn is_default(&self) -> bool {
+        *self == ExecOptions::default()
+    }
+}
+
 /// The caller's side of the request, read by the binary from its own process.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
@@ -56,8 +106,10 @@ pub struct Caller {
     /// The caller's environment; only [`environment::FORWARDED_VARIABLES`] and
     /// [`environment::FORWARDED_PREFIXES`] are passed on.
     pub environment: Vec<(OsString, OsString)>,
-    /// Allocate a terminal: the caller's stdin and stdout are both terminals.
+    /// Allocate a terminal ([`TerminalChoice::resolve`]).
     pub tty: bool,
+    /// What the caller set explicitly.
+    pub options: ExecOptions,
 }
 
 /// What the caller should be told before the command runs.
@@ -111,6 +163,22 @@ pub enum ExecPlanError {
         /// The container.
         container: String,
     },
+    /// An explicit variable cannot be passed to Podman.
+    #[error("cannot set the variable {name:?}: {reason}")]
+    Environment {
+        /// The variable's name, as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An explicit working directory cannot be passed to Podman.
+    #[error("cannot run in {dir:?}: {reason}")]
+    WorkingDir {
+        /// The directory, as given.
+        dir: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// `shell` found nothing to run.
     #[error("{container} has no shell: no login shell in its /etc/passwd, no bash and no sh")]
     NoShell {
@@ -156,7 +224,10 @@ pub fn needs_user_facts(
         Invocation::LoginShell => return true,
         Invocation::Command(argv) => carry_argv(argv).is_ok_and(|carried| carried.needs_shell()),
     };
-    decoder || shared_working_dir(&caller.working_dirs, &container.mounts).is_none()
+    let directory_fixed = caller.options.working_dir.is_some();
+    decoder
+        || (!directory_fixed
+            && shared_working_dir(&caller.working_dirs, &container.mounts).is_none())
 }
 
 /// Builds the exec request. `user` is what the probe found, or `None` when it was not needed or
@@ -188,7 +259,15 @@ pub fn plan(
     };
 
     let mut notes = Vec::new();
-    let working_dir = match shared_working_dir(&caller.working_dirs, &container.mounts) {
+    let explicit_dir = caller
+        .options
+        .working_dir
+        .as_deref()
+        .map(explicit_working_dir)
+        .transpose()?;
+    let working_dir = match explicit_dir
+        .or_else(|| shared_working_dir(&caller.working_dirs, &container.mounts))
+    {
         Some(dir) => Some(dir),
         None => {
             let home = user.map(|user| user.home_dir().to_owned());
@@ -207,6 +286,11 @@ pub fn plan(
     let configured = configured_variables(container)?;
     let mut env: BTreeMap<String, String> = forwarded_environment(&caller.environment);
     env.retain(|name, _| !configured.contains(name));
+    // Set explicitly, they win over both, as `podman exec -e` does.
+    for (name, value) in &caller.options.environment {
+        let (name, value) = explicit_variable(name, value)?;
+        env.insert(name, value);
+    }
 
     Ok(ExecPlan {
         container: container.name.clone(),
@@ -215,10 +299,48 @@ pub fn plan(
             argv,
             env,
             working_dir,
-            user: None,
+            user: caller.options.user.clone(),
         },
         notes,
     })
+}
+
+/// A `-w` directory as Podman takes it: absolute, UTF-8 (the API carries JSON strings).
+fn explicit_working_dir(dir: &std::path::Path) -> Result<String, ExecPlanError> {
+    let invalid = |reason| ExecPlanError::WorkingDir {
+        dir: dir.to_string_lossy().into_owned(),
+        reason,
+    };
+    if !dir.is_absolute() {
+        return Err(invalid("not an absolute path in the container"));
+    }
+    dir.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| invalid("not valid UTF-8, which the libpod API cannot carry"))
+}
+
+/// A `-e` variable as Podman takes it: a name without `=` or NUL, both UTF-8.
+fn explicit_variable(
+    name: &std::ffi::OsStr,
+    value: &std::ffi::OsStr,
+) -> Result<(String, String), ExecPlanError> {
+    let invalid = |reason| ExecPlanError::Environment {
+        name: name.to_string_lossy().into_owned(),
+        reason,
+    };
+    let name_text = name
+        .to_str()
+        .ok_or_else(|| invalid("its name is not valid UTF-8"))?;
+    if name_text.is_empty() || name_text.contains(['=', '\0']) {
+        return Err(invalid("a name must be non-empty, without '=' or NUL"));
+    }
+    let value = value.to_str().ok_or_else(|| {
+        invalid("its value is not valid UTF-8, which the libpod API cannot carry")
+    })?;
+    if value.contains('\0') {
+        return Err(invalid("its value contains NUL"));
+    }
+    Ok((name_text.to_owned(), value.to_owned()))
 }
 
 /// The variables `container` was created with, from its recorded create spec.
@@ -251,17 +373,19 @@ pub async fn prepare<E: Engine>(
             source => ExecPlanError::Lifecycle { source },
         })?;
     let user = if needs_user_facts(invocation, caller, &container) {
-        probe_user(engine, &container.name).await?
+        probe_user(engine, &container.name, caller.options.user.as_deref()).await?
     } else {
         None
     };
     plan(invocation, caller, &container, user.as_ref())
 }
 
-/// Runs [`probe::USER_PROBE`] in `container`; `None` when the container has no usable `/bin/sh`.
+/// Runs [`probe::USER_PROBE`] in `container` as `user` (`None`: its default user); `None` when
+/// the container has no usable `/bin/sh`.
 pub async fn probe_user<E: Engine>(
     engine: &E,
     container: &str,
+    user: Option<&str>,
 ) -> Result<Option<UserFacts>, ExecPlanError> {
     let request = ExecRequest {
         argv: vec![
@@ -270,6 +394,7 @@ pub async fn probe_user<E: Engine>(
             probe::USER_PROBE.to_owned(),
             PROBE_NAME.to_owned(),
         ],
+        user: user.map(str::to_owned),
         ..ExecRequest::default()
     };
     let output = engine.exec(container, &request).await?;

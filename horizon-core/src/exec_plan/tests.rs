@@ -40,6 +40,7 @@ fn caller(dir: &str, tty: bool) -> Caller {
             ("PATH".into(), "/host/bin".into()),
         ],
         tty,
+        options: ExecOptions::default(),
     }
 }
 
@@ -180,4 +181,93 @@ fn an_empty_command_is_refused() {
             source: ArgvError::Empty
         }
     ));
+}
+
+#[test]
+fn explicit_options_win_over_the_container_and_need_no_probe() {
+    let invocation = command(&["env"]);
+    let caller = Caller {
+        options: ExecOptions {
+            environment: vec![
+                ("LANG".into(), "fr_FR.UTF-8".into()),
+                ("LD_PRELOAD".into(), "a b\n'c'".into()),
+            ],
+            working_dir: Some("/srv/build".into()),
+            terminal: TerminalChoice::Always,
+            user: Some("0:0".into()),
+        },
+        ..caller("/etc/ssh", true)
+    };
+    // The directory is given: the caller's unshared one does not send us to the home.
+    assert!(!needs_user_facts(&invocation, &caller, &container()));
+    let plan = plan(&invocation, &caller, &container(), None).unwrap();
+    assert_eq!(
+        plan,
+        ExecPlan {
+            container: "horizonos-dev".into(),
+            request: ExecRequest {
+                tty: true,
+                argv: vec!["env".into()],
+                // -e wins over the container's configured LANG, and any name is allowed.
+                env: env(&[
+                    ("LANG", "fr_FR.UTF-8"),
+                    ("LD_PRELOAD", "a b\n'c'"),
+                    ("TERM", "xterm-kitty")
+                ]),
+                working_dir: Some("/srv/build".into()),
+                user: Some("0:0".into()),
+            },
+            notes: vec![],
+        }
+    );
+}
+
+#[test]
+fn explicit_options_the_api_cannot_carry_are_refused() {
+    let with = |options: ExecOptions| {
+        let caller = Caller {
+            options,
+            ..caller("/home/me", false)
+        };
+        plan(&command(&["true"]), &caller, &container(), None)
+            .unwrap_err()
+            .to_string()
+    };
+    let variable = |name: OsString, value: OsString| ExecOptions {
+        environment: vec![(name, value)],
+        ..ExecOptions::default()
+    };
+    assert_eq!(
+        with(variable("".into(), "x".into())),
+        "cannot set the variable \"\": a name must be non-empty, without '=' or NUL"
+    );
+    assert_eq!(
+        with(variable("A=B".into(), "x".into())),
+        "cannot set the variable \"A=B\": a name must be non-empty, without '=' or NUL"
+    );
+    assert_eq!(
+        with(variable("A".into(), OsString::from_vec(vec![0xff]))),
+        "cannot set the variable \"A\": its value is not valid UTF-8, which the libpod API \
+         cannot carry"
+    );
+    let directory = |dir: &str| ExecOptions {
+        working_dir: Some(dir.into()),
+        ..ExecOptions::default()
+    };
+    assert_eq!(
+        with(directory("relative")),
+        "cannot run in \"relative\": not an absolute path in the container"
+    );
+}
+
+#[test]
+fn the_terminal_choice_overrides_the_guess() {
+    for (choice, on_terminal, tty) in [
+        (TerminalChoice::Auto, true, true),
+        (TerminalChoice::Auto, false, false),
+        (TerminalChoice::Always, false, true),
+        (TerminalChoice::Never, true, false),
+    ] {
+        assert_eq!(choice.resolve(on_terminal), tty, "{choice:?} {on_terminal}");
+    }
 }

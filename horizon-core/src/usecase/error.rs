@@ -74,6 +74,9 @@ pub enum Error {
     /// A command could not be prepared or run in a container.
     #[error(transparent)]
     Exec(#[from] ExecPlanError),
+    /// horizon-dev's configuration file cannot be used.
+    #[error(transparent)]
+    DevConfig(#[from] crate::devconfig::DevConfigError),
     /// The container asked for is not installed.
     #[error("{name} is not installed")]
     NotInstalled {
@@ -263,7 +266,8 @@ impl Error {
         match self {
             Error::UnknownDefinition { .. }
             | Error::RefusedCustomisation { .. }
-            | Error::InvalidRequest { .. } => ErrorKind::InvalidInput,
+            | Error::InvalidRequest { .. }
+            | Error::DevConfig(_) => ErrorKind::InvalidInput,
             Error::Connect(error) if matches!(**error, ConnectError::BadEndpoint(_)) => {
                 ErrorKind::InvalidInput
             }

@@ -1,5 +1,5 @@
 //! `run` and `shell`: a command (or the login shell) in a container. Core chooses the path: the
-//! container's agent when it has one and the caller allows it ([`Horizon::shell_through_agent`],
+//! container's agent when it has one and the caller allows it ([`Horizon::exec_through_agent`],
 //! synchronous, called before any async runtime exists because the agent's client owns the
 //! process's signals), else the libpod exec API ([`Horizon::prepare_exec`], then
 //! [`Horizon::attach_exec`] with the caller's streams). A stopped container is started first;
@@ -8,13 +8,15 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use horizon_agent_client::{ClientError, Outcome};
+use horizon_agent_client::Outcome;
 
+use super::ExecPath;
 use super::{Call, Error, Horizon};
+use crate::devconfig::{DevContainer, choose_dev_container};
 use crate::engine::{Engine, ExecStreams};
-use crate::exec_plan::{self, Caller, ExecPlan, ExecPlanError, Invocation};
+use crate::exec_plan::{self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation};
 
-pub use horizon_agent_client::render_working_dir_note;
+pub use horizon_agent_client::{ClientError, RefusalKind, render_working_dir_note};
 
 /// What running through the agent did.
 #[derive(Debug)]
@@ -62,29 +64,60 @@ pub enum DefinitionLookup {
 }
 
 impl<E: Engine> Horizon<E> {
-    /// The caller's login shell in `name`'s container through its agent, on this process's
-    /// terminal. Synchronous: call it before any other thread exists.
-    pub fn shell_through_agent(&self, name: &str) -> AgentRun {
-        if self.settings.api_exec_only {
+    /// Runs `invocation` in `name`'s container through its agent, as this process would run it
+    /// natively (its directory, environment, streams and terminal) with `options` applied, and
+    /// returns how it ended. [`AgentRun::NoAgent`] (nothing ran) sends the caller to the API
+    /// path: the container has no agent, or one too old for the request, or the request needs
+    /// the API ([`ExecOptions::user`]), or the settings say [`ExecPath::Api`]. With
+    /// [`ExecPath::Agent`] a missing agent is a failure instead.
+    ///
+    /// Synchronous: call it before any other thread exists (the agent's client blocks this
+    /// process's signals to forward them, which must hold for every thread).
+    pub fn exec_through_agent(
+        &self,
+        name: &str,
+        invocation: &Invocation,
+        options: &ExecOptions,
+    ) -> AgentRun {
+        let only_agent = self.settings.exec_path == ExecPath::Agent;
+        let no_agent = |reason: String| {
+            if only_agent {
+                AgentRun::Failed(ClientError::NoAgent { reason })
+            } else {
+                tracing::debug!(%reason, "the command takes the API path");
+                AgentRun::NoAgent
+            }
+        };
+        if self.settings.exec_path == ExecPath::Api {
             return AgentRun::NoAgent;
+        }
+        if options.user.is_some() {
+            return no_agent("only the libpod API runs a command as another user".to_owned());
         }
         let stream = match horizon_agent_client::connect(&self.settings.paths.runtime_dir, name) {
             Ok(stream) => stream,
-            Err(ClientError::NoAgent { reason }) => {
-                tracing::debug!(%reason, "no agent: the shell takes the API path");
-                return AgentRun::NoAgent;
-            }
+            Err(ClientError::NoAgent { reason }) => return no_agent(reason),
             Err(error) => return AgentRun::Failed(error),
         };
-        match horizon_agent_client::run_as_this_process(&stream, name, &[]) {
+        let argv: &[OsString] = match invocation {
+            Invocation::Command(argv) => argv,
+            Invocation::LoginShell => &[],
+        };
+        match agent_run(&stream, name, argv, options) {
             Ok(Outcome::Exited(code)) => AgentRun::Ended(ExecOutcome::Exited(code)),
             Ok(Outcome::Signaled(signal)) => AgentRun::Ended(ExecOutcome::Signaled(signal)),
-            Err(ClientError::NoAgent { reason }) => {
-                tracing::debug!(%reason, "the shell takes the API path");
-                AgentRun::NoAgent
-            }
+            Err(ClientError::NoAgent { reason }) => no_agent(reason),
             Err(error) => AgentRun::Failed(error),
         }
+    }
+
+    /// horizon-dev's development container: `chosen` when the caller named one, else the one
+    /// its configuration file names, else the built-in development definition.
+    pub fn dev_container(&self, chosen: Option<&str>) -> Result<DevContainer, Error> {
+        Ok(choose_dev_container(
+            chosen,
+            self.settings.dev_config.as_deref(),
+        )?)
     }
 
     /// Plans `invocation` in `name`'s container on the API path (starting it when stopped).
@@ -133,12 +166,29 @@ impl<E: Engine> Horizon<E> {
     }
 }
 
-/// This process's side of an exec: its directory (logical `$PWD` first), its environment, and
-/// whether a terminal is wanted.
-pub fn this_process_caller(tty: bool) -> Caller {
+/// Runs through the agent's client with `options`.
+fn agent_run(
+    stream: &std::os::unix::net::UnixStream,
+    name: &str,
+    argv: &[OsString],
+    options: &ExecOptions,
+) -> Result<Outcome, ClientError> {
+    if !options.is_default() {
+        return Err(ClientError::NoAgent {
+            reason: "the agent's client does not take exec options yet".to_owned(),
+        });
+    }
+    horizon_agent_client::run_as_this_process(stream, name, argv)
+}
+
+/// This process's side of an exec: its directory (logical `$PWD` first), its environment,
+/// whether it gets a terminal (`on_terminal`: the process is on one, as the binary sees it;
+/// `options` may force it on or off) and what it sets explicitly.
+pub fn this_process_caller(on_terminal: bool, options: ExecOptions) -> Caller {
     Caller {
         working_dirs: horizon_agent_client::caller_working_dirs(std::env::var_os("PWD").as_deref()),
         environment: std::env::vars_os().collect::<Vec<(OsString, OsString)>>(),
-        tty,
+        tty: options.terminal.resolve(on_terminal),
+        options,
     }
 }

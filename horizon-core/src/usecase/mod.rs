@@ -34,8 +34,8 @@ use futures_util::future::BoxFuture;
 pub use call::{Call, Cancel, CancelTrigger, Event, Observer, Unobserved};
 pub use error::{Error, ErrorKind, Hint};
 pub use exec::{
-    AgentRun, DefinitionLookup, ExecOutcome, ExecPlanned, render_working_dir_note,
-    this_process_caller,
+    AgentRun, ClientError, DefinitionLookup, ExecOutcome, ExecPlanned, RefusalKind,
+    render_working_dir_note, this_process_caller,
 };
 pub use exports::{DeclaredExports, ExportsReport, RefusedExport};
 pub use host::{DoctorOutcome, InfoReport};
@@ -46,8 +46,8 @@ pub use manage::{
 };
 pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
 pub use settings::{
-    EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceStart,
-    Settings,
+    EXEC_PATH_ENV, EXPORT_DIR_ENV, ExecPath, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV,
+    ServiceStart, Settings,
 };
 pub use system::{SystemAction, SystemOptions};
 pub use toolchain::{ListedToolchain, SetupOptions, SetupReport, ToolchainChange, ToolchainList};

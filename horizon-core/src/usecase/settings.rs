@@ -23,8 +23,32 @@ pub const EXPORT_DIR_ENV: &str = "HORIZON_EXPORT_DIR";
 /// Overrides horizon's runtime directory (the agents' sockets).
 pub const RUNTIME_DIR_ENV: &str = "HORIZON_RUNTIME_DIR";
 
-/// Chooses the exec path: `api` skips the agent.
+/// Chooses the exec path: `api` skips the agent, `agent` allows nothing else.
 pub const EXEC_PATH_ENV: &str = "HORIZON_EXEC_PATH";
+
+/// Which way commands go into a container ([`EXEC_PATH_ENV`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExecPath {
+    /// The container's agent when it has one and the request allows it, else the libpod API.
+    #[default]
+    Auto,
+    /// Always the libpod API (`api`: to compare the paths, or to debug).
+    Api,
+    /// Only the agent: a container without one is a failure, never the API (`agent`: to prove
+    /// which path ran, in tests and benchmarks).
+    Agent,
+}
+
+impl ExecPath {
+    /// The choice a value of [`EXEC_PATH_ENV`] names (anything else is [`ExecPath::Auto`]).
+    pub fn from_value(value: Option<&std::ffi::OsStr>) -> ExecPath {
+        match value.and_then(std::ffi::OsStr::to_str) {
+            Some("api") => ExecPath::Api,
+            Some("agent") => ExecPath::Agent,
+            _ => ExecPath::Auto,
+        }
+    }
+}
 
 /// What a process (a binary's command line) overrides of the standard locations. `None` keeps
 /// the standard value.
@@ -78,9 +102,10 @@ pub struct Settings {
     pub search_path: Vec<PathBuf>,
     /// Previous generations an update or a reinstall keeps for rollback.
     pub keep_previous: usize,
-    /// Commands run through the libpod API even when the container has an agent
-    /// (`HORIZON_EXEC_PATH=api`: to compare the paths, or to debug).
-    pub api_exec_only: bool,
+    /// Which way `run`, `shell` and horizon-dev go into a container.
+    pub exec_path: ExecPath,
+    /// horizon-dev's configuration file (`None` without a home or config directory).
+    pub dev_config: Option<PathBuf>,
 }
 
 impl Settings {
@@ -140,6 +165,12 @@ impl Settings {
             .map(|path| std::env::split_paths(&path).collect())
             .unwrap_or_default();
         let export_client = exec_client(std::env::current_exe().ok(), &search_path);
+        let dev_config = crate::devconfig::dev_config_path(
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+            std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .as_deref(),
+        );
         Settings {
             paths,
             sources,
@@ -151,7 +182,8 @@ impl Settings {
             export_client,
             search_path,
             keep_previous: DEFAULT_KEEP_PREVIOUS,
-            api_exec_only: std::env::var_os(EXEC_PATH_ENV).is_some_and(|path| path == "api"),
+            exec_path: ExecPath::from_value(std::env::var_os(EXEC_PATH_ENV).as_deref()),
+            dev_config,
         }
     }
 

@@ -192,7 +192,7 @@ impl Drop for Tmux<'_> {
     }
 }
 
-fn binary() -> String {
+pub(crate) fn binary() -> String {
     cargo_bin("horizon-cli", "horizon-container")
         .display()
         .to_string()
