@@ -1,5 +1,5 @@
 //! `horizon-dev setup TOOLCHAIN`, `setup --remove TOOLCHAIN`, `setup --list`: one horizon-core
-//! call each (`Horizon::setup_toolchain`, `remove_toolchain`, `toolchains`) in the shared
+//! call each (`Horizon::setup_toolchain`, with `remove` for `--remove`; `toolchains`) in the shared
 //! [`Session`], its progress on stderr through the session's observer, its report rendered by the
 //! pure functions below or as `--json` in the shared envelope, its failure mapped by the shared
 //! exit table.
@@ -50,27 +50,22 @@ pub async fn run(session: &Session, container: &str, args: SetupArgs) -> Result<
         print_report(session.json, &list, |out| render_list(out, &list))?;
         return Ok(ExitCode::SUCCESS);
     }
+    let (toolchain, remove) = match (args.toolchain, args.remove) {
+        (_, Some(toolchain)) => (toolchain, true),
+        (Some(toolchain), None) => (toolchain, false),
+        // clap requires one of them.
+        (None, None) => return Ok(ExitCode::from(horizon_cli_support::exit::INVALID_INPUT)),
+    };
     let options = SetupOptions {
         wait: args.wait,
         keep_previous: None,
         force_exports: args.force_exports,
+        remove,
     };
-    let report = match (&args.toolchain, &args.remove) {
-        (_, Some(toolchain)) => {
-            session
-                .horizon
-                .remove_toolchain(call, container, toolchain, &options)
-                .await
-        }
-        (Some(toolchain), None) => {
-            session
-                .horizon
-                .setup_toolchain(call, container, toolchain, &options)
-                .await
-        }
-        // clap requires one of them.
-        (None, None) => return Ok(ExitCode::from(horizon_cli_support::exit::INVALID_INPUT)),
-    };
+    let report = session
+        .horizon
+        .setup_toolchain(call, container, &toolchain, &options)
+        .await;
     session.observer.finish();
     let report = report?;
     // A warning that cannot be shown must not fail the setup (the JSON has it).

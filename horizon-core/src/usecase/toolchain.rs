@@ -1,4 +1,5 @@
-//! The toolchain use cases of `horizon-dev setup`: set one up, remove one, list them. A setup or
+//! The toolchain use cases of `horizon-dev setup`: set one up or remove one
+//! ([`Horizon::setup_toolchain`]), list them ([`Horizon::toolchains`]). A setup or
 //! removal is a change of the container's user-layer definition (`packages`, `export_binaries`,
 //! `verify`; see `crate::toolchain`) built as the container's next generation by the update
 //! transaction, under the container's lock after its journal was recovered, like every update.
@@ -7,7 +8,7 @@
 //! and the same container and generation running. A rollback past the setup puts the file back
 //! (the transaction keeps the file as it was with the generation that ran before).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -21,7 +22,7 @@ use crate::toolchain::{
     Family, OS_RELEASE_PATHS, Recipe, Toolchain, ToolchainError, ToolchainLists, edit_user_layer,
     recipe,
 };
-use crate::update::{DefinitionChange, LockWait, UpdateOutcome};
+use crate::update::{ContainerLock, DefinitionChange, LockWait, UpdateOutcome};
 
 /// How to set up or remove a toolchain.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct SetupOptions {
     /// Export the toolchain's binaries even where they would shadow a host command (or take the
     /// place of a file that is not horizon's, which is moved aside), as `export --force` does.
     pub force_exports: bool,
+    /// Remove the toolchain instead of setting it up.
+    pub remove: bool,
 }
 
 /// What a setup or removal changed.
@@ -50,7 +53,7 @@ pub enum ToolchainChange {
     NotInstalled,
 }
 
-/// The report of [`Horizon::setup_toolchain`] and [`Horizon::remove_toolchain`].
+/// The report of [`Horizon::setup_toolchain`].
 #[derive(Debug, Serialize)]
 pub struct SetupReport {
     /// The container's definition.
@@ -90,16 +93,11 @@ pub struct ListedToolchain {
     pub installed: bool,
 }
 
-/// Add or take away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Direction {
-    Add,
-    Remove,
-}
-
 impl<E: Engine> Horizon<E> {
-    /// Sets up `toolchain` in `container`: its packages, exports and probe added to the user
-    /// layer of the definition, built and verified as the next generation, then exported.
+    /// Sets up `toolchain` in `container` — its packages, exports and probe added to the user
+    /// layer of the definition, built and verified as the next generation, then exported — or,
+    /// with `options.remove`, removes it: the entries it added (never what a lower layer lists)
+    /// taken out, built as the next generation, its wrappers removed.
     pub async fn setup_toolchain(
         &self,
         call: Call<'_>,
@@ -107,21 +105,31 @@ impl<E: Engine> Horizon<E> {
         toolchain: &str,
         options: &SetupOptions,
     ) -> Result<SetupReport, Error> {
-        self.change_toolchain(call, container, toolchain, options, Direction::Add)
-            .await
-    }
-
-    /// Removes `toolchain` from `container`: the entries it added to the user layer (never what a
-    /// lower layer lists) taken out, built as the next generation, its wrappers removed.
-    pub async fn remove_toolchain(
-        &self,
-        call: Call<'_>,
-        container: &str,
-        toolchain: &str,
-        options: &SetupOptions,
-    ) -> Result<SetupReport, Error> {
-        self.change_toolchain(call, container, toolchain, options, Direction::Remove)
-            .await
+        let toolchain = Toolchain::from_name(toolchain)?;
+        // A refused file that customises the definition is not built over, nor edited.
+        self.resolve_to_build(container, "changed")?;
+        let path = self
+            .settings
+            .sources
+            .dir(Layer::User)
+            .ok_or(ToolchainError::NoUserDirectory)?
+            .join(format!("{container}.json"));
+        self.require_installed(container)?;
+        self.engine(call).await?;
+        self.warn_unusable_agent(call);
+        let operation = if options.remove {
+            "toolchain removal"
+        } else {
+            "setup"
+        };
+        self.until_cancelled(call, operation, &[container], async {
+            let lock = self
+                .lock_for_write(call, container, "setup", LockWait::when(options.wait))
+                .await?;
+            self.change_toolchain(call, &lock, container, toolchain, &path, options)
+                .await
+        })
+        .await
     }
 
     /// Every toolchain, what it installs on `container`'s family, and which are installed (read
@@ -152,129 +160,102 @@ impl<E: Engine> Horizon<E> {
         })
     }
 
+    /// The setup (or removal) under `lock`.
     async fn change_toolchain(
         &self,
         call: Call<'_>,
+        lock: &ContainerLock,
         container: &str,
-        toolchain: &str,
+        toolchain: Toolchain,
+        path: &Path,
         options: &SetupOptions,
-        direction: Direction,
     ) -> Result<SetupReport, Error> {
-        let toolchain = Toolchain::from_name(toolchain)?;
-        // A refused file that customises the definition is not built over, nor edited.
-        self.resolve_to_build(container, "changed")?;
-        let path = self
-            .settings
-            .sources
-            .dir(Layer::User)
-            .ok_or(ToolchainError::NoUserDirectory)?
-            .join(format!("{container}.json"));
-        self.require_installed(container)?;
-        self.engine(call).await?;
-        self.warn_unusable_agent(call);
-        let operation = match direction {
-            Direction::Add => "setup",
-            Direction::Remove => "toolchain removal",
-        };
-        self.until_cancelled(call, operation, &[container], async {
-            let lock = self
-                .lock_for_write(call, container, "setup", LockWait::when(options.wait))
-                .await?;
-            let family = self.family_of(call, container).await?;
-            let recipe = recipe(toolchain, family);
-            // The definition as it is now, under the lock (the catalog was read before it).
-            let before = read_user_file(&path)?;
-            let current = self.current_definition(container, &path, before.as_deref())?;
-            let now = ToolchainLists::of(&current.definition);
-            let (change, lists) = match direction {
-                Direction::Add if recipe.is_installed_in(&current.definition) => {
-                    (ToolchainChange::AlreadyInstalled, None)
-                }
-                Direction::Add => (ToolchainChange::Installed, Some(recipe.added_to(&now))),
-                Direction::Remove => {
-                    let lower = definition::below(&self.settings.sources, Layer::User, container)
-                        .map(|lower| ToolchainLists::of(&lower.definition))
-                        .unwrap_or_default();
-                    let lists = recipe.removed_from(&now, &lower);
-                    if lists == now {
-                        (ToolchainChange::NotInstalled, None)
-                    } else {
-                        (ToolchainChange::Removed, Some(lists))
-                    }
-                }
-            };
-            let mut report = SetupReport {
-                container: container.to_owned(),
-                recipe,
-                change,
-                definition: path.clone(),
-                update: None,
-                exports: None,
-                unexported: Vec::new(),
-            };
-            let forced: &[String] = if options.force_exports {
-                &report.recipe.export_binaries
-            } else {
-                &[]
-            };
-            let declared = &current.definition.export_binaries;
-            let Some(lists) = lists else {
-                if change == ToolchainChange::AlreadyInstalled {
-                    // Exports refused by an earlier setup can be made now (`force_exports`).
-                    let (exports, _) =
-                        self.follow_declared(container, declared, declared, forced)?;
-                    report.exports = Some(exports);
-                }
-                return Ok(report);
-            };
-            let after = edit_user_layer(
-                before.as_deref().map(str::as_bytes),
-                &path,
-                container,
-                &lists,
-            )
-            .map_err(ToolchainError::from)?;
-            let next = definition::check_bytes(&self.settings.sources, &path, &after, Layer::User)
-                .map_err(|error| ToolchainError::Refused {
-                    path: path.clone(),
-                    error,
-                })?;
-            let definition_change = DefinitionChange {
-                path: path.clone(),
-                before,
-                // The edit writes text.
-                after: Some(String::from_utf8_lossy(&after).into_owned()),
-            };
-            let update_options = UpdateOptions {
-                keep_previous: options.keep_previous,
-                ..UpdateOptions::default()
-            };
-            let outcome = self
-                .update_locked(
-                    call,
-                    &lock,
-                    &next,
-                    &update_options,
-                    Some(&definition_change),
-                )
-                .await?;
-            if let UpdateOutcome::UpToDate { .. } = outcome {
-                // The running generation was built from the changed definition already (the
-                // file had been edited back by hand): only the file is behind.
-                definition_change.apply().map_err(Error::from)?;
+        let family = self.family_of(call, container).await?;
+        let recipe = recipe(toolchain, family);
+        // The definition as it is now, under the lock (the catalog was read before it).
+        let before = read_user_file(path)?;
+        let current = self.current_definition(container, path, before.as_deref())?;
+        let now = ToolchainLists::of(&current.definition);
+        let (change, lists) = match options.remove {
+            false if recipe.is_installed_in(&current.definition) => {
+                (ToolchainChange::AlreadyInstalled, None)
             }
-            let (exports, unexported) = self.follow_declared(
-                container,
-                declared,
-                &next.definition.export_binaries,
-                forced,
-            )?;
-            report.update = Some(outcome);
-            report.exports = Some(exports);
-            report.unexported = unexported;
-            Ok(report)
-        })
-        .await
+            false => (ToolchainChange::Installed, Some(recipe.added_to(&now))),
+            true => {
+                let lower = definition::below(&self.settings.sources, Layer::User, container)
+                    .map(|lower| ToolchainLists::of(&lower.definition))
+                    .unwrap_or_default();
+                let lists = recipe.removed_from(&now, &lower);
+                if lists == now {
+                    (ToolchainChange::NotInstalled, None)
+                } else {
+                    (ToolchainChange::Removed, Some(lists))
+                }
+            }
+        };
+        let mut report = SetupReport {
+            container: container.to_owned(),
+            recipe,
+            change,
+            definition: path.to_owned(),
+            update: None,
+            exports: None,
+            unexported: Vec::new(),
+        };
+        let forced: &[String] = if options.force_exports {
+            &report.recipe.export_binaries
+        } else {
+            &[]
+        };
+        let declared = &current.definition.export_binaries;
+        let Some(lists) = lists else {
+            if change == ToolchainChange::AlreadyInstalled {
+                // Exports refused by an earlier setup can be made now (`force_exports`).
+                let (exports, _) = self.follow_declared(container, declared, declared, forced)?;
+                report.exports = Some(exports);
+            }
+            return Ok(report);
+        };
+        let after = edit_user_layer(
+            before.as_deref().map(str::as_bytes),
+            path,
+            container,
+            &lists,
+        )
+        .map_err(ToolchainError::from)?;
+        let next = definition::check_bytes(&self.settings.sources, path, &after, Layer::User)
+            .map_err(|error| ToolchainError::Refused {
+                path: path.to_owned(),
+                error,
+            })?;
+        let definition_change = DefinitionChange {
+            path: path.to_owned(),
+            before,
+            // The edit writes text.
+            after: Some(String::from_utf8_lossy(&after).into_owned()),
+        };
+        let update_options = UpdateOptions {
+            keep_previous: options.keep_previous,
+            ..UpdateOptions::default()
+        };
+        let outcome = self
+            .update_locked(call, lock, &next, &update_options, Some(&definition_change))
+            .await?;
+        if let UpdateOutcome::UpToDate { .. } = outcome {
+            // The running generation was built from the changed definition already (the
+            // file had been edited back by hand): only the file is behind.
+            definition_change.apply().map_err(Error::from)?;
+        }
+        let (exports, unexported) = self.follow_declared(
+            container,
+            declared,
+            &next.definition.export_binaries,
+            forced,
+        )?;
+        report.update = Some(outcome);
+        report.exports = Some(exports);
+        report.unexported = unexported;
+        Ok(report)
     }
 
     /// The merged definition with the user file as `content` says (none: as the lower layers make
@@ -282,7 +263,7 @@ impl<E: Engine> Horizon<E> {
     fn current_definition(
         &self,
         container: &str,
-        path: &std::path::Path,
+        path: &Path,
         content: Option<&str>,
     ) -> Result<ResolvedDefinition, Error> {
         let sources = &self.settings.sources;
@@ -340,7 +321,7 @@ impl<E: Engine> Horizon<E> {
 }
 
 /// The user file's content; `None` when there is none.
-fn read_user_file(path: &std::path::Path) -> Result<Option<String>, Error> {
+fn read_user_file(path: &Path) -> Result<Option<String>, Error> {
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Ok(Some(text)),

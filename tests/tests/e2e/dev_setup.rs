@@ -1,7 +1,8 @@
 //! `horizon-dev setup`: toolchains installed into a user definition of the bed's Debian image
 //! from Debian's mirror, built as the next generation, used from the host (`cargo new`, `cargo
-//! run`, an exported `python3` on the PATH), kept by `update` and taken away by `rollback`; a
-//! setup whose probe fails, an unknown toolchain and an unsupported image change nothing.
+//! run`, an exported `python3` on the PATH), kept by `update`, taken away by `rollback` and by
+//! `setup --remove`; a setup whose probe fails, an unknown toolchain and an unsupported image
+//! change nothing.
 
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -79,6 +80,12 @@ fn drifted(session: &Session, name: &str) -> Value {
     json_of(&output)["drifted"].clone()
 }
 
+/// Writes `definition` as the user definition `name` and installs it.
+fn install(session: &Session, name: &str, definition: &Value) {
+    session.write_user_definition(name, &serde_json::to_string_pretty(definition).unwrap());
+    assert_exit(&session.horizon(&["install", name]), 0);
+}
+
 fn user_file(session: &Session, name: &str) -> Vec<u8> {
     std::fs::read(session.definitions_dir().join(format!("{name}.json"))).expect("the user file")
 }
@@ -96,8 +103,7 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
         "mounts": [session.home.display().to_string()],
         "environment": {"CARGO_HOME": format!("{}/.cargo", session.home.display())},
     });
-    session.write_user_definition(&name, &serde_json::to_string_pretty(&definition).unwrap());
-    assert_exit(&session.horizon(&["install", &name]), 0);
+    install(&session, &name, &definition);
     assert_eq!(installed_toolchains(&session, &name), Vec::<String>::new());
 
     // python: generation 2, its python3 exported and working from the host PATH (over the
@@ -204,6 +210,33 @@ fn setup_builds_toolchains_update_keeps_them_and_rollback_takes_the_last_away() 
     assert_eq!(drifted(&session, &name), json!(false));
     assert_eq!(record(&session, &name)["generation"], json!(2));
 
+    // --remove python: generation 4 without it (no package left to install), its exports gone.
+    let removed = dev(&session, &name, &["setup", "--remove", "python"]);
+    assert_exit(&removed, 0);
+    let stdout = text(&removed.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "removed python from {name}\ngeneration 4 runs; generation 2 is kept"
+        )),
+        "{stdout}"
+    );
+    // In the export ledger's order.
+    assert!(stdout.ends_with("unexported: pip3 python3\n"), "{stdout}");
+    assert_consistent(&session, &name, 4);
+    assert!(!in_container(&session, &name, "python3"));
+    assert!(!session.export_dir.join("python3").exists());
+    assert_eq!(installed_toolchains(&session, &name), Vec::<String>::new());
+    let edited: Value = serde_json::from_slice(&user_file(&session, &name)).unwrap();
+    assert_eq!(
+        (
+            &edited["packages"],
+            &edited["export_binaries"],
+            &edited["verify"]
+        ),
+        (&json!([]), &json!([]), &json!([]))
+    );
+    assert_eq!(drifted(&session, &name), json!(false));
+
     assert_exit(&session.horizon(&["remove", &name]), 0);
 }
 
@@ -214,16 +247,12 @@ fn a_setup_whose_probe_fails_changes_nothing() {
     let session = bed.user_session("dev_setup_probe");
     // Python refuses to start with an invalid PYTHONUTF8 (before it even prints its version):
     // python3 installs, its probe cannot pass.
-    session.write_user_definition(
-        &name,
-        &json!({
-            "name": name,
-            "image": bed.debian_image(),
-            "environment": {"PYTHONUTF8": "invalid"},
-        })
-        .to_string(),
-    );
-    assert_exit(&session.horizon(&["install", &name]), 0);
+    let definition = json!({
+        "name": name,
+        "image": bed.debian_image(),
+        "environment": {"PYTHONUTF8": "invalid"},
+    });
+    install(&session, &name, &definition);
     let before = user_file(&session, &name);
     let container_id = record(&session, &name)["container_id"].clone();
 
@@ -265,8 +294,7 @@ fn an_unknown_toolchain_or_an_unsupported_image_changes_nothing() {
             b"NAME=Gentoo\nID=gentoo\nID_LIKE=\"source\"\n".as_slice(),
         )],
     );
-    session.write_user_definition(&name, &json!({"name": name, "image": image}).to_string());
-    assert_exit(&session.horizon(&["install", &name]), 0);
+    install(&session, &name, &json!({"name": name, "image": image}));
     let before = user_file(&session, &name);
 
     let unknown = dev(&session, &name, &["setup", "cobol"]);
