@@ -28,6 +28,7 @@ pub mod naming;
 mod paths;
 pub mod printable;
 pub mod system_update;
+pub mod toolchain;
 pub mod update;
 pub mod usecase;
 
@@ -41,6 +42,7 @@ pub use lifecycle::{
     ContainerStatus, InstallProgress, InstallRecord, InstallStep, InstalledState, StateSummary,
 };
 pub use paths::{HorizonPaths, PathInputs};
+pub use toolchain::{Family, Recipe, Toolchain, ToolchainError};
 pub use update::{
     ContainerCheck, GenerationRef, RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress,
     UpdateStep,
@@ -49,8 +51,9 @@ pub use usecase::{
     AgentRun, Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate,
     DeclaredExports, Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon,
     InfoReport, InstallOptions, InstallReport, Installed, InstalledWithoutDefinition, ListReport,
-    Observer, Overrides, RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings,
-    StartReport, StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    ListedToolchain, Observer, Overrides, RefusedExport, RemoveOutcome, RollbackOptions,
+    RollbackReport, Settings, SetupOptions, SetupReport, StartReport, StatusReport,
+    ToolchainChange, ToolchainList, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

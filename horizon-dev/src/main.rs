@@ -7,6 +7,7 @@
 //! libpod API otherwise. A development container that is not installed is offered for install.
 
 mod offer;
+mod setup;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ use horizon_cli_support::session::{GlobalArgs, Session};
 use horizon_core::{Horizon, Invocation};
 
 /// This binary's name, before every line it writes on stderr.
-const BINARY: &str = "horizon-dev";
+pub(crate) const BINARY: &str = "horizon-dev";
 
 /// The end of `--help`.
 const EXAMPLES: &str = "Examples:
@@ -86,6 +87,16 @@ enum DevCommand {
     ///
     /// Example: horizon-dev shell
     Shell(ShellArgs),
+    /// Set up a development toolchain in the development container: rust, python, node, go, c
+    /// (gcc, clang, make, cmake) or java.
+    ///
+    /// Installed with the image's package manager as the container's next generation, verified
+    /// by the toolchain's probe (`cargo --version`, …), its binaries exported. The toolchain is
+    /// recorded in your definition of the container; `horizon-container rollback NAME` takes it
+    /// away again. --list shows every toolchain and which are set up; --remove takes one out.
+    ///
+    /// Example: horizon-dev setup rust
+    Setup(setup::SetupArgs),
     #[command(flatten)]
     Docs(docs::DocsCommand),
     /// Any other word is a command to run in the development container.
@@ -111,6 +122,12 @@ fn main() -> ExitCode {
     horizon_cli_support::logging::init_tracing(env!("CARGO_CRATE_NAME"));
     let request = match cli.command {
         Some(DevCommand::Docs(command)) => return print_docs(&command),
+        Some(DevCommand::Setup(args)) => {
+            return match run_setup(&cli.global, &cli.dev, args) {
+                Ok(code) => code,
+                Err(failure) => failure.report(BINARY),
+            };
+        }
         Some(DevCommand::Shell(shell)) => ExecRequest {
             invocation: Invocation::LoginShell,
             args: merge(cli.exec, shell.exec),
@@ -138,6 +155,21 @@ fn print_docs(command: &docs::DocsCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(BINARY),
     }
+}
+
+/// `setup`, in the development container.
+fn run_setup(
+    global: &GlobalArgs,
+    dev: &DevArgs,
+    args: setup::SetupArgs,
+) -> Result<ExitCode, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::other(error.into()))?;
+    let session = Session::new(BINARY, global);
+    let container = session.horizon.dev_container(dev.container.as_deref())?;
+    runtime.block_on(setup::run(&session, &container.name, args))
 }
 
 /// Options given before `shell` and after it count alike (`horizon-dev -T shell`,

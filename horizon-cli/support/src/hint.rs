@@ -89,6 +89,10 @@ pub fn render(hint: &Hint) -> String {
         Hint::SystemHistory => {
             "horizon-update --history lists the recorded system generations".to_owned()
         }
+        Hint::KnownToolchains { known } => format!(
+            "known toolchains: {} (`horizon-dev setup --list` shows what each installs)",
+            known.join(", ")
+        ),
         Hint::Repair { name } => format!(
             "`horizon-container repair {name}` rebuilds it from the container and its generation \
              history (or `horizon-container remove {name}` removes the container)"

@@ -140,18 +140,39 @@ pub fn check_file(
     path: &Path,
     layer: Layer,
 ) -> Result<ResolvedDefinition, DefinitionError> {
-    let lower = match layer {
-        Layer::BuiltIn => BTreeMap::new(),
-        Layer::System => load_layers(sources, Layer::BuiltIn).0,
-        Layer::User => load_layers(sources, Layer::System).0,
-    };
     let file = read_layer_file_with(path, |_| Ok(()))?;
     apply(
-        lower.get(&file.layer.name),
+        below(sources, layer, &file.layer.name).as_ref(),
         &file,
         layer,
         sources.home.as_deref(),
     )
+}
+
+/// [`check_file`] of a file's content before it is written (`path` names it in errors).
+pub fn check_bytes(
+    sources: &DefinitionSources,
+    path: &Path,
+    bytes: &[u8],
+    layer: Layer,
+) -> Result<ResolvedDefinition, DefinitionError> {
+    let file = parse_layer(bytes, path)?;
+    apply(
+        below(sources, layer, &file.layer.name).as_ref(),
+        &file,
+        layer,
+        sources.home.as_deref(),
+    )
+}
+
+/// Definition `name` as the layers below `layer` make it (`None` when none of them defines it).
+pub fn below(sources: &DefinitionSources, layer: Layer, name: &str) -> Option<ResolvedDefinition> {
+    let top = match layer {
+        Layer::BuiltIn => return None,
+        Layer::System => Layer::BuiltIn,
+        Layer::User => Layer::System,
+    };
+    load_layers(sources, top).0.remove(name)
 }
 
 /// The virtual path of a built-in definition, used in its errors and sources.

@@ -25,7 +25,8 @@ pub mod validate;
 pub use error::{DefinitionError, Diagnostic, Problem};
 pub use layers::{
     Catalog, DEFAULT_CONFIG_IN_HOME, DEFAULT_SYSTEM_DIR, DefinitionSources, InvalidFile, ROOT_UID,
-    SHARED_TMP, USER_DIR_IN_CONFIG, builtin_path, check_file, load, user_mount_allowed,
+    SHARED_TMP, USER_DIR_IN_CONFIG, below, builtin_path, check_bytes, check_file, load,
+    user_mount_allowed,
 };
 pub use model::{
     Capability, Definition, DefinitionLayer, Desktop, DesktopLayer, Device, ImageReference, Layer,

@@ -508,6 +508,20 @@ pub fn remove_container_exports(
     end_exports(setup, |entry| entry.container == container)
 }
 
+/// Removes the exports of `container` named after one of `binaries` (what a definition no longer
+/// declares); an export under another name (`--as`) was asked for by hand and stays.
+pub fn remove_declared_exports(
+    setup: &ExportSetup,
+    container: &str,
+    binaries: &BTreeSet<String>,
+) -> Result<Vec<UnexportOutcome>, ExportError> {
+    end_exports(setup, |entry| {
+        entry.container == container
+            && entry.name == entry.binary
+            && binaries.contains(&entry.binary)
+    })
+}
+
 /// The exports whose container is not in `installed` (the definition names with an install
 /// record).
 pub fn orphans(

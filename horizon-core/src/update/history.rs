@@ -2,8 +2,15 @@
 //! each the record that was active while that generation ran (image digest, packages, generation
 //! image). A rollback makes the target generation's record the active one again, without asking
 //! any registry; pruning a generation deletes its record.
+//!
+//! Beside a record, `GEN.definition.json` is the definition snapshot of that generation: the
+//! user-layer file it was built from, kept when a transaction changed that file (a toolchain set
+//! up or removed; see [`super::journal::DefinitionChange`]). A rollback to the generation puts the
+//! file back, so the definition says again what that generation has.
 
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use super::error::UpdateError;
 use crate::fsutil::read_json;
@@ -11,6 +18,19 @@ use crate::lifecycle::{INSTALL_RECORD_SCHEMA_VERSION, InstallRecord};
 
 /// The directory of generation records inside the state directory.
 const GENERATIONS_DIR: &str = "generations";
+/// Version of the definition snapshot format.
+const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
+
+/// The user-layer definition file a generation was built from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionSnapshot {
+    /// The format version (1).
+    pub schema_version: u32,
+    /// The file.
+    pub path: PathBuf,
+    /// Its content (`None`: there was no user file).
+    pub content: Option<String>,
+}
 
 /// The generation records of one state directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +62,52 @@ impl GenerationHistory {
                 source,
             },
         )
+    }
+
+    /// The file of generation `generation`'s definition snapshot.
+    pub fn snapshot_path(&self, name: &str, generation: u64) -> PathBuf {
+        self.dir
+            .join(name)
+            .join(format!("{generation}.definition.json"))
+    }
+
+    /// Keeps `content` of the user file `path` as generation `generation`'s definition snapshot.
+    pub fn write_snapshot(
+        &self,
+        name: &str,
+        generation: u64,
+        path: &Path,
+        content: Option<&str>,
+    ) -> Result<(), UpdateError> {
+        let snapshot = DefinitionSnapshot {
+            schema_version: SNAPSHOT_SCHEMA_VERSION,
+            path: path.to_owned(),
+            content: content.map(str::to_owned),
+        };
+        let mut bytes = serde_json::to_vec_pretty(&snapshot).unwrap_or_default();
+        bytes.push(b'\n');
+        crate::fsutil::write_atomic(&self.snapshot_path(name, generation), &bytes).map_err(
+            |(path, source)| UpdateError::State {
+                action: "write the definition snapshot",
+                path,
+                source,
+            },
+        )
+    }
+
+    /// Generation `generation`'s definition snapshot, if one was kept.
+    pub fn read_snapshot(
+        &self,
+        name: &str,
+        generation: u64,
+    ) -> Result<Option<DefinitionSnapshot>, UpdateError> {
+        let path = self.snapshot_path(name, generation);
+        read_json(
+            &path,
+            |snapshot: &DefinitionSnapshot| snapshot.schema_version,
+            SNAPSHOT_SCHEMA_VERSION,
+        )
+        .map_err(|error| UpdateError::from_state_file(error, name, "definition snapshot", path))
     }
 
     /// The record of generation `generation` of `name`, if kept.
@@ -106,8 +172,14 @@ impl GenerationHistory {
         })
     }
 
-    /// Forgets generation `generation` of `name`.
+    /// Forgets generation `generation` of `name` (its record and its definition snapshot).
     pub fn remove(&self, name: &str, generation: u64) -> Result<(), UpdateError> {
+        let snapshot = self.snapshot_path(name, generation);
+        crate::fsutil::remove_durably(&snapshot).map_err(|source| UpdateError::State {
+            action: "remove the definition snapshot",
+            path: snapshot,
+            source,
+        })?;
         let path = self.path(name, generation);
         crate::fsutil::remove_durably(&path).map_err(|source| UpdateError::State {
             action: "remove the generation record",

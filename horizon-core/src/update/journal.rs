@@ -113,6 +113,46 @@ pub struct Journal {
     pub pulled_image: Option<String>,
     /// The steps done so far, in order.
     pub steps: Vec<JournalStep>,
+    /// The change of the user layer's definition file the transaction makes when it completes
+    /// (a toolchain set up or removed, a rollback past one); absent for the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition_change: Option<DefinitionChange>,
+}
+
+/// A change of a user-layer definition file that a transaction makes when it completes, never
+/// before: until then the file is as it was, so a transaction that reverts changed nothing. When
+/// it completes, `before` becomes the definition snapshot of the generation that ran before (what
+/// a rollback to that generation puts back), then the file gets `after`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionChange {
+    /// The file.
+    pub path: PathBuf,
+    /// Its content before the transaction (`None`: there was no file).
+    pub before: Option<String>,
+    /// Its content after it (`None`: the file is removed).
+    pub after: Option<String>,
+}
+
+impl DefinitionChange {
+    /// Gives the file its `after` content, atomically (idempotent: recovery may apply it again).
+    pub(crate) fn apply(&self) -> Result<(), UpdateError> {
+        match &self.after {
+            Some(text) => crate::fsutil::write_atomic(&self.path, text.as_bytes()).map_err(
+                |(path, source)| UpdateError::State {
+                    action: "write the user definition",
+                    path,
+                    source,
+                },
+            ),
+            None => {
+                crate::fsutil::remove_durably(&self.path).map_err(|source| UpdateError::State {
+                    action: "remove the user definition",
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+        }
+    }
 }
 
 impl Journal {
@@ -133,6 +173,7 @@ impl Journal {
             keep_previous: 0,
             pulled_image: None,
             steps: vec![JournalStep::Begun],
+            definition_change: None,
         }
     }
 
@@ -270,6 +311,7 @@ mod tests {
             keep_previous: 2,
             pulled_image: None,
             steps: vec![JournalStep::Begun],
+            definition_change: None,
         }
     }
 

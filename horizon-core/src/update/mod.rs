@@ -22,8 +22,8 @@ mod transaction;
 
 pub use check::{CheckRequest, ContainerCheck, available_digest, check, check_one, error_chain};
 pub use error::{RegistryError, UpdateError, UpdateStep};
-pub use history::GenerationHistory;
-pub use journal::{Journal, JournalStep, JournalStore, Operation};
+pub use history::{DefinitionSnapshot, GenerationHistory};
+pub use journal::{DefinitionChange, Journal, JournalStep, JournalStore, Operation};
 pub use lock::{ContainerLock, LockHolder, LockWait};
 pub use registry::{
     DEFAULT_REGISTRY_TIMEOUT, REGISTRIES_CONF_ENV, RegistryClient, SKOPEO, manifest_digest,

@@ -55,6 +55,7 @@ async fn run_update_with(
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         agent: None,
         rebuild,
+        definition_change: None,
     };
     update(engine, &lock, request, &|_| {}).await
 }
@@ -423,6 +424,7 @@ async fn a_reader_recovers_only_a_transaction_nobody_holds() {
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         pulled_image: None,
         steps: vec![JournalStep::Begun],
+        definition_change: None,
     };
     stores.journals.write(&journal).unwrap();
 
@@ -446,4 +448,110 @@ async fn a_reader_recovers_only_a_transaction_nobody_holds() {
     assert_consistent(&fixture, &engine, 1, "recovered");
     // Without a journal there is nothing to do, and no lock is taken.
     assert_eq!(run_recovery(&fixture, &engine).await, None);
+}
+
+/// An update with a definition change, as a toolchain's setup makes it: `resolved` is the changed
+/// definition (not on disk yet).
+async fn run_update_changing(
+    fixture: &Fixture,
+    engine: &FakeEngine,
+    resolved: &crate::definition::ResolvedDefinition,
+    change: &DefinitionChange,
+) -> Result<UpdateOutcome, UpdateError> {
+    let stores = UpdateStores::new(&fixture.state_dir());
+    let lock = ContainerLock::acquire(&stores.state_dir, "tools", "setup", LockWait::FailIfBusy)?;
+    let desktop = DesktopHost::default();
+    let registry = RegistryClient::default();
+    let request = UpdateRequest {
+        resolved,
+        stores: &stores,
+        desktop: &desktop,
+        registry: &registry,
+        keep_previous: DEFAULT_KEEP_PREVIOUS,
+        agent: None,
+        rebuild: false,
+        definition_change: Some(change),
+    };
+    update(engine, &lock, request, &|_| {}).await
+}
+
+#[tokio::test]
+async fn a_definition_change_is_written_only_by_a_verified_update_and_undone_by_rollback() {
+    let fixture = fixture();
+    let path = fixture.dir.path().join("user/tools.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut engine = installed(&fixture).await;
+    let changed_text = serde_json::json!({
+        "name": "tools", "image": pinned(), "persistent": true,
+        "packages": ["make"], "export_binaries": ["git", "make"],
+        "verify": [["git", "--version"], ["make", "--version"]]
+    })
+    .to_string();
+    let changed = crate::definition::check_bytes(
+        &sources_of(&fixture),
+        &path,
+        changed_text.as_bytes(),
+        crate::definition::Layer::User,
+    )
+    .unwrap();
+    let change = DefinitionChange {
+        path: path.clone(),
+        before: Some(original.clone()),
+        after: Some(changed_text.clone()),
+    };
+
+    // The probe fails: the update is refused, the file is byte for byte as it was.
+    engine.exec_script = Box::new(|request| {
+        if request.argv == ["make", "--version"] {
+            (1, b"make: not found\n".to_vec())
+        } else {
+            (0, Vec::new())
+        }
+    });
+    let refused = run_update_changing(&fixture, &engine, &changed, &change).await;
+    assert!(
+        matches!(&refused, Err(error) if error.left_running_container_untouched()),
+        "{refused:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    assert_consistent(&fixture, &engine, 1, "a refused change");
+
+    // Verified: the new generation runs and the file says what it has.
+    engine.exec_script = Box::new(|_| (0, Vec::new()));
+    run_update_changing(&fixture, &engine, &changed, &change)
+        .await
+        .unwrap();
+    let generation = stores_of(&fixture)
+        .records
+        .read("tools")
+        .unwrap()
+        .unwrap()
+        .generation;
+    assert_consistent(&fixture, &engine, generation, "the change");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), changed_text);
+
+    // Back to generation 1: its file again; forward: the change again.
+    run_rollback(&fixture, &engine, RollbackTarget::Previous)
+        .await
+        .unwrap();
+    assert_consistent(&fixture, &engine, 1, "rolled back");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), original);
+    run_rollback(&fixture, &engine, RollbackTarget::Generation(generation))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), changed_text);
+}
+
+fn stores_of(fixture: &Fixture) -> UpdateStores {
+    UpdateStores::new(&fixture.state_dir())
+}
+
+fn sources_of(fixture: &Fixture) -> crate::definition::DefinitionSources {
+    use std::os::unix::fs::MetadataExt;
+    crate::definition::DefinitionSources {
+        system_dir: fixture.dir.path().join("system"),
+        user_dir: Some(fixture.dir.path().join("user")),
+        home: Some(fixture.dir.path().to_path_buf()),
+        system_owner: std::fs::metadata(fixture.dir.path()).unwrap().uid(),
+    }
 }

@@ -11,6 +11,7 @@ use crate::exec_plan::ExecPlanError;
 use crate::export::{ExportError, Owner};
 use crate::lifecycle::LifecycleError;
 use crate::system_update::SystemUpdateError;
+use crate::toolchain::ToolchainError;
 use crate::update::UpdateError;
 
 /// A use case failed.
@@ -67,6 +68,9 @@ pub enum Error {
     /// An export failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// A toolchain could not be set up, removed or listed.
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
     /// A command could not be prepared or run in a container.
     #[error(transparent)]
     Exec(#[from] ExecPlanError),
@@ -237,6 +241,11 @@ pub enum Hint {
     Utf8Arguments,
     /// See the system generations.
     SystemHistory,
+    /// Choose one of the known toolchains.
+    KnownToolchains {
+        /// Their names.
+        known: Vec<String>,
+    },
     /// Rebuild the container's unreadable state files from the container and its generation
     /// history (or remove the container).
     Repair {
@@ -272,6 +281,10 @@ impl Error {
             Error::System(SystemUpdateError::NothingToRollBack { .. }) => {
                 ErrorKind::NothingToRollBack
             }
+            Error::Toolchain(
+                ToolchainError::NoOsRelease { .. } | ToolchainError::Unreadable { .. },
+            ) => ErrorKind::Failed,
+            Error::Toolchain(_) => ErrorKind::InvalidInput,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::Partial {
                 all_refused: true, ..
@@ -347,6 +360,11 @@ impl Error {
                 vec![Hint::UpdateAgain]
             }
             Error::Export(error) => export_hints(error),
+            Error::Toolchain(ToolchainError::Unknown { known, .. }) => {
+                vec![Hint::KnownToolchains {
+                    known: known.clone(),
+                }]
+            }
             Error::Exec(ExecPlanError::NotInstalled { definition }) => vec![Hint::Install {
                 name: definition.clone(),
             }],

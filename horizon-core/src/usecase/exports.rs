@@ -124,6 +124,17 @@ impl<E: Engine> Horizon<E> {
     /// Exports every binary of `container`'s `export_binaries`. A refusal (the name is taken)
     /// does not stop the others.
     pub(crate) fn export_declared(&self, container: &str, binaries: &[String]) -> DeclaredExports {
+        self.export_declared_forcing(container, binaries, &[])
+    }
+
+    /// [`Horizon::export_declared`], exporting the binaries of `forced` even over a collision
+    /// (as `export --force` does).
+    fn export_declared_forcing(
+        &self,
+        container: &str,
+        binaries: &[String],
+        forced: &[String],
+    ) -> DeclaredExports {
         let setup = self.settings.export_setup();
         let mut done = DeclaredExports::default();
         if binaries.is_empty() {
@@ -134,7 +145,7 @@ impl<E: Engine> Horizon<E> {
                 container: container.to_owned(),
                 binary: binary.clone(),
                 alias: None,
-                force: false,
+                force: forced.contains(binary),
             };
             // Without the client no wrapper can run: each binary is refused for that.
             let exported = check_client(&setup).and_then(|()| export::export(&setup, &request));
@@ -148,6 +159,33 @@ impl<E: Engine> Horizon<E> {
             }
         }
         done
+    }
+
+    /// Brings `container`'s declared exports from `before` to `after` (its `export_binaries`
+    /// before and after a change of its definition): the binaries `after` declares are exported
+    /// (those of `forced` even over a collision), the wrappers of those only `before` declared
+    /// are removed.
+    pub(crate) fn follow_declared(
+        &self,
+        container: &str,
+        before: &[String],
+        after: &[String],
+        forced: &[String],
+    ) -> Result<(DeclaredExports, Vec<UnexportOutcome>), Error> {
+        let gone: BTreeSet<String> = before
+            .iter()
+            .filter(|binary| !after.contains(binary))
+            .cloned()
+            .collect();
+        let removed = if gone.is_empty() {
+            Vec::new()
+        } else {
+            export::remove_declared_exports(&self.settings.export_setup(), container, &gone)?
+        };
+        Ok((
+            self.export_declared_forcing(container, after, forced),
+            removed,
+        ))
     }
 
     /// Removes the wrappers of `container`.

@@ -107,6 +107,7 @@ impl<E: Engine> Horizon<E> {
                                 .unwrap_or(self.settings.keep_previous),
                             agent: self.settings.agent_host(),
                             rebuild: true,
+                            definition_change: None,
                         };
                         let progress = |progress: &crate::update::UpdateProgress<'_>| {
                             call.emit(Event::Update { name, progress });

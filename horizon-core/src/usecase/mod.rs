@@ -1,7 +1,8 @@
 //! Every use case of horizon, one call each: install (and reinstall), remove, start, stop,
 //! status, list, logs, run and shell, export, unexport, exports, repair (of exports, and of a
 //! container's unreadable state files), update (one or many),
-//! check, rollback, cleanup, doctor, info, and the system update of `horizon-update`.
+//! check, rollback, cleanup, doctor, info, the system update of `horizon-update`, and the
+//! toolchains of `horizon-dev setup`.
 //!
 //! A [`Horizon`] holds what a process knows once ([`Settings`]: paths, definition sources, how
 //! Podman is found, the agent, the desktop, the registry) and the engine, connected on first use.
@@ -23,6 +24,7 @@ mod manage;
 mod repair;
 mod settings;
 mod system;
+mod toolchain;
 mod updates;
 
 use std::path::PathBuf;
@@ -48,6 +50,7 @@ pub use settings::{
     ServiceStart, Settings,
 };
 pub use system::{SystemAction, SystemOptions};
+pub use toolchain::{ListedToolchain, SetupOptions, SetupReport, ToolchainChange, ToolchainList};
 pub use updates::{
     CheckOutcome, ContainerUpdate, RollbackOptions, RollbackReport, UpdateOptions, UpdateSelection,
     UpdatesReport,

@@ -11,10 +11,12 @@ use serde::Serialize;
 
 use super::exports::DeclaredExports;
 use super::{Call, Error, Event, Horizon};
+use crate::definition::{Catalog, ResolvedDefinition};
 use crate::engine::Engine;
+use crate::export::UnexportOutcome;
 use crate::update::{
-    self, CheckRequest, ContainerCheck, LockWait, RegistryClient, RollbackOutcome, RollbackTarget,
-    UpdateOutcome, UpdateProgress, UpdateRequest,
+    self, CheckRequest, ContainerCheck, ContainerLock, DefinitionChange, LockWait, RegistryClient,
+    RollbackOutcome, RollbackTarget, UpdateOutcome, UpdateProgress, UpdateRequest,
 };
 
 /// Which containers to update.
@@ -99,6 +101,13 @@ pub struct RollbackReport {
     /// What changed.
     #[serde(flatten)]
     pub outcome: RollbackOutcome,
+    /// When the rollback put back the user definition the generation was built from (past a
+    /// toolchain's setup): the exports of the definition as it is again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exports: Option<DeclaredExports>,
+    /// The wrappers removed with the binaries the definition put back no longer declares.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unexported: Vec<UnexportOutcome>,
 }
 
 impl Serialize for ContainerUpdate {
@@ -218,6 +227,22 @@ impl<E: Engine> Horizon<E> {
         let lock = self
             .lock_for_write(call, name, operation, LockWait::when(options.wait))
             .await?;
+        self.update_locked(call, &lock, resolved, options, None)
+            .await
+    }
+
+    /// The update transaction of `resolved`'s container, whose lock the caller holds (and whose
+    /// journal it recovered): the one place a use case updates a container. `definition_change`
+    /// is the user file the transaction writes when it completes (a toolchain's setup).
+    pub(crate) async fn update_locked(
+        &self,
+        call: Call<'_>,
+        lock: &ContainerLock,
+        resolved: &ResolvedDefinition,
+        options: &UpdateOptions,
+        definition_change: Option<&DefinitionChange>,
+    ) -> Result<UpdateOutcome, Error> {
+        let name = resolved.definition.name.as_str();
         let stores = self.settings.update_stores();
         let registry = self.registry(options.registry_timeout);
         let request = UpdateRequest {
@@ -228,9 +253,10 @@ impl<E: Engine> Horizon<E> {
             keep_previous: options.keep_previous.unwrap_or(self.settings.keep_previous),
             agent: self.settings.agent_host(),
             rebuild: false,
+            definition_change,
         };
         let progress = |progress: &UpdateProgress<'_>| call.emit(Event::Update { name, progress });
-        Ok(update::update(self.engine(call).await?, &lock, request, &progress).await?)
+        Ok(update::update(self.engine(call).await?, lock, request, &progress).await?)
     }
 
     /// Returns definition `name`'s container to `target`, without any network.
@@ -252,11 +278,30 @@ impl<E: Engine> Horizon<E> {
                 )
                 .await?;
             let stores = self.settings.update_stores();
+            let declared = |catalog: &Catalog| {
+                catalog
+                    .get(name)
+                    .map(|resolved| resolved.definition.export_binaries.clone())
+            };
+            let before = declared(self.catalog());
             let outcome =
                 update::rollback(self.engine(call).await?, &lock, &stores, target).await?;
+            // The rollback may have put back the user file: the definition is read again.
+            let after = declared(&crate::definition::load(&self.settings.sources));
+            let (exports, unexported) = match (&outcome, before, after) {
+                (RollbackOutcome::RolledBack { .. }, Some(before), Some(after))
+                    if before != after =>
+                {
+                    let (exports, unexported) = self.follow_declared(name, &before, &after, &[])?;
+                    (Some(exports), unexported)
+                }
+                _ => (None, Vec::new()),
+            };
             Ok(RollbackReport {
                 name: name.to_owned(),
                 outcome,
+                exports,
+                unexported,
             })
         })
         .await

@@ -12,6 +12,7 @@ mod cli_info;
 mod client_death;
 mod corrupt_state;
 mod dev;
+mod dev_setup;
 mod docs;
 mod doctor;
 mod embedding;

@@ -146,6 +146,7 @@ fn begun(
         keep_previous: 0,
         pulled_image: None,
         steps: vec![JournalStep::Begun],
+        definition_change: None,
     }
 }
 

@@ -132,7 +132,8 @@ pub async fn recover_if_interrupted<E: Engine>(
 }
 
 /// Finishes a transaction whose new container has the active name: the old one stopped and named
-/// for its generation, the new one running, the record written, the journal's steps recorded.
+/// for its generation, the new one running, the record written, the user definition changed as
+/// the journal says (if it says so), the journal's steps recorded.
 pub(super) async fn complete<E: Engine>(
     engine: &E,
     stores: &UpdateStores,
@@ -188,6 +189,16 @@ pub(super) async fn complete<E: Engine>(
     record.container_id = details.id.clone();
     stores.records.write(&record)?;
     stores.history.write(&record)?;
+    if let Some(change) = &journal.definition_change {
+        // The file as it was is what the generation that ran before was built from.
+        stores.history.write_snapshot(
+            &name,
+            journal.from_generation,
+            &change.path,
+            change.before.as_deref(),
+        )?;
+        change.apply()?;
+    }
     stores.journals.record(journal, JournalStep::Recorded)?;
     failpoint::hit("update-recorded").await?;
     Ok(())

@@ -1,5 +1,8 @@
 //! The rollback transaction: which kept generation to return to ([`RollbackTarget`]), and the
-//! swap to it, from its kept container and generation record, without any network.
+//! swap to it, from its kept container and generation record, without any network. When the
+//! target generation has a definition snapshot (a later transaction changed the user file it was
+//! built from: a toolchain setup), the rollback puts that file back as it completes, so the
+//! definition describes what runs again: no drift, and what the setup added is gone from it.
 
 use serde::Serialize;
 
@@ -9,7 +12,7 @@ use super::{GenerationRef, Installed, UpdateStores, begin, begun, installed, kep
 use crate::engine::Engine;
 use crate::lifecycle::generation_of;
 use crate::update::error::UpdateError;
-use crate::update::journal::{Journal, Operation};
+use crate::update::journal::{DefinitionChange, Journal, Operation};
 use crate::update::lock::ContainerLock;
 
 /// Which generation a rollback returns to.
@@ -73,8 +76,10 @@ pub async fn rollback<E: Engine>(
                 path: stores.history.path(&name, generation),
                 message: "missing: this generation cannot be restored".to_owned(),
             })?;
+    let definition_change = restored_definition(stores, &name, generation)?;
     let mut journal = Journal {
         to_record: Some(to_record.clone()),
+        definition_change,
         ..begun(
             Operation::Rollback,
             &name,
@@ -90,6 +95,35 @@ pub async fn rollback<E: Engine>(
         from: GenerationRef::of(&record),
         to: GenerationRef::of(&to_record),
     })
+}
+
+/// The change that puts back the user file generation `generation` was built from, when it has a
+/// definition snapshot and the file differs from it now.
+fn restored_definition(
+    stores: &UpdateStores,
+    name: &str,
+    generation: u64,
+) -> Result<Option<DefinitionChange>, UpdateError> {
+    let Some(snapshot) = stores.history.read_snapshot(name, generation)? else {
+        return Ok(None);
+    };
+    let before = match std::fs::read(&snapshot.path) {
+        // A definition file is UTF-8 or refused by the reader; a lossy copy keeps what is there.
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(UpdateError::State {
+                action: "read the user definition",
+                path: snapshot.path,
+                source,
+            });
+        }
+    };
+    Ok((before != snapshot.content).then_some(DefinitionChange {
+        path: snapshot.path,
+        before,
+        after: snapshot.content,
+    }))
 }
 
 /// The kept generation `target` names, or `None` when it is the running one.

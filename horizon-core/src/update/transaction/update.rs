@@ -21,7 +21,7 @@ use crate::naming;
 use crate::update::check::available_digest;
 use crate::update::error::{UpdateError, UpdateStep};
 use crate::update::failpoint;
-use crate::update::journal::{Journal, JournalStep, Operation};
+use crate::update::journal::{DefinitionChange, Journal, JournalStep, Operation};
 use crate::update::lock::ContainerLock;
 use crate::update::registry::RegistryClient;
 
@@ -48,6 +48,10 @@ pub struct UpdateRequest<'a> {
     /// Build the next generation even when the registry has nothing new and the definition is
     /// unchanged (`install --reinstall`: a container made afresh, with the agent it lacked, say).
     pub rebuild: bool,
+    /// The user-layer file `resolved` was read from, when the caller has not written it yet (a
+    /// toolchain set up or removed): the transaction writes it when it completes, and leaves it
+    /// as it is when it fails or reverts.
+    pub definition_change: Option<&'a DefinitionChange>,
 }
 
 impl UpdateRequest<'_> {
@@ -123,6 +127,7 @@ pub async fn update<E: Engine>(
     let generation = next_generation(engine, name, Some(&active), &stores.records).await?;
     let mut journal = Journal {
         keep_previous: request.keep_previous,
+        definition_change: request.definition_change.cloned(),
         ..begun(
             request.operation(),
             name,
