@@ -27,6 +27,7 @@ pub mod naming;
 mod paths;
 pub mod printable;
 pub mod system_update;
+pub mod systemd;
 pub mod update;
 pub mod usecase;
 
