@@ -48,7 +48,8 @@ pub use usecase::{
     Call, Cancel, CancelTrigger, CheckOutcome, CleanupOutcome, ContainerUpdate, DeclaredExports,
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
     InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
-    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, Settings, StartReport,
+    RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, ServeOutcome, ServiceOptions,
+    ServiceReport, Settings, StartReport,
     StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
 };
 

@@ -32,10 +32,11 @@ pub fn container_unit(name: &str) -> String {
 }
 
 /// Whose service manager runs the units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitScope {
     /// The user's own manager (`systemctl --user`): user containers on the rootless service.
+    #[default]
     User,
     /// The system manager: system containers on the rootful service.
     System,

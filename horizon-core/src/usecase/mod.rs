@@ -1,7 +1,8 @@
 //! Every use case of horizon, one call each: install (and reinstall), remove, start, stop,
 //! status, list, logs, run and shell, export, unexport, exports, repair (of exports, and of a
 //! container's unreadable state files), update (one or many),
-//! check, rollback, cleanup, doctor, info, and the system update of `horizon-update`.
+//! check, rollback, cleanup, doctor, info, the system update of `horizon-update`, and horizon
+//! under systemd (enable, disable, serve, generate, the unattended update).
 //!
 //! A [`Horizon`] holds what a process knows once ([`Settings`]: paths, definition sources, how
 //! Podman is found, the agent, the desktop, the registry) and the engine, connected on first use.
@@ -21,6 +22,7 @@ mod host;
 mod install;
 mod manage;
 mod repair;
+mod services;
 mod settings;
 mod system;
 mod updates;
@@ -43,9 +45,13 @@ pub use manage::{
     StatusReport,
 };
 pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
+pub use services::{
+    SERVE_POLL_INTERVAL, ServeOutcome, ServiceOptions, ServiceReport, TimerReport,
+    UnattendedReport,
+};
 pub use settings::{
-    EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceStart,
-    Settings,
+    EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceHost,
+    ServiceStart, Settings, UNIT_DIR_ENV, UPDATE_CONFIG_ENV,
 };
 pub use system::{SystemAction, SystemOptions};
 pub use updates::{
