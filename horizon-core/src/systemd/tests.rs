@@ -85,7 +85,6 @@ fn the_template_runs_start_wait_for_its_instance_with_the_environment_it_was_ena
         section(&text, "Unit"),
         pairs(&[
             ("Description", "HorizonOS container %i"),
-            ("Documentation", "man:horizon-container(1)"),
             ("Wants", "podman.socket"),
             ("After", "podman.socket network-online.target"),
             ("StartLimitIntervalSec", "60"),

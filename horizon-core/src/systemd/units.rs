@@ -116,7 +116,6 @@ pub fn container_template(context: &UnitContext<'_>) -> String {
          # starts it with the {wanted_by}.\n\
          [Unit]\n\
          Description=HorizonOS container %i\n\
-         Documentation=man:horizon-container(1)\n\
          Wants=podman.socket\n\
          After=podman.socket network-online.target\n\
          StartLimitIntervalSec=60\n\
@@ -152,7 +151,6 @@ pub fn update_service(context: &UnitContext<'_>) -> String {
         "# Written by horizon-update {version}: the unattended update, started by {UPDATE_TIMER}.\n\
          [Unit]\n\
          Description=HorizonOS unattended update\n\
-         Documentation=man:horizon-update(1)\n\
          Wants=network-online.target\n\
          After=network-online.target podman.socket\n\
          \n\
@@ -172,7 +170,6 @@ pub fn update_timer() -> String {
         "# Written by horizon-update {version}: runs {UPDATE_SERVICE} daily.\n\
          [Unit]\n\
          Description=Daily HorizonOS unattended update\n\
-         Documentation=man:horizon-update(1)\n\
          \n\
          [Timer]\n\
          OnCalendar={UPDATE_CALENDAR}\n\
