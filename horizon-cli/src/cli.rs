@@ -198,9 +198,19 @@ pub enum Command {
         #[arg(long)]
         now: bool,
     },
-    /// Print a unit equivalent to an installed container, for Podman's own tooling.
-    #[command(subcommand)]
-    Generate(GenerateCommand),
+    /// Print a unit equivalent to an installed container, for Podman's own tooling: a systemd
+    /// service running `podman run`, or a Quadlet file, with the container's generation image,
+    /// mounts, devices, environment, network and security (as a container of its own,
+    /// NAME-unit, that horizon does not manage).
+    ///
+    /// Example: horizon-container generate quadlet development > ~/.config/containers/systemd/horizon-development.container
+    Generate {
+        /// What to print.
+        #[arg(value_enum)]
+        kind: GenerateKind,
+        /// The container's definition name.
+        name: String,
+    },
     /// Remove an installed container, its generation images and its install record.
     ///
     /// The definition file stays: `install` makes the container again.
@@ -436,22 +446,11 @@ pub enum LayerArg {
 }
 
 /// `generate`'s kinds of file.
-#[derive(Debug, Subcommand)]
-pub enum GenerateCommand {
-    /// A systemd service running `podman run` with the container's generation image, mounts,
-    /// environment and security (install it as horizon-NAME.service).
-    ///
-    /// Example: horizon-container generate systemd development > ~/.config/systemd/user/horizon-development.service
-    Systemd {
-        /// The container's definition name.
-        name: String,
-    },
-    /// A Quadlet file (Podman 4.4 and later) with the same container (install it as
-    /// horizon-NAME.container in ~/.config/containers/systemd or /etc/containers/systemd).
-    ///
-    /// Example: horizon-container generate quadlet development > ~/.config/containers/systemd/horizon-development.container
-    Quadlet {
-        /// The container's definition name.
-        name: String,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateKind {
+    /// A systemd service running `podman run` (install it as horizon-NAME.service).
+    Systemd,
+    /// A Quadlet file, Podman 4.4 and later (install it as horizon-NAME.container in
+    /// ~/.config/containers/systemd or /etc/containers/systemd).
+    Quadlet,
 }

@@ -116,9 +116,12 @@ impl SystemdContainer {
         process::run(self.podman_exec(None, &[]).args(args))
     }
 
-    /// Runs `args` inside as root with `session`'s environment (a root session: system units).
+    /// Runs `args` inside as root with `session`'s environment (a root session), its units in
+    /// the system manager's /etc/systemd/system.
     pub fn as_root(&self, session: &Session, args: &[&str]) -> Output {
-        self.podman_exec(None, &session.environment())
+        let mut env = session.environment();
+        env.retain(|(key, _)| *key != "HORIZON_UNIT_DIR");
+        self.podman_exec(None, &env)
             .args(args)
             .output()
             .expect("podman exec")
@@ -129,7 +132,7 @@ impl SystemdContainer {
     /// manager reads units).
     pub fn as_user(&self, session: &Session, args: &[&str]) -> Output {
         let mut env = session.environment();
-        env.retain(|(key, _)| *key != "XDG_RUNTIME_DIR");
+        env.retain(|(key, _)| !matches!(*key, "XDG_RUNTIME_DIR" | "HORIZON_UNIT_DIR"));
         env.push(("XDG_RUNTIME_DIR", self.user_runtime_dir().into_os_string()));
         env.push(("HORIZON_UNIT_DIR", self.user_unit_dir().into_os_string()));
         self.podman_exec(Some(&self.user), &env)

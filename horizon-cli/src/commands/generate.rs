@@ -8,16 +8,16 @@ use horizon_cli_support::exit::Failure;
 use horizon_core::systemd::UnitKind;
 
 use super::{Session, print_report};
-use crate::cli::GenerateCommand;
+use crate::cli::GenerateKind;
 
-pub async fn run(session: &Session, command: GenerateCommand) -> Result<ExitCode, Failure> {
-    let (kind, name) = match command {
-        GenerateCommand::Systemd { name } => (UnitKind::Systemd, name),
-        GenerateCommand::Quadlet { name } => (UnitKind::Quadlet, name),
+pub async fn run(session: &Session, kind: GenerateKind, name: &str) -> Result<ExitCode, Failure> {
+    let kind = match kind {
+        GenerateKind::Systemd => UnitKind::Systemd,
+        GenerateKind::Quadlet => UnitKind::Quadlet,
     };
     let unit = session
         .horizon
-        .generate_unit(session.call(), &name, kind)
+        .generate_unit(session.call(), name, kind)
         .await?;
     print_report(session.json, &unit, |out| {
         out.write_all(unit.text.as_bytes())

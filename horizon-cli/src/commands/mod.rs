@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Start { name, wait: true } => enable::serve(session, &name).await,
         Command::Enable { name, now } => enable::enable(session, &name, now).await,
         Command::Disable { name, now } => enable::disable(session, &name, now).await,
-        Command::Generate(command) => generate::run(session, command).await,
+        Command::Generate { kind, name } => generate::run(session, kind, &name).await,
         Command::Stop { name } => stop::run(session, &name).await,
         Command::Remove { name, keep_images } => remove::run(session, &name, keep_images).await,
         Command::Cleanup { dry_run } => cleanup::run(session, dry_run).await,

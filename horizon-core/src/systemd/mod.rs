@@ -25,6 +25,15 @@ pub use units::{CONTAINER_TEMPLATE, UnitScope, container_unit};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SystemdError {
+    /// No service manager of this scope runs here.
+    #[error("{}", match .scope {
+        UnitScope::System => "no systemd service manager runs here (systemd is not PID 1)",
+        UnitScope::User => "your systemd user manager does not answer (no $XDG_RUNTIME_DIR/systemd/private: is systemd PID 1, and are you logged in or lingering?)",
+    })]
+    NoManager {
+        /// The scope asked for.
+        scope: UnitScope,
+    },
     /// A unit file could not be written.
     #[error("could not write {}: {source}", .path.display())]
     Write {

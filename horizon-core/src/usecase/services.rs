@@ -111,6 +111,7 @@ impl<E: Engine> Horizon<E> {
                 name: name.to_owned(),
             }));
         }
+        self.require_manager()?;
         let (template, template_written) = self.write_template()?;
         if template_written {
             self.systemctl(&["daemon-reload"]).await?;
@@ -238,6 +239,7 @@ impl<E: Engine> Horizon<E> {
             program: &services.horizon_update,
             environment: &services.environment,
         };
+        self.require_manager()?;
         let dir = &self.settings.paths.unit_dir;
         let service = dir.join(units::UPDATE_SERVICE);
         let timer = dir.join(units::UPDATE_TIMER);
@@ -307,6 +309,18 @@ impl<E: Engine> Horizon<E> {
             report.update = Some(self.system_update(call, scope, options).await?);
         }
         Ok(report)
+    }
+
+    /// Refuses before anything is written when no service manager would read the units.
+    fn require_manager(&self) -> Result<(), Error> {
+        let services = &self.settings.services;
+        if services.manager_running {
+            return Ok(());
+        }
+        Err(SystemdError::NoManager {
+            scope: services.scope,
+        }
+        .into())
     }
 
     /// Whether horizon's template unit is in the unit directory (some container was enabled).

@@ -114,7 +114,15 @@ pub struct ServiceHost {
     pub environment: Vec<(String, String)>,
     /// `$NOTIFY_SOCKET`: set when systemd runs this process as a `Type=notify` service.
     pub notify_socket: Option<PathBuf>,
+    /// A service manager of this scope runs: systemd is PID 1 (`/run/systemd/system`), and for
+    /// the user scope the user's manager answers in `$XDG_RUNTIME_DIR/systemd/private`.
+    pub manager_running: bool,
 }
+
+/// Present while systemd runs as PID 1 (what `sd_booted` checks).
+const SYSTEMD_BOOTED: &str = "/run/systemd/system";
+/// The user manager's private socket, in the user's runtime directory.
+const USER_MANAGER_SOCKET: &str = "systemd/private";
 
 impl Settings {
     /// The settings of this process: its environment (`$HOME`, the XDG directories, `$PATH`,
@@ -187,8 +195,16 @@ impl Settings {
                 .filter(|value| !value.is_empty())
                 .map(|value| (*name, value))
         });
+        let scope = crate::systemd::UnitScope::for_uid(discovery.uid);
+        let manager_running = std::path::Path::new(SYSTEMD_BOOTED).is_dir()
+            && (scope == crate::systemd::UnitScope::System
+                || discovery
+                    .xdg_runtime_dir
+                    .as_ref()
+                    .is_some_and(|dir| dir.join(USER_MANAGER_SOCKET).exists()));
         let services = ServiceHost {
-            scope: crate::systemd::UnitScope::for_uid(discovery.uid),
+            scope,
+            manager_running,
             horizon_container: installed_program("horizon-container", executable.clone(), &search_path),
             horizon_update: installed_program("horizon-update", executable, &search_path),
             podman: crate::host_command::find_program("podman", None)

@@ -313,6 +313,15 @@ fn generated_units_reproduce_the_container_and_pass_systemd_analyze() {
     );
     assert_exit(&session.horizon(&["install", &name]), 0);
 
+    // Without systemd as PID 1 (this machine), enable refuses before writing anything.
+    let refused = session.horizon(&["enable", &name]);
+    assert_exit(&refused, 1);
+    assert_eq!(
+        text(&refused.stderr),
+        "horizon-container: error: no systemd service manager runs here (systemd is not PID 1)\n"
+    );
+    assert!(!session.home.join(".units").exists());
+
     let generated = session.horizon(&["generate", "systemd", &name]);
     assert_exit(&generated, 0);
     let unit = text(&generated.stdout);
