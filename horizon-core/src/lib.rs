@@ -49,8 +49,8 @@ pub use usecase::{
     Error, ErrorKind, Event, ExportsReport, Hint, Horizon, InfoReport, InstallOptions,
     InstallReport, Installed, InstalledWithoutDefinition, ListReport, Observer, Overrides,
     RefusedExport, RemoveOutcome, RollbackOptions, RollbackReport, ServeOutcome, ServiceOptions,
-    ServiceReport, Settings, StartReport,
-    StatusReport, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    ServiceReport, Settings, StartReport, StatusReport, Unobserved, UpdateOptions, UpdateSelection,
+    UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

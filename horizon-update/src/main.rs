@@ -139,7 +139,10 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             observer.finish();
             let report = report.map_err(failure)?;
             print_report(json, &report, |out| render::unattended(out, &report))?;
-            let failed = report.update.as_ref().is_some_and(|update| update.any_failed());
+            let failed = report
+                .update
+                .as_ref()
+                .is_some_and(|update| update.any_failed());
             Ok(status_of(failed))
         }
         Action::All | Action::Containers => {

@@ -107,7 +107,12 @@ pub fn unattended(
     writeln!(out, "pre-update checks ({}):", report.config.display())?;
     for verdict in &report.checks {
         let mark = if verdict.skip { "skip" } else { "ok" };
-        writeln!(out, "  {mark:<4} {}: {}", verdict.check.as_str(), verdict.detail)?;
+        writeln!(
+            out,
+            "  {mark:<4} {}: {}",
+            verdict.check.as_str(),
+            verdict.detail
+        )?;
     }
     match &report.update {
         Some(update_report) => update(out, update_report),

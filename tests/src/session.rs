@@ -152,7 +152,10 @@ impl Session {
                 self.export_dir.clone().into_os_string(),
             ),
             // Never the machine's /etc/systemd/system or /etc/horizonos/update.json.
-            ("HORIZON_UNIT_DIR", self.home.join(".units").into_os_string()),
+            (
+                "HORIZON_UNIT_DIR",
+                self.home.join(".units").into_os_string(),
+            ),
             (
                 "HORIZON_UPDATE_CONFIG",
                 self.home.join(".update.json").into_os_string(),

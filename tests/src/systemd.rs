@@ -35,7 +35,13 @@ static SHARED: OnceLock<SystemdContainer> = OnceLock::new();
 
 extern "C" fn remove_shared() {
     if let Some(container) = SHARED.get() {
-        let removed = process::run(container.storage.podman().args(["rm", "--force", "--time", "5", &container.name]));
+        let removed = process::run(container.storage.podman().args([
+            "rm",
+            "--force",
+            "--time",
+            "5",
+            &container.name,
+        ]));
         if let Err(error) = removed {
             eprintln!("testbed: removing the systemd container: {error:#}");
         }
@@ -78,10 +84,19 @@ impl SystemdContainer {
             storage,
         };
         container.wait_booted()?;
-        let (uid, gid) = (container.user.uid.to_string(), container.user.gid.to_string());
+        let (uid, gid) = (
+            container.user.uid.to_string(),
+            container.user.gid.to_string(),
+        );
         container.checked(&["groupadd", "--gid", &gid, TEST_USER])?;
         container.checked(&[
-            "useradd", "--uid", &uid, "--gid", &gid, "--create-home", TEST_USER,
+            "useradd",
+            "--uid",
+            &uid,
+            "--gid",
+            &gid,
+            "--create-home",
+            TEST_USER,
         ])?;
         container.checked(&["loginctl", "enable-linger", TEST_USER])?;
         container.wait_user_manager()?;
@@ -153,7 +168,11 @@ impl SystemdContainer {
 
     /// Restarts the container (systemd shuts down, stopping its units, and boots again).
     pub fn restart(&self) -> Result<()> {
-        process::run(self.storage.podman().args(["restart", "--time", "60", &self.name]))?;
+        process::run(
+            self.storage
+                .podman()
+                .args(["restart", "--time", "60", &self.name]),
+        )?;
         self.wait_booted()?;
         self.wait_user_manager()
     }
@@ -162,7 +181,9 @@ impl SystemdContainer {
         self.wait_for("systemctl is-system-running", || {
             let output = self.exec(&["systemctl", "is-system-running"]);
             let state = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-            (state == "running" || state == "degraded").then_some(()).ok_or(state)
+            (state == "running" || state == "degraded")
+                .then_some(())
+                .ok_or(state)
         })
     }
 

@@ -35,12 +35,15 @@ pub async fn disable(session: &Session, name: &str, now: bool) -> Result<ExitCod
 /// starts it again.
 pub async fn serve(session: &Session, name: &str) -> Result<ExitCode, Failure> {
     let cancel = cancel_on_signals()?;
-    let outcome = session.horizon.serve(session.call_with(&cancel), name).await?;
+    let outcome = session
+        .horizon
+        .serve(session.call_with(&cancel), name)
+        .await?;
     match outcome {
         ServeOutcome::Stopped { reason } => {
-            if !session.json {
-                println!("stopped {name} ({reason})");
-            }
+            print_report(session.json, &outcome_json(name, &reason), |out| {
+                writeln!(out, "stopped {name} ({reason})")
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         ServeOutcome::ContainerEnded { exit_code } => Err(Failure::new(
@@ -73,6 +76,11 @@ pub fn report_service(
     if let Err(error) = written {
         tracing::debug!(%error, "cannot write the unit's outcome");
     }
+}
+
+/// `start --wait`'s `--json` document when the unit was stopped.
+fn outcome_json(name: &str, reason: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "stopped": true, "reason": reason})
 }
 
 fn ended_message(name: &str, exit_code: Option<i64>) -> String {

@@ -82,8 +82,8 @@ pub fn parse_update_checks(path: &Path, bytes: &[u8]) -> Result<UpdateChecks, Co
         field: field.to_owned(),
         message,
     };
-    let document = parse_json(bytes)
-        .map_err(|parse| error(parse.position, "", parse.problem.to_string()))?;
+    let document =
+        parse_json(bytes).map_err(|parse| error(parse.position, "", parse.problem.to_string()))?;
     let Value::Object(members) = &document.value else {
         return Err(error(
             Some(document.position),
@@ -96,7 +96,13 @@ pub fn parse_update_checks(path: &Path, bytes: &[u8]) -> Result<UpdateChecks, Co
         let key = member.key.as_str();
         let node = &member.value;
         let at = Some(node.position);
-        let expected = |what: &str| error(at, key, format!("expected {what}, found {}", node.value.kind()));
+        let expected = |what: &str| {
+            error(
+                at,
+                key,
+                format!("expected {what}, found {}", node.value.kind()),
+            )
+        };
         match (key, &node.value) {
             ("min_battery_percent", Value::Null) => checks.min_battery_percent = None,
             ("min_battery_percent", Value::Number(text)) => {
@@ -277,10 +283,9 @@ pub fn judge(checks: &UpdateChecks, facts: &HostFacts) -> Vec<CheckVerdict> {
         // The emptiest battery decides: it is the one that would run out.
         let verdict = match facts.batteries.first() {
             None => (false, "no battery".to_owned()),
-            Some(battery) if battery.charging => (
-                false,
-                format!("battery at {}%, charging", battery.percent),
-            ),
+            Some(battery) if battery.charging => {
+                (false, format!("battery at {}%, charging", battery.percent))
+            }
             Some(battery) if battery.percent < minimum => (
                 true,
                 format!("battery at {}% is below {minimum}%", battery.percent),

@@ -53,7 +53,9 @@ fn quoted(text: &str, context: Context) -> String {
     let escaped = escape(text, context);
     let needs_quotes = text.is_empty()
         || escaped != text
-        || text.chars().any(|c| c.is_whitespace() || c == '\'' || c == '"');
+        || text
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c == '"');
     if needs_quotes {
         format!("\"{escaped}\"")
     } else {

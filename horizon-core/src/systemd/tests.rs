@@ -72,8 +72,14 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn the_template_runs_start_wait_for_its_instance_with_the_environment_it_was_enabled_with() {
     let environment = vec![
-        ("HORIZON_STATE_DIR".to_owned(), "/home/u/100% state".to_owned()),
-        ("CONTAINER_HOST".to_owned(), "unix:///run/user/1000/podman/podman.sock".to_owned()),
+        (
+            "HORIZON_STATE_DIR".to_owned(),
+            "/home/u/100% state".to_owned(),
+        ),
+        (
+            "CONTAINER_HOST".to_owned(),
+            "unix:///run/user/1000/podman/podman.sock".to_owned(),
+        ),
     ];
     let context = UnitContext {
         scope: UnitScope::User,
@@ -97,8 +103,14 @@ fn the_template_runs_start_wait_for_its_instance_with_the_environment_it_was_ena
             ("Type", "notify"),
             ("NotifyAccess", "main"),
             ("Environment", "\"HORIZON_STATE_DIR=/home/u/100%% state\""),
-            ("Environment", "\"CONTAINER_HOST=unix:///run/user/1000/podman/podman.sock\""),
-            ("ExecStart", "\"/opt/horizon bin/horizon-container\" start --wait %i"),
+            (
+                "Environment",
+                "\"CONTAINER_HOST=unix:///run/user/1000/podman/podman.sock\""
+            ),
+            (
+                "ExecStart",
+                "\"/opt/horizon bin/horizon-container\" start --wait %i"
+            ),
             ("KillMode", "mixed"),
             ("Restart", "on-failure"),
             ("RestartSec", "2"),
@@ -106,12 +118,18 @@ fn the_template_runs_start_wait_for_its_instance_with_the_environment_it_was_ena
             ("TimeoutStopSec", "30"),
         ])
     );
-    assert_eq!(section(&text, "Install"), pairs(&[("WantedBy", "default.target")]));
+    assert_eq!(
+        section(&text, "Install"),
+        pairs(&[("WantedBy", "default.target")])
+    );
     let system = container_template(&UnitContext {
         scope: UnitScope::System,
         ..context
     });
-    assert_eq!(section(&system, "Install"), pairs(&[("WantedBy", "multi-user.target")]));
+    assert_eq!(
+        section(&system, "Install"),
+        pairs(&[("WantedBy", "multi-user.target")])
+    );
     assert_eq!(container_unit("dev"), "container@dev.service");
 }
 
@@ -165,39 +183,63 @@ fn the_quadlet_file_has_a_key_for_each_part_of_the_container() {
             ("AddCapability", "CAP_CHOWN CAP_KILL"),
             ("NoNewPrivileges", "true"),
             ("RunInit", "true"),
-            ("PodmanArgs", "--userns=keep-id --hostname=dev --stop-timeout=10 --entrypoint="),
+            (
+                "PodmanArgs",
+                "--userns=keep-id --hostname=dev --stop-timeout=10 --entrypoint="
+            ),
             ("Exec", "sleep infinity"),
         ])
     );
-    assert_eq!(section(&unit.text, "Install"), pairs(&[("WantedBy", "default.target")]));
+    assert_eq!(
+        section(&unit.text, "Install"),
+        pairs(&[("WantedBy", "default.target")])
+    );
 
     let mut privileged = spec();
     privileged.privileged = true;
     privileged.network = NetworkMode::Host;
     privileged.no_new_privileges = false;
-    let text = quadlet("dev", None, &privileged, UnitScope::System).unwrap().text;
+    let text = quadlet("dev", None, &privileged, UnitScope::System)
+        .unwrap()
+        .text;
     let container = section(&text, "Container");
     assert!(container.contains(&("Network".to_owned(), "host".to_owned())));
     assert!(container.contains(&(
         "PodmanArgs".to_owned(),
         "--privileged --userns=keep-id --hostname=dev --stop-timeout=10 --entrypoint=".to_owned()
     )));
-    assert!(!container.iter().any(|(key, _)| key == "DropCapability" || key == "NoNewPrivileges"));
+    assert!(
+        !container
+            .iter()
+            .any(|(key, _)| key == "DropCapability" || key == "NoNewPrivileges")
+    );
 
     let mut newline = spec();
     newline.mounts[0].source = "/home/u/a\nb".to_owned();
     assert_eq!(
-        quadlet("dev", None, &newline, UnitScope::User).unwrap_err().to_string(),
+        quadlet("dev", None, &newline, UnitScope::User)
+            .unwrap_err()
+            .to_string(),
         "the mounts value /home/u/a\\nb:/data:ro cannot be written in a unit file (it holds a control character)"
     );
 }
 
 #[test]
 fn the_podman_unit_runs_the_generation_image_with_every_option_escaped() {
-    let unit = podman_unit("dev", Some(3), &spec(), Path::new("/usr/bin/podman"), UnitScope::System);
+    let unit = podman_unit(
+        "dev",
+        Some(3),
+        &spec(),
+        Path::new("/usr/bin/podman"),
+        UnitScope::System,
+    );
     assert_eq!(unit.file_name, "horizon-dev.service");
     let service = section(&unit.text, "Service");
-    let exec_start = &service.iter().find(|(key, _)| key == "ExecStart").unwrap().1;
+    let exec_start = &service
+        .iter()
+        .find(|(key, _)| key == "ExecStart")
+        .unwrap()
+        .1;
     assert_eq!(
         exec_start,
         "/usr/bin/podman run --rm --replace --detach --sdnotify=conmon --cgroups=no-conmon \
@@ -213,7 +255,10 @@ fn the_podman_unit_runs_the_generation_image_with_every_option_escaped() {
         service.iter().find(|(key, _)| key == "ExecStop").unwrap().1,
         "/usr/bin/podman stop --ignore --time=10 --cidfile=%t/%n.ctr-id"
     );
-    assert_eq!(section(&unit.text, "Install"), pairs(&[("WantedBy", "multi-user.target")]));
+    assert_eq!(
+        section(&unit.text, "Install"),
+        pairs(&[("WantedBy", "multi-user.target")])
+    );
 }
 
 #[test]
@@ -234,11 +279,16 @@ fn update_checks_are_read_strictly_with_positions() {
         }
     );
     assert_eq!(
-        read("{\"min_battery_percent\": null}").unwrap().min_battery_percent,
+        read("{\"min_battery_percent\": null}")
+            .unwrap()
+            .min_battery_percent,
         None
     );
     let cases = [
-        ("[]", "/etc/horizonos/update.json:1:1: expected an object, found an array"),
+        (
+            "[]",
+            "/etc/horizonos/update.json:1:1: expected an object, found an array",
+        ),
         (
             "{\n  \"min_battery_percent\": 140}",
             "/etc/horizonos/update.json:2:26: min_battery_percent: expected a whole number from 0 to 100, found a number",

@@ -226,7 +226,10 @@ impl<E: Engine> Horizon<E> {
             .await?;
         // Before the container goes: a running unit would otherwise start it again.
         let service = match self.template_installed() {
-            true => Some(self.disable(call, name, super::ServiceOptions { now: true }).await),
+            true => Some(
+                self.disable(call, name, super::ServiceOptions { now: true })
+                    .await,
+            ),
             false => None,
         };
         let engine = self.engine(call).await?;

@@ -46,8 +46,7 @@ pub use manage::{
 };
 pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
 pub use services::{
-    SERVE_POLL_INTERVAL, ServeOutcome, ServiceOptions, ServiceReport, TimerReport,
-    UnattendedReport,
+    SERVE_POLL_INTERVAL, ServeOutcome, ServiceOptions, ServiceReport, TimerReport, UnattendedReport,
 };
 pub use settings::{
     EXEC_PATH_ENV, EXPORT_DIR_ENV, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV, ServiceHost,

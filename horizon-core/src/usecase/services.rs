@@ -106,7 +106,10 @@ impl<E: Engine> Horizon<E> {
     ) -> Result<ServiceReport, Error> {
         self.recover_before_reading(call, name).await?;
         let engine = self.engine(call).await?;
-        if crate::lifecycle::find_managed(engine, name).await?.is_none() {
+        if crate::lifecycle::find_managed(engine, name)
+            .await?
+            .is_none()
+        {
             return Err(self.resolve(name).err().unwrap_or(Error::NotInstalled {
                 name: name.to_owned(),
             }));
@@ -170,7 +173,9 @@ impl<E: Engine> Horizon<E> {
             .get(crate::labels::GENERATION)
             .map(|generation| format!(", generation {generation}"))
             .unwrap_or_default();
-        self.notify(&format!("READY=1\nSTATUS=running container {name}{generation}"));
+        self.notify(&format!(
+            "READY=1\nSTATUS=running container {name}{generation}"
+        ));
         let engine = self.engine(call).await?;
         loop {
             tokio::select! {

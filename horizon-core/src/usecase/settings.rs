@@ -205,7 +205,11 @@ impl Settings {
         let services = ServiceHost {
             scope,
             manager_running,
-            horizon_container: installed_program("horizon-container", executable.clone(), &search_path),
+            horizon_container: installed_program(
+                "horizon-container",
+                executable.clone(),
+                &search_path,
+            ),
             horizon_update: installed_program("horizon-update", executable, &search_path),
             podman: crate::host_command::find_program("podman", None)
                 .unwrap_or_else(|| PathBuf::from("/usr/bin/podman")),
@@ -284,7 +288,11 @@ fn unit_environment<'a>(
     if let Some(user_dir) = &sources.user_dir {
         dir(USER_DIR_ENV, user_dir);
     }
-    if let Some(endpoint) = discovery.flag.as_ref().or(discovery.container_host.as_ref()) {
+    if let Some(endpoint) = discovery
+        .flag
+        .as_ref()
+        .or(discovery.container_host.as_ref())
+    {
         environment.push(("CONTAINER_HOST".to_owned(), endpoint.clone()));
     }
     environment.extend(passed.map(|(name, value)| (name.to_owned(), value)));
@@ -293,7 +301,11 @@ fn unit_environment<'a>(
 
 /// The horizon binary `program`: the one installed beside `executable`, else the first on
 /// `search_path`; with neither, the path beside `executable` (what fails then names it).
-fn installed_program(program: &str, executable: Option<PathBuf>, search_path: &[PathBuf]) -> PathBuf {
+fn installed_program(
+    program: &str,
+    executable: Option<PathBuf>,
+    search_path: &[PathBuf],
+) -> PathBuf {
     let client = program;
     let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(client)));
     beside

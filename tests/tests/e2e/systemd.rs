@@ -60,7 +60,12 @@ fn podman_kill(session: &Session, name: &str) {
 }
 
 /// `systemctl [--user] show -p PROPERTY --value UNIT` inside.
-fn unit_property(run: &dyn Fn(&[&str]) -> std::process::Output, user: bool, unit: &str, property: &str) -> String {
+fn unit_property(
+    run: &dyn Fn(&[&str]) -> std::process::Output,
+    user: bool,
+    unit: &str,
+    property: &str,
+) -> String {
     let mut args = vec!["systemctl"];
     if user {
         args.push("--user");
@@ -81,7 +86,10 @@ fn assert_verified(files: &[&Path]) {
     let said = text(&output.stderr);
     for file in files {
         let name = file.file_name().unwrap().to_string_lossy();
-        assert!(!said.contains(name.as_ref()), "systemd-analyze verify about {name}:\n{said}");
+        assert!(
+            !said.contains(name.as_ref()),
+            "systemd-analyze verify about {name}:\n{said}"
+        );
     }
 }
 
@@ -135,7 +143,9 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
     let status = text(&status.stdout);
     assert!(status.contains("Active: active (running)"), "{status}");
     assert!(
-        status.contains(&format!("Status: \"running container {sys}, generation 1\"")),
+        status.contains(&format!(
+            "Status: \"running container {sys}, generation 1\""
+        )),
         "{status}"
     );
 
@@ -154,8 +164,14 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
 
     // systemctl stop stops the container, and the unit is inactive, not failed.
     assert_exit(&in_sd(&["systemctl", "stop", &unit]), 0);
-    assert_eq!(container_state(&root, &sys).map(|state| state.0), Some(false));
-    assert_eq!(unit_property(&in_sd, false, &unit, "ActiveState"), "inactive");
+    assert_eq!(
+        container_state(&root, &sys).map(|state| state.0),
+        Some(false)
+    );
+    assert_eq!(
+        unit_property(&in_sd, false, &unit, "ActiveState"),
+        "inactive"
+    );
     assert_eq!(unit_property(&in_sd, false, &unit, "Result"), "success");
 
     // autostart: install enables and starts the unit.
@@ -167,7 +183,10 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
         "{}",
         text(&installed.stdout)
     );
-    assert_eq!(unit_property(&in_sd, false, &auto_unit, "ActiveState"), "active");
+    assert_eq!(
+        unit_property(&in_sd, false, &auto_unit, "ActiveState"),
+        "active"
+    );
     let (_, auto_started) = container_state(&root, &auto).unwrap();
 
     // User units, for a user session's containers: `horizon-container enable` installs the
@@ -192,13 +211,18 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
         )
     );
     let second_unit = format!("container@{second}.service");
-    assert_exit(&as_user(&["systemctl", "--user", "enable", "--now", &second_unit]), 0);
+    assert_exit(
+        &as_user(&["systemctl", "--user", "enable", "--now", &second_unit]),
+        0,
+    );
     let (running, user_started) = container_state(&user, &second).unwrap();
     assert!(running);
     let status = as_user(&["systemctl", "--user", "status", "--no-pager", &second_unit]);
     assert_exit(&status, 0);
     assert!(
-        text(&status.stdout).contains(&format!("Status: \"running container {second}, generation 1\"")),
+        text(&status.stdout).contains(&format!(
+            "Status: \"running container {second}, generation 1\""
+        )),
         "{}",
         text(&status.stdout)
     );
@@ -209,20 +233,31 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
     })
     .unwrap();
     assert_exit(&as_user(&["systemctl", "--user", "stop", &second_unit]), 0);
-    assert_eq!(container_state(&user, &second).map(|state| state.0), Some(false));
-    assert_eq!(unit_property(&as_user, true, &second_unit, "ActiveState"), "inactive");
+    assert_eq!(
+        container_state(&user, &second).map(|state| state.0),
+        Some(false)
+    );
+    assert_eq!(
+        unit_property(&as_user, true, &second_unit, "ActiveState"),
+        "inactive"
+    );
     let (_, user_stopped) = container_state(&user, &second).unwrap();
 
     // The unattended update's units, written by horizon-update inside.
     let timer = sd.as_root(
         &root,
         &[
-            &horizon_e2e::bins::cargo_bin("horizon-update", "horizon-update").display().to_string(),
+            &horizon_e2e::bins::cargo_bin("horizon-update", "horizon-update")
+                .display()
+                .to_string(),
             "--enable-timer",
         ],
     );
     assert_exit(&timer, 0);
-    assert_eq!(unit_property(&in_sd, false, "horizon-update.timer", "ActiveState"), "active");
+    assert_eq!(
+        unit_property(&in_sd, false, "horizon-update.timer", "ActiveState"),
+        "active"
+    );
 
     // Across a restart of the systemd container: every enabled unit starts its container again
     // (the system's at boot, the lingering user's with its manager).
@@ -248,14 +283,28 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
         std::fs::write(&path, &output.stdout).unwrap();
         path
     };
-    let system_template = copy("/etc/systemd/system/container@.service", "container@system.service");
+    let system_template = copy(
+        "/etc/systemd/system/container@.service",
+        "container@system.service",
+    );
     let user_template = copy(
         &format!("{}/container@.service", sd.user_unit_dir().display()),
         "container@user.service",
     );
-    let update_service = copy("/etc/systemd/system/horizon-update.service", "horizon-update.service");
-    let update_timer = copy("/etc/systemd/system/horizon-update.timer", "horizon-update.timer");
-    assert_verified(&[&system_template, &user_template, &update_service, &update_timer]);
+    let update_service = copy(
+        "/etc/systemd/system/horizon-update.service",
+        "horizon-update.service",
+    );
+    let update_timer = copy(
+        "/etc/systemd/system/horizon-update.timer",
+        "horizon-update.timer",
+    );
+    assert_verified(&[
+        &system_template,
+        &user_template,
+        &update_service,
+        &update_timer,
+    ]);
     let timer_text = std::fs::read_to_string(&update_timer).unwrap();
     let calendar = timer_text
         .lines()
@@ -280,7 +329,10 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
         "{}",
         text(&removed.stdout)
     );
-    assert_eq!(unit_property(&in_sd, false, &auto_unit, "UnitFileState"), "disabled");
+    assert_eq!(
+        unit_property(&in_sd, false, &auto_unit, "UnitFileState"),
+        "disabled"
+    );
     assert_eq!(container_state(&root, &auto), None);
     for (session, name) in [(&root, &sys), (&user, &first), (&user, &second)] {
         let run = |args: &[&str]| {
@@ -330,7 +382,10 @@ fn generated_units_reproduce_the_container_and_pass_systemd_analyze() {
         .find_map(|line| line.strip_prefix("ExecStart="))
         .expect("ExecStart");
     for part in [
-        format!("\"--volume={}:/data:ro\"", data.display().to_string().replace('%', "%%")),
+        format!(
+            "\"--volume={}:/data:ro\"",
+            data.display().to_string().replace('%', "%%")
+        ),
         "\"--env=GREETING=50%% \\\"quoted\\\" $$HOME and more\"".to_owned(),
         "--network=none".to_owned(),
         "--cap-drop=all".to_owned(),
@@ -348,20 +403,30 @@ fn generated_units_reproduce_the_container_and_pass_systemd_analyze() {
     assert_exit(&quadlet, 0);
     let quadlet = text(&quadlet.stdout);
     for line in [
-        format!("Volume={}:/data:ro", data.display().to_string().replace('%', "%%")),
+        format!(
+            "Volume={}:/data:ro",
+            data.display().to_string().replace('%', "%%")
+        ),
         "Environment=\"GREETING=50%% \\\"quoted\\\" $HOME and more\"".to_owned(),
         "Network=none".to_owned(),
         "DropCapability=all".to_owned(),
         "NoNewPrivileges=true".to_owned(),
     ] {
-        assert!(quadlet.lines().any(|got| got == line), "{line} in\n{quadlet}");
+        assert!(
+            quadlet.lines().any(|got| got == line),
+            "{line} in\n{quadlet}"
+        );
     }
     // Podman 4.3 has no Quadlet generator; where one is installed it must accept the file.
     let generator = Path::new("/usr/lib/systemd/system-generators/podman-system-generator");
     if generator.exists() {
         let quadlet_dir = dir.path().join("quadlet");
         std::fs::create_dir(&quadlet_dir).unwrap();
-        std::fs::write(quadlet_dir.join(format!("horizon-{name}.container")), &quadlet).unwrap();
+        std::fs::write(
+            quadlet_dir.join(format!("horizon-{name}.container")),
+            &quadlet,
+        )
+        .unwrap();
         let output = std::process::Command::new(generator)
             .arg("--dryrun")
             .env("QUADLET_UNIT_DIRS", &quadlet_dir)
@@ -390,7 +455,10 @@ fn an_unattended_update_runs_its_checks_and_a_failing_check_script_skips_it() {
     .unwrap();
     let update = || {
         session
-            .command(horizon_e2e::bins::cargo_bin("horizon-update", "horizon-update"))
+            .command(horizon_e2e::bins::cargo_bin(
+                "horizon-update",
+                "horizon-update",
+            ))
             .args(["--containers", "--unattended"])
             .env("HORIZON_UPDATE_CONFIG", &config)
             .output()
