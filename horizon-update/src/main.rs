@@ -130,11 +130,7 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Action::All | Action::Containers if options.unattended => {
-            let scope = if action == Action::All {
-                UpdateScope::All
-            } else {
-                UpdateScope::Containers
-            };
+            let scope = update_scope(action);
             let report = horizon.unattended_update(call, scope, &system).await;
             observer.finish();
             let report = report.map_err(failure)?;
@@ -146,11 +142,7 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             Ok(status_of(failed))
         }
         Action::All | Action::Containers => {
-            let scope = if action == Action::All {
-                UpdateScope::All
-            } else {
-                UpdateScope::Containers
-            };
+            let scope = update_scope(action);
             let report = horizon.system_update(call, scope, &system).await;
             observer.finish();
             let report = report.map_err(failure)?;
@@ -164,6 +156,15 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             print_report(json, &report, |out| render::rollback(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
+    }
+}
+
+/// What `--all` or `--containers` update.
+fn update_scope(action: Action) -> UpdateScope {
+    if action == Action::All {
+        UpdateScope::All
+    } else {
+        UpdateScope::Containers
     }
 }
 

@@ -104,23 +104,39 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         options: ServiceOptions,
     ) -> Result<ServiceReport, Error> {
-        self.recover_before_reading(call, name).await?;
-        let engine = self.engine(call).await?;
-        if crate::lifecycle::find_managed(engine, name)
-            .await?
-            .is_none()
-        {
-            return Err(self.resolve(name).err().unwrap_or(Error::NotInstalled {
-                name: name.to_owned(),
-            }));
-        }
+        self.installed_container(call, name).await?;
         self.require_manager()?;
         let (template, template_written) = self.write_template()?;
         if template_written {
             self.systemctl(&["daemon-reload"]).await?;
         }
+        self.switch_unit("enable", name, options, template, template_written)
+            .await
+    }
+
+    /// Disables `container@NAME.service` (with `now`, stops it too, which stops the container).
+    /// The template stays for the other containers.
+    pub async fn disable(
+        &self,
+        _call: Call<'_>,
+        name: &str,
+        options: ServiceOptions,
+    ) -> Result<ServiceReport, Error> {
+        self.switch_unit("disable", name, options, self.template_path(), false)
+            .await
+    }
+
+    /// `systemctl enable|disable [--now] container@NAME.service`, and its report.
+    async fn switch_unit(
+        &self,
+        verb: &str,
+        name: &str,
+        options: ServiceOptions,
+        template: PathBuf,
+        template_written: bool,
+    ) -> Result<ServiceReport, Error> {
         let unit = units::container_unit(name);
-        let mut args = vec!["enable"];
+        let mut args = vec![verb];
         if options.now {
             args.push("--now");
         }
@@ -132,31 +148,6 @@ impl<E: Engine> Horizon<E> {
             scope: self.settings.services.scope,
             template,
             template_written,
-            now: options.now,
-        })
-    }
-
-    /// Disables `container@NAME.service` (with `now`, stops it too, which stops the container).
-    /// The template stays for the other containers.
-    pub async fn disable(
-        &self,
-        _call: Call<'_>,
-        name: &str,
-        options: ServiceOptions,
-    ) -> Result<ServiceReport, Error> {
-        let unit = units::container_unit(name);
-        let mut args = vec!["disable"];
-        if options.now {
-            args.push("--now");
-        }
-        args.push(&unit);
-        self.systemctl(&args).await?;
-        Ok(ServiceReport {
-            name: name.to_owned(),
-            unit,
-            scope: self.settings.services.scope,
-            template: self.template_path(),
-            template_written: false,
             now: options.now,
         })
     }
@@ -210,13 +201,7 @@ impl<E: Engine> Horizon<E> {
         name: &str,
         kind: UnitKind,
     ) -> Result<GeneratedUnit, Error> {
-        self.recover_before_reading(call, name).await?;
-        let engine = self.engine(call).await?;
-        let container = crate::lifecycle::find_managed(engine, name)
-            .await?
-            .ok_or_else(|| Error::NotInstalled {
-                name: name.to_owned(),
-            })?;
+        let container = self.installed_container(call, name).await?;
         let spec = crate::lifecycle::recorded_spec(name, &container.name, &container.labels)?;
         let generation = container
             .labels
@@ -314,6 +299,23 @@ impl<E: Engine> Horizon<E> {
             report.update = Some(self.system_update(call, scope, options).await?);
         }
         Ok(report)
+    }
+
+    /// The active container of `name` (an interrupted transaction finished first), or why there
+    /// is none (no such definition, or not installed).
+    async fn installed_container(
+        &self,
+        call: Call<'_>,
+        name: &str,
+    ) -> Result<crate::engine::ContainerSummary, Error> {
+        self.recover_before_reading(call, name).await?;
+        let engine = self.engine(call).await?;
+        match crate::lifecycle::find_managed(engine, name).await? {
+            Some(container) => Ok(container),
+            None => Err(self.resolve(name).err().unwrap_or(Error::NotInstalled {
+                name: name.to_owned(),
+            })),
+        }
     }
 
     /// Refuses before anything is written when no service manager would read the units.

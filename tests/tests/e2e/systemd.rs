@@ -74,6 +74,12 @@ fn unit_property(
     text(&run(&args).stdout).trim().to_owned()
 }
 
+/// Asserts a command's last line of output.
+fn assert_last_line(output: &std::process::Output, line: &str) {
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().last(), Some(line), "{stdout}");
+}
+
 /// `systemd-analyze verify` of unit files on the host: exit 0 and nothing said about them.
 fn assert_verified(files: &[&Path]) {
     let output = std::process::Command::new("systemd-analyze")
@@ -178,11 +184,7 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
     let installed = in_sd(&[&horizon, "install", &auto]);
     assert_exit(&installed, 0);
     let auto_unit = format!("container@{auto}.service");
-    assert!(
-        text(&installed.stdout).ends_with(&format!("enabled {auto_unit}\n")),
-        "{}",
-        text(&installed.stdout)
-    );
+    assert_last_line(&installed, &format!("enabled {auto_unit}"));
     assert_eq!(
         unit_property(&in_sd, false, &auto_unit, "ActiveState"),
         "active"
@@ -324,11 +326,7 @@ fn container_units_start_stop_report_restart_and_autostart_in_a_real_systemd() {
     // remove disables the unit (stopping it) before the container goes.
     let removed = in_sd(&[&horizon, "remove", &auto]);
     assert_exit(&removed, 0);
-    assert!(
-        text(&removed.stdout).ends_with(&format!("disabled {auto_unit}\n")),
-        "{}",
-        text(&removed.stdout)
-    );
+    assert_last_line(&removed, &format!("disabled {auto_unit}"));
     assert_eq!(
         unit_property(&in_sd, false, &auto_unit, "UnitFileState"),
         "disabled"
