@@ -306,15 +306,14 @@ fn installed_program(
     executable: Option<PathBuf>,
     search_path: &[PathBuf],
 ) -> PathBuf {
-    let client = program;
-    let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(client)));
+    let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(program)));
     beside
         .iter()
         .cloned()
-        .chain(search_path.iter().map(|dir| dir.join(client)))
+        .chain(search_path.iter().map(|dir| dir.join(program)))
         .find(|candidate| candidate.is_absolute() && candidate.is_file())
         .or(beside)
-        .unwrap_or_else(|| PathBuf::from(client))
+        .unwrap_or_else(|| PathBuf::from(program))
 }
 
 #[cfg(test)]
