@@ -129,11 +129,52 @@ pub enum Command {
     Start {
         /// The container's definition name.
         name: String,
+        /// Stay until the container ends, and stop it on SIGTERM: what `container@.service` runs
+        /// (it tells systemd once the container runs). Exit status 0 when stopped so, 1 when the
+        /// container ended by itself or was stopped or killed behind it.
+        #[arg(long)]
+        wait: bool,
     },
     /// Stop an installed container (a non-persistent one loses its changes at the next start).
     ///
     /// Example: horizon-container stop development
     Stop {
+        /// The container's definition name.
+        name: String,
+    },
+    /// Start an installed container at boot (or at login, for a user container) through
+    /// systemd: installs the template unit container@.service (user units for your containers,
+    /// system units for root's) and enables container@NAME.service. Afterwards `systemctl [--user]
+    /// enable|start|stop|status container@NAME.service` work directly.
+    ///
+    /// Example: horizon-container enable development --now
+    Enable {
+        /// The container's definition name.
+        name: String,
+        /// Start it now too (returns once the container runs).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Stop starting a container at boot: disables container@NAME.service.
+    ///
+    /// Example: horizon-container disable development --now
+    Disable {
+        /// The container's definition name.
+        name: String,
+        /// Stop it now too.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Print a unit equivalent to an installed container, for Podman's own tooling: a systemd
+    /// service running `podman run`, or a Quadlet file, with the container's generation image,
+    /// mounts, devices, environment, network and security (as a container of its own,
+    /// NAME-unit, that horizon does not manage).
+    ///
+    /// Example: horizon-container generate quadlet development > ~/.config/containers/systemd/horizon-development.container
+    Generate {
+        /// What to print.
+        #[arg(value_enum)]
+        kind: GenerateKind,
         /// The container's definition name.
         name: String,
     },
@@ -393,6 +434,16 @@ pub enum LayerArg {
     System,
     /// The user directory's rules (no privilege beyond the lower layers).
     User,
+}
+
+/// `generate`'s kinds of file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateKind {
+    /// A systemd service running `podman run` (install it as horizon-NAME.service).
+    Systemd,
+    /// A Quadlet file, Podman 4.4 and later (install it as horizon-NAME.container in
+    /// ~/.config/containers/systemd or /etc/containers/systemd).
+    Quadlet,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod naming;
 mod paths;
 pub mod printable;
 pub mod system_update;
+pub mod systemd;
 pub mod toolchain;
 pub mod update;
 pub mod usecase;
@@ -52,8 +53,9 @@ pub use usecase::{
     DeclaredExports, Error, ErrorKind, Event, ExecOutcome, ExecPath, ExportsReport, Hint, Horizon,
     InfoReport, InstallOptions, InstallReport, Installed, InstalledWithoutDefinition, ListReport,
     ListedToolchain, Observer, Overrides, RefusedExport, RemoveOutcome, RollbackOptions,
-    RollbackReport, Settings, SetupOptions, SetupReport, StartReport, StatusReport,
-    ToolchainChange, ToolchainList, Unobserved, UpdateOptions, UpdateSelection, UpdatesReport,
+    RollbackReport, ServeOutcome, ServiceOptions, ServiceReport, Settings, SetupOptions,
+    SetupReport, StartReport, StatusReport, ToolchainChange, ToolchainList, Unobserved,
+    UpdateOptions, UpdateSelection, UpdatesReport,
 };
 
 /// The version of this library, recorded in the state horizon writes (exports, journals).

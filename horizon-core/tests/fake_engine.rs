@@ -16,7 +16,9 @@ use horizon_core::engine::RunState;
 use horizon_core::engine::fake::{EngineCall, FakeEngine};
 use horizon_core::lifecycle::{DesktopHost, InstalledState};
 use horizon_core::update::{DEFAULT_KEEP_PREVIOUS, RegistryClient};
-use horizon_core::usecase::{ExecPath, InstallOptions, Installed, ServiceStart, Unobserved};
+use horizon_core::usecase::{
+    ExecPath, InstallOptions, Installed, ServiceHost, ServiceStart, Unobserved,
+};
 use horizon_core::{Call, Cancel, EngineError, ErrorKind, Horizon, Settings};
 
 /// The image the fake registry has.
@@ -36,6 +38,8 @@ fn settings(dir: &Path) -> Settings {
             state_dir: dir.join("state"),
             export_dir: dir.join("bin"),
             runtime_dir: dir.join("run"),
+            unit_dir: dir.join("units"),
+            update_config: dir.join("update.json"),
         },
         sources: DefinitionSources {
             system_dir: dir.join("system"),
@@ -59,6 +63,7 @@ fn settings(dir: &Path) -> Settings {
         keep_previous: DEFAULT_KEEP_PREVIOUS,
         exec_path: ExecPath::Auto,
         dev_config: None,
+        services: ServiceHost::default(),
     }
 }
 

@@ -17,6 +17,8 @@ Examples:
   horizon-update --rollback              previous base deployment and container generations
   horizon-update --rollback --base       only the base deployment
   horizon-update --history --json        the recorded system generations
+  horizon-update --enable-timer          update unattended every day (horizon-update.timer)
+  horizon-update --all --unattended      what the timer runs: the pre-update checks, then --all
 
 Exit status: 0 done (--check: everything up to date); 1 a layer or the operation failed (the
 report shows each layer); 2 invalid arguments; 5 another horizon-update is running;
@@ -72,6 +74,11 @@ pub struct ActionFlags {
     /// List the recorded system generations (`*` marks the one in effect).
     #[arg(long)]
     pub history: bool,
+    /// Install and enable horizon-update.service and horizon-update.timer: `--all --unattended`
+    /// daily (a random delay of up to an hour; a run missed while powered off runs at boot).
+    /// System units for root, user units otherwise.
+    #[arg(long)]
+    pub enable_timer: bool,
 }
 
 /// Options of every action.
@@ -80,6 +87,12 @@ pub struct Options {
     /// Print machine-readable JSON (with a "schema_version") instead of text.
     #[arg(long)]
     pub json: bool,
+    /// With --all or --containers: run the pre-update checks first (battery, metered
+    /// connection, load, your check script; configured in /etc/horizonos/update.json, or
+    /// ~/.config/horizonos/update.json for a user; HORIZON_UPDATE_CONFIG overrides) and skip the
+    /// update, saying why, when one of them says so. A skip exits 0.
+    #[arg(long)]
+    pub unattended: bool,
     /// The OSTree sysroot to manage (default: the running system's). Implies the ostree backend.
     #[arg(long, value_name = "DIR", env = "HORIZON_SYSROOT")]
     pub sysroot: Option<PathBuf>,
@@ -130,6 +143,7 @@ pub enum Action {
     Containers,
     Rollback(horizon_core::system_update::RollbackScope),
     History,
+    EnableTimer,
 }
 
 impl Action {
@@ -142,13 +156,15 @@ impl Action {
             (flags.containers && !flags.rollback, "--containers"),
             (flags.rollback, "--rollback"),
             (flags.history, "--history"),
+            (flags.enable_timer, "--enable-timer"),
         ]
         .into_iter()
         .filter_map(|(set, name)| set.then_some(name))
         .collect();
         match named.as_slice() {
             [] => Err(
-                "say what to do: --check, --all, --containers, --rollback or --history".to_owned(),
+                "say what to do: --check, --all, --containers, --rollback, --history or --enable-timer"
+                    .to_owned(),
             ),
             [_, _, ..] => Err(format!(
                 "{} cannot be used together: choose one",
@@ -158,6 +174,7 @@ impl Action {
             ["--all"] => Ok(Action::All),
             ["--containers"] => Ok(Action::Containers),
             ["--history"] => Ok(Action::History),
+            ["--enable-timer"] => Ok(Action::EnableTimer),
             _ => match (flags.base, flags.containers) {
                 (true, true) => Err(
                     "--rollback --base --containers is --rollback: leave both out to roll back both"
@@ -185,6 +202,7 @@ mod tests {
             rollback: list.contains(&"rollback"),
             base: list.contains(&"base"),
             history: list.contains(&"history"),
+            enable_timer: list.contains(&"enable-timer"),
         }
     }
 
@@ -195,6 +213,7 @@ mod tests {
             (&["all"], Ok(Action::All)),
             (&["containers"], Ok(Action::Containers)),
             (&["history"], Ok(Action::History)),
+            (&["enable-timer"], Ok(Action::EnableTimer)),
             (&["rollback"], Ok(Action::Rollback(RollbackScope::Both))),
             (
                 &["rollback", "base"],
@@ -206,7 +225,9 @@ mod tests {
             ),
             (
                 &[],
-                Err("say what to do: --check, --all, --containers, --rollback or --history"),
+                Err(
+                    "say what to do: --check, --all, --containers, --rollback, --history or --enable-timer",
+                ),
             ),
             (
                 &["check", "all"],

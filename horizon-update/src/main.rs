@@ -48,6 +48,13 @@ fn main() -> ExitCode {
                 .report(BINARY);
         }
     };
+    if cli.options.unattended && !matches!(action, Action::All | Action::Containers) {
+        return Failure::new(
+            exit::INVALID_INPUT,
+            anyhow!("--unattended goes with --all or --containers"),
+        )
+        .report(BINARY);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -109,12 +116,33 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
                 exit::SUCCESS
             }))
         }
+        Action::EnableTimer => {
+            let report = horizon.enable_update_timer(call).await.map_err(failure)?;
+            print_report(json, &report, |out| {
+                use std::io::Write;
+                writeln!(
+                    out,
+                    "enabled {} (runs {} daily)",
+                    report.timer.display(),
+                    report.service.display()
+                )
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Action::All | Action::Containers if options.unattended => {
+            let scope = update_scope(action);
+            let report = horizon.unattended_update(call, scope, &system).await;
+            observer.finish();
+            let report = report.map_err(failure)?;
+            print_report(json, &report, |out| render::unattended(out, &report))?;
+            let failed = report
+                .update
+                .as_ref()
+                .is_some_and(|update| update.any_failed());
+            Ok(status_of(failed))
+        }
         Action::All | Action::Containers => {
-            let scope = if action == Action::All {
-                UpdateScope::All
-            } else {
-                UpdateScope::Containers
-            };
+            let scope = update_scope(action);
             let report = horizon.system_update(call, scope, &system).await;
             observer.finish();
             let report = report.map_err(failure)?;
@@ -128,6 +156,15 @@ async fn run(action: Action, options: &Options) -> Result<ExitCode, Failure> {
             print_report(json, &report, |out| render::rollback(out, &report))?;
             Ok(status_of(report.any_failed()))
         }
+    }
+}
+
+/// What `--all` or `--containers` update.
+fn update_scope(action: Action) -> UpdateScope {
+    if action == Action::All {
+        UpdateScope::All
+    } else {
+        UpdateScope::Containers
     }
 }
 

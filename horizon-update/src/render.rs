@@ -99,6 +99,33 @@ pub fn update(out: &mut impl Write, report: &UpdateReport) -> io::Result<()> {
 }
 
 /// `--rollback`.
+/// An unattended run: each pre-update check, then the update, or that it was skipped and why.
+pub fn unattended(
+    out: &mut impl Write,
+    report: &horizon_core::usecase::UnattendedReport,
+) -> io::Result<()> {
+    writeln!(out, "pre-update checks ({}):", report.config.display())?;
+    for verdict in &report.checks {
+        let mark = if verdict.skip { "skip" } else { "ok" };
+        writeln!(
+            out,
+            "  {mark:<4} {}: {}",
+            verdict.check.as_str(),
+            verdict.detail
+        )?;
+    }
+    match &report.update {
+        Some(update_report) => update(out, update_report),
+        None => {
+            let reasons: Vec<&str> = report
+                .skipped_by()
+                .map(|verdict| verdict.detail.as_str())
+                .collect();
+            writeln!(out, "update skipped: {}", reasons.join("; "))
+        }
+    }
+}
+
 pub fn rollback(out: &mut impl Write, report: &RollbackReport) -> io::Result<()> {
     match &report.base {
         Layer::Done(RollbackOutcome::MadeDefault { from, to }) => writeln!(

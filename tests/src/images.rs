@@ -168,3 +168,74 @@ pub fn import_and_push(
     )?;
     Ok(())
 }
+
+/// The packages that make the Debian image boot systemd as PID 1 with user managers for
+/// lingering users (`libpam-systemd` registers their sessions; without it `user@UID.service`
+/// has no runtime directory).
+const SYSTEMD_PACKAGES: &[&str] = &["systemd", "systemd-sysv", "dbus", "libpam-systemd"];
+
+/// The Debian image with systemd (`SYSTEMD_PACKAGES` installed with apt from Debian's mirror,
+/// committed), as `reference` in `storage`. The image is saved to the cache and loaded from it by
+/// later runs, so apt runs once per machine.
+pub fn systemd_image(storage: &Storage, debian: &str, reference: &str) -> Result<()> {
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).with_context(|| format!("create {}", cache.display()))?;
+    let archive = cache.join(format!("debian-{DEBIAN_SUITE}-systemd.tar"));
+    let lock = File::create(cache.join("systemd.lock"))?;
+    lock.lock().context("lock the systemd image cache")?;
+    if !archive.exists() {
+        eprintln!(
+            "testbed: building the systemd image with apt (cached afterwards in {})",
+            cache.display()
+        );
+        let builder = format!("horizon-systemd-build-{}", std::process::id());
+        let script = format!(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+             --no-install-recommends {} >/dev/null && apt-get clean && rm -rf /var/lib/apt/lists/*",
+            SYSTEMD_PACKAGES.join(" ")
+        );
+        let built = process::run(
+            storage
+                .podman()
+                .args(["run", "--name", &builder, "--label", crate::TEST_LABEL])
+                .args([debian, "sh", "-c", &script]),
+        )
+        .and_then(|_| {
+            process::run(storage.podman().args([
+                "commit",
+                "--quiet",
+                "--change",
+                "CMD [\"/sbin/init\"]",
+                &builder,
+                reference,
+            ]))
+        });
+        let removed = process::run(storage.podman().args(["rm", "--force", &builder]));
+        built?;
+        removed?;
+        let partial = cache.join(format!("debian-{DEBIAN_SUITE}-systemd.tar.partial"));
+        process::run(
+            storage
+                .podman()
+                .args(["save", "--quiet", "--output"])
+                .arg(&partial)
+                .arg(reference),
+        )?;
+        File::open(&partial)?.sync_all()?;
+        std::fs::rename(&partial, &archive)?;
+        return Ok(());
+    }
+    let loaded = process::run(
+        storage
+            .podman()
+            .args(["load", "--quiet", "--input"])
+            .arg(&archive),
+    )?;
+    // `podman load` names the image as it was saved; give it this run's name.
+    let saved = String::from_utf8_lossy(&loaded.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("Loaded image: ").map(str::to_owned))
+        .with_context(|| format!("podman load {} named no image", archive.display()))?;
+    process::run(storage.podman().args(["tag", saved.trim(), reference]))?;
+    Ok(())
+}

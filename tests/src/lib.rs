@@ -20,6 +20,7 @@ pub mod process;
 pub mod proxy;
 pub mod registry;
 pub mod session;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -69,6 +70,7 @@ pub struct TestBed {
     build: Storage,
     busybox: Mutex<Option<String>>,
     debian: Mutex<Option<String>>,
+    systemd: Mutex<Option<String>>,
 }
 
 static SHARED: OnceLock<TestBed> = OnceLock::new();
@@ -151,6 +153,7 @@ impl TestBed {
             build,
             busybox: Mutex::new(None),
             debian: Mutex::new(None),
+            systemd: Mutex::new(None),
         })
     }
 
@@ -206,6 +209,25 @@ impl TestBed {
             let tarball = images::debian_tarball()?;
             images::import_and_push(&bed.build, &tarball, reference, "/bin/bash")
         })
+    }
+
+    /// The Debian image with systemd as PID 1 (cached between runs), in the rootful service's
+    /// storage, built or loaded on first use.
+    pub fn systemd_image(&self) -> String {
+        let debian = self.debian_image();
+        let mut slot = self
+            .systemd
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(reference) = &*slot {
+            return reference.clone();
+        }
+        let reference = "localhost/horizon-test/systemd:latest".to_owned();
+        if let Err(error) = images::systemd_image(&self.rootful.storage, &debian, &reference) {
+            panic!("building the systemd test image failed: {error:#}");
+        }
+        *slot = Some(reference.clone());
+        reference
     }
 
     /// Pushes a busybox image with `extra` files as `horizon/NAME:TAG` to the local registry (a

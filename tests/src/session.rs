@@ -151,6 +151,15 @@ impl Session {
                 "HORIZON_EXPORT_DIR",
                 self.export_dir.clone().into_os_string(),
             ),
+            // Never the machine's /etc/systemd/system or /etc/horizonos/update.json.
+            (
+                "HORIZON_UNIT_DIR",
+                self.home.join(".units").into_os_string(),
+            ),
+            (
+                "HORIZON_UPDATE_CONFIG",
+                self.home.join(".update.json").into_os_string(),
+            ),
             // The registries.conf the session's Podman service reads (it marks the local registry
             // as plain HTTP): what /etc/containers/registries.conf is on a real machine, for the
             // registry tools horizon runs itself (skopeo, for `update --check`).

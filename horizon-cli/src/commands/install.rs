@@ -67,6 +67,7 @@ pub async fn run(
     if let Err(error) = render_refused(&mut std::io::stderr().lock(), &done.exports) {
         tracing::debug!(%error, "cannot write export warnings to stderr");
     }
+    super::enable::report_service(session, name, "enabled", &done.autostart);
     Ok(ExitCode::SUCCESS)
 }
 

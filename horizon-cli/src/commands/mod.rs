@@ -4,7 +4,9 @@
 mod cleanup;
 mod definition;
 mod doctor;
+mod enable;
 mod export;
+mod generate;
 mod info;
 mod install;
 mod list;
@@ -52,7 +54,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             keep,
         } => install::run(session, &name, reinstall, keep).await,
         Command::Status { name } => status::run(session, &name).await,
-        Command::Start { name } => start::run(session, &name).await,
+        Command::Start { name, wait: false } => start::run(session, &name).await,
+        Command::Start { name, wait: true } => enable::serve(session, &name).await,
+        Command::Enable { name, now } => enable::enable(session, &name, now).await,
+        Command::Disable { name, now } => enable::disable(session, &name, now).await,
+        Command::Generate { kind, name } => generate::run(session, kind, &name).await,
         Command::Stop { name } => stop::run(session, &name).await,
         Command::Remove { name, keep_images } => remove::run(session, &name, keep_images).await,
         Command::Cleanup { dry_run } => cleanup::run(session, dry_run).await,

@@ -42,6 +42,7 @@ pub async fn run(session: &Session, name: &str, keep_images: bool) -> Result<Exi
         render(out, name, report, keep_images)?;
         render_unexported(out, &done.unexported)
     })?;
+    super::enable::report_service(session, name, "disabled", &done.service);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@ use crate::exec_plan::ExecPlanError;
 use crate::export::{ExportError, Owner};
 use crate::lifecycle::LifecycleError;
 use crate::system_update::SystemUpdateError;
+use crate::systemd::SystemdError;
 use crate::toolchain::ToolchainError;
 use crate::update::UpdateError;
 
@@ -94,6 +95,9 @@ pub enum Error {
     /// A system update or rollback failed as a whole.
     #[error(transparent)]
     System(#[from] SystemUpdateError),
+    /// A unit could not be written, generated or handed to systemd.
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
     /// The call was cancelled; what it had begun was reverted or completed first.
     #[error("the {operation}{} was interrupted ({reason}){}",
         .name.as_ref().map(|name| format!(" of {name}")).unwrap_or_default(),
@@ -286,6 +290,7 @@ impl Error {
             ) => ErrorKind::Failed,
             Error::Toolchain(_) => ErrorKind::InvalidInput,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
+            Error::Systemd(SystemdError::Config(_)) => ErrorKind::InvalidInput,
             Error::Partial {
                 all_refused: true, ..
             } => ErrorKind::UpdateRefused,

@@ -2,7 +2,8 @@
 //! no container is installed (pull, build the generation, create, verify, start, record); one
 //! that has a container is left alone, or with `reinstall` rebuilt by the update transaction
 //! (journaled, verified beside the running container, the replaced generation kept for
-//! rollback). Either way the definition's `export_binaries` are exported afterwards.
+//! rollback). Either way the definition's `export_binaries` are exported afterwards, and a
+//! definition with `autostart` has its unit enabled and started (`Horizon::enable`).
 
 use super::exports::DeclaredExports;
 use super::{Call, Error, Event, Horizon};
@@ -57,6 +58,9 @@ pub struct InstallReport {
     pub installed: Installed,
     /// The exports of its `export_binaries`.
     pub exports: DeclaredExports,
+    /// With `autostart`: its unit enabled and started, or why not (the container is installed
+    /// either way).
+    pub autostart: Option<Result<super::ServiceReport, Error>>,
 }
 
 impl<E: Engine> Horizon<E> {
@@ -143,10 +147,17 @@ impl<E: Engine> Horizon<E> {
                 Ok((installed, exports))
             })
             .await?;
+        let autostart = if resolved.definition.autostart {
+            let now = super::ServiceOptions { now: true };
+            Some(self.enable(call, name, now).await)
+        } else {
+            None
+        };
         Ok(InstallReport {
             name: name.to_owned(),
             installed: installed.0,
             exports: installed.1,
+            autostart,
         })
     }
 }

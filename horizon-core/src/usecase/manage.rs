@@ -69,6 +69,8 @@ pub struct RemoveOutcome {
     pub removed: RemoveReport,
     /// The container's wrappers that were removed.
     pub unexported: Vec<UnexportOutcome>,
+    /// Its unit disabled and stopped (when horizon's template unit is installed), or why not.
+    pub service: Option<Result<super::ServiceReport, Error>>,
 }
 
 /// What a cleanup removed (or would).
@@ -222,6 +224,14 @@ impl<E: Engine> Horizon<E> {
         let _lock = self
             .lock_for_write(call, name, "remove", crate::update::LockWait::Unavailable)
             .await?;
+        // Before the container goes: a running unit would otherwise start it again.
+        let service = match self.template_installed() {
+            true => Some(
+                self.disable(call, name, super::ServiceOptions { now: true })
+                    .await,
+            ),
+            false => None,
+        };
         let engine = self.engine(call).await?;
         let removed = lifecycle::remove(engine, name, &self.state_store(), options).await?;
         lifecycle::remove_agent_dirs(&self.settings.paths.runtime_dir, name)?;
@@ -232,6 +242,7 @@ impl<E: Engine> Horizon<E> {
         Ok(RemoveOutcome {
             removed,
             unexported,
+            service,
         })
     }
 

@@ -1,8 +1,9 @@
 //! Every use case of horizon, one call each: install (and reinstall), remove, start, stop,
 //! status, list, logs, run and shell, export, unexport, exports, repair (of exports, and of a
 //! container's unreadable state files), update (one or many),
-//! check, rollback, cleanup, doctor, info, the system update of `horizon-update`, and the
-//! toolchains of `horizon-dev setup`.
+//! check, rollback, cleanup, doctor, info, the system update of `horizon-update`, the toolchains
+//! of `horizon-dev setup`, and horizon under systemd (enable, disable, serve, generate, the
+//! unattended update).
 //!
 //! A [`Horizon`] holds what a process knows once ([`Settings`]: paths, definition sources, how
 //! Podman is found, the agent, the desktop, the registry) and the engine, connected on first use.
@@ -22,6 +23,7 @@ mod host;
 mod install;
 mod manage;
 mod repair;
+mod services;
 mod settings;
 mod system;
 mod toolchain;
@@ -45,9 +47,12 @@ pub use manage::{
     StatusReport,
 };
 pub use repair::{KeptRepair, RebuiltFrom, RecordRepair, RepairReport};
+pub use services::{
+    SERVE_POLL_INTERVAL, ServeOutcome, ServiceOptions, ServiceReport, TimerReport, UnattendedReport,
+};
 pub use settings::{
     EXEC_PATH_ENV, EXPORT_DIR_ENV, ExecPath, Overrides, RUNTIME_DIR_ENV, STATE_DIR_ENV,
-    ServiceStart, Settings,
+    ServiceHost, ServiceStart, Settings, UNIT_DIR_ENV, UPDATE_CONFIG_ENV,
 };
 pub use system::{SystemAction, SystemOptions};
 pub use toolchain::{ListedToolchain, SetupOptions, SetupReport, ToolchainChange, ToolchainList};

@@ -1,6 +1,6 @@
 //! The host facts every use case needs, gathered once per process: horizon's directories, where
 //! definitions are read from, how Podman is found, the in-container agent, the desktop, the
-//! registry client and the exported wrappers' client. [`Settings::from_process`] is the one place
+//! registry client, the exported wrappers' client, and what systemd units run. [`Settings::from_process`] is the one place
 //! the library reads the process environment for them; embedders and tests build the value by
 //! hand instead.
 
@@ -22,6 +22,18 @@ pub const STATE_DIR_ENV: &str = "HORIZON_STATE_DIR";
 pub const EXPORT_DIR_ENV: &str = "HORIZON_EXPORT_DIR";
 /// Overrides horizon's runtime directory (the agents' sockets).
 pub const RUNTIME_DIR_ENV: &str = "HORIZON_RUNTIME_DIR";
+/// Overrides the directory systemd units are installed in.
+pub const UNIT_DIR_ENV: &str = "HORIZON_UNIT_DIR";
+/// Overrides the file of the unattended update's checks.
+pub const UPDATE_CONFIG_ENV: &str = "HORIZON_UPDATE_CONFIG";
+/// Variables a unit passes on as they were when it was written, besides horizon's directories:
+/// the agent new containers get, the exec path, and where Podman's tools read their settings.
+const UNIT_PASSED_ENV: &[&str] = &[
+    "HORIZON_AGENT",
+    EXEC_PATH_ENV,
+    "CONTAINERS_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+];
 
 /// Chooses the exec path: `api` skips the agent, `agent` allows nothing else.
 pub const EXEC_PATH_ENV: &str = "HORIZON_EXEC_PATH";
@@ -106,7 +118,36 @@ pub struct Settings {
     pub exec_path: ExecPath,
     /// horizon-dev's configuration file (`None` without a home or config directory).
     pub dev_config: Option<PathBuf>,
+    /// What the systemd units horizon writes run, and how.
+    pub services: ServiceHost,
 }
+
+/// What the systemd use cases need of the host: whose manager, the installed binaries the units
+/// run (absolute paths), the environment they pass on, and the manager's notification socket
+/// when this process runs as a service.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceHost {
+    /// Whose service manager: the user's, or the system's for root.
+    pub scope: crate::systemd::UnitScope,
+    /// `horizon-container`, which `container@.service` runs.
+    pub horizon_container: PathBuf,
+    /// `horizon-update`, which the update service runs.
+    pub horizon_update: PathBuf,
+    /// `podman`, which generated units run.
+    pub podman: PathBuf,
+    /// The variables written into units (horizon's directories, the Podman endpoint, …).
+    pub environment: Vec<(String, String)>,
+    /// `$NOTIFY_SOCKET`: set when systemd runs this process as a `Type=notify` service.
+    pub notify_socket: Option<PathBuf>,
+    /// A service manager of this scope runs: systemd is PID 1 (`/run/systemd/system`), and for
+    /// the user scope the user's manager answers in `$XDG_RUNTIME_DIR/systemd/private`.
+    pub manager_running: bool,
+}
+
+/// Present while systemd runs as PID 1 (what `sd_booted` checks).
+const SYSTEMD_BOOTED: &str = "/run/systemd/system";
+/// The user manager's private socket, in the user's runtime directory.
+const USER_MANAGER_SOCKET: &str = "systemd/private";
 
 impl Settings {
     /// The settings of this process: its environment (`$HOME`, the XDG directories, `$PATH`,
@@ -142,6 +183,12 @@ impl Settings {
         if let Some(dir) = overrides.runtime_dir {
             paths.runtime_dir = dir;
         }
+        if let Some(dir) = absolute(from_env(UNIT_DIR_ENV)) {
+            paths.unit_dir = dir;
+        }
+        if let Some(file) = absolute(from_env(UPDATE_CONFIG_ENV)) {
+            paths.update_config = file;
+        }
         let mut sources = DefinitionSources::from_environment(
             std::env::var_os("HOME"),
             std::env::var_os("XDG_CONFIG_HOME"),
@@ -164,7 +211,36 @@ impl Settings {
         let search_path: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).collect())
             .unwrap_or_default();
-        let export_client = exec_client(std::env::current_exe().ok(), &search_path);
+        let executable = std::env::current_exe().ok();
+        let export_client = exec_client(executable.clone(), &search_path);
+        let discovery = DiscoveryInput::from_process(overrides.url);
+        let passed = UNIT_PASSED_ENV.iter().filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(|value| (*name, value))
+        });
+        let scope = crate::systemd::UnitScope::for_uid(discovery.uid);
+        let manager_running = std::path::Path::new(SYSTEMD_BOOTED).is_dir()
+            && (scope == crate::systemd::UnitScope::System
+                || discovery
+                    .xdg_runtime_dir
+                    .as_ref()
+                    .is_some_and(|dir| dir.join(USER_MANAGER_SOCKET).exists()));
+        let services = ServiceHost {
+            scope,
+            manager_running,
+            horizon_container: installed_program(
+                "horizon-container",
+                executable.clone(),
+                &search_path,
+            ),
+            horizon_update: installed_program("horizon-update", executable, &search_path),
+            podman: crate::host_command::find_program("podman", None)
+                .unwrap_or_else(|| PathBuf::from("/usr/bin/podman")),
+            environment: unit_environment(&paths, &sources, &discovery, passed),
+            notify_socket: from_env("NOTIFY_SOCKET"),
+        };
         let dev_config = crate::devconfig::dev_config_path(
             std::env::var_os("HOME").map(PathBuf::from).as_deref(),
             std::env::var_os("XDG_CONFIG_HOME")
@@ -174,7 +250,7 @@ impl Settings {
         Settings {
             paths,
             sources,
-            discovery: DiscoveryInput::from_process(overrides.url),
+            discovery,
             service_start: ServiceStart::WhenMissing,
             agent,
             desktop,
@@ -184,6 +260,7 @@ impl Settings {
             keep_previous: DEFAULT_KEEP_PREVIOUS,
             exec_path: ExecPath::from_value(std::env::var_os(EXEC_PATH_ENV).as_deref()),
             dev_config,
+            services,
         }
     }
 
@@ -220,15 +297,55 @@ fn absolute(path: Option<PathBuf>) -> Option<PathBuf> {
 /// binary is installed with it), else the first on `search_path` (an embedder installed
 /// elsewhere). With neither, the path beside `executable`: exporting then fails, naming it.
 fn exec_client(executable: Option<PathBuf>, search_path: &[PathBuf]) -> PathBuf {
-    let client = crate::export::CLIENT_BINARY;
-    let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(client)));
+    installed_program(crate::export::CLIENT_BINARY, executable, search_path)
+}
+
+/// The variables a unit written by this process passes on: horizon's directories as this process
+/// resolved them (so the service finds the same state and definitions), the Podman endpoint it
+/// was pointed at, and the `passed` variables set here.
+fn unit_environment<'a>(
+    paths: &HorizonPaths,
+    sources: &DefinitionSources,
+    discovery: &DiscoveryInput,
+    passed: impl Iterator<Item = (&'a str, String)>,
+) -> Vec<(String, String)> {
+    let mut environment: Vec<(String, String)> = Vec::new();
+    let mut dir = |name: &str, path: &std::path::Path| {
+        environment.push((name.to_owned(), path.display().to_string()));
+    };
+    dir(STATE_DIR_ENV, &paths.state_dir);
+    dir(EXPORT_DIR_ENV, &paths.export_dir);
+    dir(RUNTIME_DIR_ENV, &paths.runtime_dir);
+    dir(SYSTEM_DIR_ENV, &sources.system_dir);
+    if let Some(user_dir) = &sources.user_dir {
+        dir(USER_DIR_ENV, user_dir);
+    }
+    if let Some(endpoint) = discovery
+        .flag
+        .as_ref()
+        .or(discovery.container_host.as_ref())
+    {
+        environment.push(("CONTAINER_HOST".to_owned(), endpoint.clone()));
+    }
+    environment.extend(passed.map(|(name, value)| (name.to_owned(), value)));
+    environment
+}
+
+/// The horizon binary `program`: the one installed beside `executable`, else the first on
+/// `search_path`; with neither, the path beside `executable` (what fails then names it).
+fn installed_program(
+    program: &str,
+    executable: Option<PathBuf>,
+    search_path: &[PathBuf],
+) -> PathBuf {
+    let beside = executable.and_then(|exe| exe.parent().map(|dir| dir.join(program)));
     beside
         .iter()
         .cloned()
-        .chain(search_path.iter().map(|dir| dir.join(client)))
+        .chain(search_path.iter().map(|dir| dir.join(program)))
         .find(|candidate| candidate.is_absolute() && candidate.is_file())
         .or(beside)
-        .unwrap_or_else(|| PathBuf::from(client))
+        .unwrap_or_else(|| PathBuf::from(program))
 }
 
 #[cfg(test)]

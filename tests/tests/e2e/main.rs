@@ -36,6 +36,7 @@ mod shell;
 mod special_files;
 mod state_files;
 mod state_paths;
+mod systemd;
 mod testbed;
 mod update;
 
