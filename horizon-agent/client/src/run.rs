@@ -56,6 +56,17 @@ pub enum TerminalChoice {
     Never,
 }
 
+impl TerminalChoice {
+    /// Whether the program gets a terminal, for a caller that is (`on_terminal`) or is not on one.
+    pub fn resolve(self, on_terminal: bool) -> bool {
+        match self {
+            TerminalChoice::Auto => on_terminal,
+            TerminalChoice::Always => true,
+            TerminalChoice::Never => false,
+        }
+    }
+}
+
 /// The options a caller of `podman exec` / `toolbox run` expects, as [`run_as_this_process_with`]
 /// takes them ([`Invocation`] has them as fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

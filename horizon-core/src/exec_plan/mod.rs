@@ -47,30 +47,8 @@ pub enum Invocation {
     LoginShell,
 }
 
-/// Whether the command gets a terminal (`-t`, `-T`, or neither).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TerminalChoice {
-    /// A terminal when the caller is on one (stdin and stdout on one terminal, in its
-    /// foreground), as `ssh` and `podman exec -it` decide.
-    #[default]
-    Auto,
-    /// A terminal even when the caller is not on one (`-t`): stdout and stderr then arrive
-    /// merged, as from a real terminal.
-    Always,
-    /// The caller's streams as they are, even on a terminal (`-T`).
-    Never,
-}
-
-impl TerminalChoice {
-    /// Whether a terminal is allocated, for a caller that is (`on_terminal`) or is not on one.
-    pub fn resolve(self, on_terminal: bool) -> bool {
-        match self {
-            TerminalChoice::Auto => on_terminal,
-            TerminalChoice::Always => true,
-            TerminalChoice::Never => false,
-        }
-    }
-}
+/// Whether the command gets a terminal (`-t`, `-T`, or neither): one choice for both exec paths.
+pub use horizon_agent_client::TerminalChoice;
 
 /// What the caller sets explicitly, as with `podman exec`'s options: variables, a directory, the
 /// terminal, the user. The defaults are the transparent behaviour (the caller's directory, the

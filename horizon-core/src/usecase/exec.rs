@@ -14,9 +14,7 @@ use super::ExecPath;
 use super::{Call, Error, Horizon};
 use crate::devconfig::{DevContainer, choose_dev_container};
 use crate::engine::{Engine, ExecStreams};
-use crate::exec_plan::{
-    self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation, TerminalChoice,
-};
+use crate::exec_plan::{self, Caller, ExecOptions, ExecPlan, ExecPlanError, Invocation};
 
 pub use horizon_agent_client::{ClientError, RefusalKind, render_working_dir_note};
 
@@ -179,11 +177,7 @@ fn agent_run(
     let agent_options = horizon_agent_client::ExecOptions {
         explicit_environment: options.environment.clone(),
         working_dir: options.working_dir.clone(),
-        terminal: match options.terminal {
-            TerminalChoice::Auto => horizon_agent_client::TerminalChoice::Auto,
-            TerminalChoice::Always => horizon_agent_client::TerminalChoice::Always,
-            TerminalChoice::Never => horizon_agent_client::TerminalChoice::Never,
-        },
+        terminal: options.terminal,
     };
     horizon_agent_client::run_as_this_process_with(stream, name, argv, &agent_options)
 }

@@ -72,19 +72,24 @@ impl Installed {
         naming::container_name(&self.name)
     }
 
-    /// `horizon-container run NAME ARGS...` as the test user, in its home.
+    /// `horizon-container run NAME ARGS...` as the test user, in its home, on the path `run`
+    /// chooses.
     pub fn run_command<S: AsRef<OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Command {
-        let mut command = self.session.horizon_container();
-        command.arg("run").arg(&self.name).args(args);
-        command
+        self.view(None).run_command(args)
     }
 
     /// Runs it with no stdin and returns its output.
     pub fn run<S: AsRef<OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Output {
-        self.run_command(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        self.view(None).run(args)
+    }
+
+    /// This container, with `run` on `path` when one is given.
+    fn view(&self, path: Option<&'static str>) -> Via<'_> {
+        Via {
+            session: &self.session,
+            name: &self.name,
+            path,
+        }
     }
 }
 
@@ -92,11 +97,11 @@ impl Installed {
 /// the other): the transparency tests run on both.
 pub const EXEC_PATHS: [&str; 2] = ["agent", "api"];
 
-/// An installed container seen through one exec path.
+/// An installed container seen through one exec path (`None`: the one `run` chooses).
 pub struct Via<'a> {
     pub session: &'a Session,
     pub name: &'a str,
-    pub path: &'static str,
+    pub path: Option<&'static str>,
 }
 
 impl Installed {
@@ -107,11 +112,7 @@ impl Installed {
         {
             eprintln!("exec path: {path}");
         }
-        Via {
-            session: &self.session,
-            name: &self.name,
-            path,
-        }
+        self.view(Some(path))
     }
 }
 
@@ -119,11 +120,10 @@ impl Via<'_> {
     /// `horizon-container run NAME ARGS...` on this path.
     pub fn run_command<S: AsRef<OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Command {
         let mut command = self.session.horizon_container();
-        command
-            .env("HORIZON_EXEC_PATH", self.path)
-            .arg("run")
-            .arg(self.name)
-            .args(args);
+        if let Some(path) = self.path {
+            command.env("HORIZON_EXEC_PATH", path);
+        }
+        command.arg("run").arg(self.name).args(args);
         command
     }
 
