@@ -256,9 +256,11 @@ pub enum Command {
     /// in the current directory when the container shares it (a mount such as the home), else
     /// in the home inside, with a note. A stopped container is started first. The exit status
     /// is the command's (126 not executable, 127 not found); 125 means horizon or Podman failed.
+    /// Through the container's agent when it has one (a few milliseconds), else the libpod API;
+    /// HORIZON_EXEC_PATH=api or =agent forces one. Options (-e, -w, -t, -T, --user) go before NAME.
     ///
-    /// Example: horizon-container run development git status
-    #[command(override_usage = "horizon-container run NAME [--] COMMAND [ARGS]...")]
+    /// Example: horizon-container run -e RUST_LOG=debug development cargo test
+    #[command(override_usage = "horizon-container run [OPTIONS] NAME [--] COMMAND [ARGS]...")]
     Run(RunArgs),
     /// Open an interactive login shell in a container.
     ///
